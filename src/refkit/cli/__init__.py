@@ -1,0 +1,170 @@
+"""refkit's command line: a thin layer over the library.
+
+Each command parses its options, calls one library function and renders the result
+(human text by default, ``--json`` for machines) on stdout; logs and progress go to
+stderr. Errors are mapped to exit codes in exactly one place, :func:`main`.
+
+Start-up must stay fast (``refkit measure snp`` is benchmarked against a peer tool as a
+whole process): subcommands are imported only when invoked (:class:`LazyGroup`), and rich
+is imported only by commands that draw tables.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from refkit import __version__
+from refkit.cli._lazy import LazyGroup
+from refkit.cli._state import CliState
+from refkit.errors import ExitCode, RefkitError
+
+ISSUES_URL = "https://github.com/refkit/refkit/issues"
+
+CONTEXT_SETTINGS: dict[str, Any] = {
+    "help_option_names": ["-h", "--help"],
+    "max_content_width": 100,
+}
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings=CONTEXT_SETTINGS,
+    lazy_subcommands={
+        "measure": ("refkit.cli.measure", "measure"),
+        "manifest": ("refkit.cli.manifest", "manifest"),
+        "keygen": ("refkit.cli.keygen", "keygen"),
+        "inputs": ("refkit.cli.inputs", "inputs"),
+        "completion": ("refkit.cli.completion", "completion"),
+    },
+)
+@click.version_option(__version__, "-V", "--version", prog_name="refkit")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="More detail on stderr; -v also shows the cause chain and traceback of errors.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Only results and errors: no logs or progress.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """refkit: verify a confidential AI service from its source code.
+
+    \b
+    Rebuild the service's images from pinned inputs, compute the launch measurements
+    the hardware will report, publish them as a signed reference manifest, and check
+    live attestation evidence against it.
+
+    \b
+    Commands that produce a result take --json (after the command name) and then print
+    one JSON document on stdout. Exit codes: 0 ok, 1 verification failed, 2 usage or bad
+    input, 3 environment (missing tool or pinned input, no network), 4 internal error.
+
+    \b
+    Examples:
+      refkit measure snp --ovmf OVMF.amdsev.fd --vcpus 1-8 --vcpu-type EPYC-v4
+      refkit manifest verify release.bundle.json --key release.pub
+    """
+    state = CliState(verbose=verbose, quiet=quiet)
+    ctx.obj = state
+    _configure_logging(state)
+
+
+def _configure_logging(state: CliState) -> None:
+    level = logging.WARNING
+    if state.quiet:
+        level = logging.ERROR
+    elif state.verbose >= 2:
+        level = logging.DEBUG
+    elif state.verbose == 1:
+        level = logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("refkit: %(message)s"))
+    root = logging.getLogger("refkit")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _verbosity(argv: Sequence[str]) -> int:
+    """How verbose the user asked to be, read from argv (the context may not exist yet)."""
+    count = 0
+    for arg in argv:
+        if arg == "--":
+            break
+        if arg == "--verbose":
+            count += 1
+        elif arg.startswith("-") and not arg.startswith("--") and set(arg[1:]) == {"v"}:
+            count += len(arg) - 1
+    return count
+
+
+def _print_error(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; map every outcome to a documented exit code. Never raises."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = _verbosity(args)
+    try:
+        cli.main(args=args, prog_name="refkit", standalone_mode=False)
+    except click.exceptions.Abort:
+        _print_error("aborted")
+        return int(ExitCode.BAD_INPUT)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:  # usage errors, bad option values
+        exc.show()
+        return int(ExitCode.BAD_INPUT)
+    except RefkitError as exc:
+        _print_error(exc.diagnostics())
+        if verbose:
+            _print_cause_chain(exc, verbose)
+        if exc.exit_code == ExitCode.INTERNAL:
+            click.echo(f"this is a bug in refkit; please report it at {ISSUES_URL}", err=True)
+        return int(exc.exit_code)
+    except BrokenPipeError:
+        # stdout closed early (`refkit ... | head`): not an error of ours.
+        _silence_stdout()
+        return int(ExitCode.OK)
+    except KeyboardInterrupt:
+        _print_error("interrupted")
+        return 130
+    except Exception as exc:
+        _print_error(f"internal error: {type(exc).__name__}: {exc}")
+        click.echo(
+            f"this is a bug in refkit {__version__}; please report it at {ISSUES_URL}"
+            + ("" if verbose else " (run again with -v for the traceback)"),
+            err=True,
+        )
+        if verbose:
+            traceback.print_exc(file=sys.stderr)
+        return int(ExitCode.INTERNAL)
+    return int(ExitCode.OK)
+
+
+def _print_cause_chain(exc: BaseException, verbose: int) -> None:
+    cause = exc.__cause__ or exc.__context__
+    depth = 1
+    while cause is not None and depth < 10:
+        click.echo(f"  caused by: {type(cause).__name__}: {cause}", err=True)
+        cause = cause.__cause__ or cause.__context__
+        depth += 1
+    if verbose >= 2:
+        traceback.print_exception(exc, file=sys.stderr)
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass

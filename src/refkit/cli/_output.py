@@ -1,0 +1,57 @@
+"""Rendering helpers shared by the commands: JSON documents, human text, rich tables.
+
+Results go to stdout, everything else (logs, progress, warnings) to stderr. rich is
+imported only when a command actually draws something with it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from refkit.cli._state import CliState
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def emit_json(document: Any) -> None:
+    """Print one JSON document on stdout: sorted keys, two-space indent, UTF-8."""
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
+    click.echo(text)
+
+
+def emit_text(text: str) -> None:
+    click.echo(text)
+
+
+def state(ctx: click.Context | None = None) -> CliState:
+    ctx = ctx or click.get_current_context()
+    obj = ctx.find_object(CliState)
+    return obj if obj is not None else CliState()
+
+
+def note(message: str) -> None:
+    """An informational line on stderr, silenced by ``-q``."""
+    if not state().quiet:
+        click.echo(message, err=True)
+
+
+def warn(message: str) -> None:
+    """A warning on stderr; shown even with ``-q``."""
+    click.echo(f"warning: {message}", err=True)
+
+
+def stdout_console() -> Console:
+    from rich.console import Console
+
+    return Console(file=sys.stdout, highlight=False, soft_wrap=False)
+
+
+def stderr_console() -> Console:
+    from rich.console import Console
+
+    return Console(file=sys.stderr, highlight=False)

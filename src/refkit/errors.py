@@ -1,0 +1,139 @@
+"""The one error root of refkit, and the exit code each kind of failure maps to.
+
+Every failure the library reports is a :class:`RefkitError`. Its subclass decides the
+process exit code that the CLI returns (see README, *Exit codes*):
+
+====  ======================  ==========================================================
+code  class                   meaning
+====  ======================  ==========================================================
+0     (none)                  success
+1     VerificationFailed      a check ran and the evidence did not match (the *answer*)
+2     InputError              usage or bad input: the question could not be asked
+3     EnvironmentProblem      the machine lacks something: a tool, a pinned input, network
+4     InternalError           a bug in refkit; never a verification result
+====  ======================  ==========================================================
+
+Invariants: exit code 1 is reserved for a verification that ran and said no; a crash must
+never look like a "no". Messages are one line, say what was wrong and where (file, offset,
+field), and a ``hint`` says what to do about it. ``diagnostics()`` renders both.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes; documented in the README and stable across releases."""
+
+    OK = 0
+    VERIFICATION_FAILED = 1
+    BAD_INPUT = 2
+    ENVIRONMENT = 3
+    INTERNAL = 4
+
+
+class RefkitError(Exception):
+    """Root of every error refkit raises on purpose."""
+
+    exit_code: ClassVar[ExitCode] = ExitCode.INTERNAL
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def diagnostics(self) -> str:
+        """A human explanation: the message, then the hint on its own line."""
+        if self.hint:
+            return f"{self.message}\nhint: {self.hint}"
+        return self.message
+
+
+class InputError(RefkitError):
+    """Bad input or usage: a file that cannot be read or parsed, an impossible option."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in an input a parse failure happened."""
+
+    source: str
+    offset: int | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        parts = [self.source]
+        if self.offset is not None:
+            parts.append(f"offset {self.offset:#x}")
+        if self.field is not None:
+            parts.append(self.field)
+        return ", ".join(parts)
+
+
+class ParseError(InputError):
+    """An input's bytes or text do not follow its format. Names the file and the offset."""
+
+    def __init__(self, message: str, *, location: Location, hint: str | None = None) -> None:
+        super().__init__(f"{location}: {message}", hint=hint)
+        self.location = location
+        self.reason = message
+
+
+class UnsupportedInput(InputError):
+    """A well-formed input that refkit refuses on purpose (wrong firmware flavour, ...)."""
+
+
+class VerificationFailed(RefkitError):
+    """A check ran to its end and the answer is no."""
+
+    exit_code = ExitCode.VERIFICATION_FAILED
+
+
+class EnvironmentProblem(RefkitError):
+    """Something outside refkit is missing: a tool, a pinned input, the network."""
+
+    exit_code = ExitCode.ENVIRONMENT
+
+
+class MissingTool(EnvironmentProblem):
+    """An external program refkit needs is not installed."""
+
+    def __init__(self, tool: str, *, package: str | None = None) -> None:
+        hint = f"install it, e.g. apt-get install {package}" if package else None
+        super().__init__(f"required tool not found: {tool}", hint=hint)
+        self.tool = tool
+
+
+class InternalError(RefkitError):
+    """A bug in refkit: an invariant broke. Never a verification result."""
+
+    exit_code = ExitCode.INTERNAL
+
+
+def read_input_file(path: Path | str, *, what: str = "file", limit: int | None = None) -> bytes:
+    """Read a whole input file, turning every OS failure into an :class:`InputError`.
+
+    ``what`` names the input in the message ("OVMF firmware", "kernel"); ``limit`` refuses
+    files larger than that many bytes before reading them.
+    """
+    p = Path(path)
+    try:
+        if limit is not None:
+            size = p.stat().st_size
+            if size > limit:
+                raise InputError(f"{what} {p} is {size} bytes, more than the limit of {limit}")
+        return p.read_bytes()
+    except IsADirectoryError:
+        raise InputError(f"{what} {p} is a directory, not a file") from None
+    except FileNotFoundError:
+        raise InputError(f"{what} not found: {p}") from None
+    except PermissionError:
+        raise InputError(f"{what} {p} is not readable (permission denied)") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {p}: {exc.strerror or exc}") from exc

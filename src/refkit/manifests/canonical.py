@@ -1,0 +1,116 @@
+"""Strict JSON in, RFC 8785 canonical JSON out.
+
+Everything refkit signs or hashes is serialised with the JSON Canonicalization Scheme
+(RFC 8785): sorted keys, no insignificant white space, ECMAScript number formatting, so the
+same content always has the same bytes and the same digest.
+
+Everything refkit reads is parsed strictly: duplicate object keys are refused (two parsers
+that pick different duplicates see different documents: a classic signature-confusion
+trick), as are NaN/Infinity, invalid UTF-8, a byte-order mark, nesting deeper than
+:data:`MAX_DEPTH` and documents larger than the caller's limit. Every failure is a
+:class:`~refkit.errors.ParseError` naming the source.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from refkit.errors import InputError, Location, ParseError
+from refkit.manifests.constants import MAX_DOCUMENT_BYTES
+
+MAX_DEPTH = 64
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of a parsed document, iteratively (no recursion limit issues)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def loads_strict(data: bytes | str, *, source: str, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
+    """Parse a JSON document strictly; see the module docstring for what is refused."""
+    if len(data) > max_bytes:
+        raise InputError(f"{source}: {len(data)} bytes is more than the limit of {max_bytes}")
+    if isinstance(data, bytes):
+        if data.startswith(b"\xef\xbb\xbf"):
+            raise ParseError("starts with a byte-order mark", location=Location(source, 0))
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ParseError("not valid UTF-8", location=Location(source, exc.start)) from None
+    else:
+        text = data
+    try:
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except _DuplicateKey as exc:
+        raise ParseError(
+            f"duplicate JSON key {exc.key!r}",
+            location=Location(source),
+            hint="a document with repeated keys is ambiguous and is refused",
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise ParseError(
+            f"invalid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})",
+            location=Location(source, exc.pos),
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise ParseError(f"invalid JSON: {exc}", location=Location(source)) from None
+    if _depth(value, MAX_DEPTH) > MAX_DEPTH:
+        raise ParseError(f"nested deeper than {MAX_DEPTH} levels", location=Location(source))
+    return value
+
+
+def canonical_dumps(value: Any) -> bytes:
+    """RFC 8785 canonical JSON bytes of ``value`` (UTF-8)."""
+    import rfc8785
+
+    try:
+        return bytes(rfc8785.dumps(value))
+    except rfc8785.CanonicalizationError as exc:
+        raise InputError(f"value cannot be canonicalised (RFC 8785): {exc}") from exc
+
+
+def is_canonical(data: bytes, *, source: str) -> bool:
+    """Whether ``data`` is exactly the canonical serialisation of what it encodes."""
+    return canonical_dumps(loads_strict(data, source=source)) == data
+
+
+def require_canonical(data: bytes, *, source: str) -> Any:
+    """Parse ``data`` and refuse it unless it is byte-for-byte canonical JSON."""
+    value = loads_strict(data, source=source)
+    if canonical_dumps(value) != data:
+        raise ParseError(
+            "not canonical JSON (RFC 8785)",
+            location=Location(source),
+            hint="produce it with `refkit manifest build`, which writes the canonical form",
+        )
+    return value

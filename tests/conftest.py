@@ -1,0 +1,39 @@
+"""Test-wide configuration: hypothesis profiles and the CLI runner fixture."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one CLI invocation produced."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
+    """Invoke ``refkit.cli.main`` in-process and capture exit code, stdout and stderr."""
+    from refkit.cli import main
+
+    def _run(*args: str | os.PathLike[str], argv: Sequence[str] | None = None) -> Run:
+        capsys.readouterr()
+        code = main([os.fspath(a) for a in args] if argv is None else list(argv))
+        out, err = capsys.readouterr()
+        return Run(code, out, err)
+
+    return _run
