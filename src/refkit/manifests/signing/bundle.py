@@ -1,0 +1,230 @@
+"""Sigstore bundle JSON: strict reading of any producer's bundle, deterministic writing of ours.
+
+Spec: sigstore/protobuf-specs ``protos/sigstore_bundle.proto`` (``Bundle``,
+``VerificationMaterial``) and ``envelope.proto`` (DSSE), in their proto3 JSON mapping
+(camelCase names, ``bytes`` as base64). refkit writes bundle v0.3
+(``application/vnd.dev.sigstore.bundle.v0.3+json``) of this shape::
+
+    {"dsseEnvelope": {"payload": B64, "payloadType": "application/vnd.in-toto+json",
+                      "signatures": [{"sig": B64}]},
+     "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+     "verificationMaterial": {"publicKey": {"hint": HINT}, "tlogEntries": []}}
+
+serialised as RFC 8785 canonical JSON plus a final newline, so the same signature always
+gives the same file.
+
+Reading (:func:`parse_bundle`) accepts media types v0.1 to v0.3 and is strict about every
+part refkit interprets: duplicate keys, unknown keys at the top level, in the verification
+material, the envelope and its signatures are refused, as are base64 strings that are not
+the canonical standard encoding (a second spelling of the same bytes would let a changed
+byte go unnoticed). Transparency-log entries and timestamps are kept as raw JSON for
+sigstore-python, which checks them on the keyless path; refkit's key-based bundles carry
+none. Every failure is a :class:`~refkit.errors.ParseError` naming the source and field.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from typing import Any
+
+from refkit.errors import Location, ParseError
+from refkit.manifests.canonical import canonical_dumps, loads_strict
+from refkit.manifests.constants import BUNDLE_MEDIA_TYPE, MAX_DOCUMENT_BYTES
+from refkit.manifests.signing.dsse import Envelope, Signature
+
+#: Bundle media types refkit reads (it writes only the first).
+KNOWN_MEDIA_TYPES = (
+    BUNDLE_MEDIA_TYPE,
+    "application/vnd.dev.sigstore.bundle+json;version=0.2",
+    "application/vnd.dev.sigstore.bundle+json;version=0.1",
+)
+
+#: Largest bundle read (bytes).
+MAX_BUNDLE_BYTES = MAX_DOCUMENT_BYTES
+
+_TOP_KEYS = frozenset({"mediaType", "verificationMaterial", "dsseEnvelope", "messageSignature"})
+_MATERIAL_KEYS = frozenset(
+    {"publicKey", "certificate", "x509CertificateChain", "tlogEntries", "timestampVerificationData"}
+)
+_ENVELOPE_KEYS = frozenset({"payload", "payloadType", "signatures"})
+_SIGNATURE_KEYS = frozenset({"sig", "keyid"})
+
+
+@dataclass(frozen=True)
+class PublicKeyHint:
+    """Key-based verification material: an unsigned hint naming the key (may be empty)."""
+
+    hint: str
+
+
+@dataclass(frozen=True)
+class CertificateMaterial:
+    """Keyless (or X.509) verification material: DER certificates, leaf first."""
+
+    certificates: tuple[bytes, ...]
+
+
+VerificationMaterial = PublicKeyHint | CertificateMaterial
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A parsed Sigstore bundle. ``raw`` keeps the exact bytes read (for sigstore-python)."""
+
+    source: str
+    media_type: str
+    material: VerificationMaterial
+    envelope: Envelope | None
+    has_message_signature: bool
+    tlog_entries: int
+    raw: bytes = field(compare=False, repr=False, default=b"")
+
+    @property
+    def keyless(self) -> bool:
+        return isinstance(self.material, CertificateMaterial)
+
+
+class _Reader:
+    """Field access that turns every shape problem into a ParseError naming the field."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, message: str, path: str) -> ParseError:
+        return ParseError(message, location=Location(self.source, field=path))
+
+    def obj(self, value: Any, path: str, allowed: frozenset[str]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(f"expected a JSON object, found {_kind(value)}", path)
+        unknown = sorted(set(value) - allowed)
+        if unknown:
+            raise self.fail(f"unknown key {unknown[0]!r}", path)
+        return value
+
+    def string(self, value: Any, path: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(f"expected a string, found {_kind(value)}", path)
+        return value
+
+    def b64(self, value: Any, path: str) -> bytes:
+        text = self.string(value, path)
+        try:
+            decoded = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise self.fail("not valid base64", path) from None
+        if base64.b64encode(decoded).decode("ascii") != text:
+            raise self.fail("not the canonical base64 encoding of its bytes", path)
+        return decoded
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number" if isinstance(value, int | float) else "null"
+    )
+
+
+def parse_bundle(data: bytes, *, source: str) -> Bundle:
+    """Parse and validate a Sigstore bundle (see the module docstring for what is refused)."""
+    r = _Reader(source)
+    doc = r.obj(loads_strict(data, source=source, max_bytes=MAX_BUNDLE_BYTES), "$", _TOP_KEYS)
+    media_type = r.string(doc.get("mediaType"), "mediaType")
+    if media_type not in KNOWN_MEDIA_TYPES:
+        raise r.fail(f"unsupported bundle media type {media_type!r}", "mediaType")
+
+    vm = r.obj(doc.get("verificationMaterial"), "verificationMaterial", _MATERIAL_KEYS)
+    kinds = [k for k in ("publicKey", "certificate", "x509CertificateChain") if k in vm]
+    if len(kinds) != 1:
+        raise r.fail(
+            "needs exactly one of publicKey, certificate, x509CertificateChain",
+            "verificationMaterial",
+        )
+    material: VerificationMaterial
+    if kinds[0] == "publicKey":
+        pk = r.obj(vm["publicKey"], "verificationMaterial.publicKey", frozenset({"hint"}))
+        material = PublicKeyHint(
+            r.string(pk.get("hint", ""), "verificationMaterial.publicKey.hint")
+        )
+    elif kinds[0] == "certificate":
+        cert = r.obj(vm["certificate"], "verificationMaterial.certificate", frozenset({"rawBytes"}))
+        material = CertificateMaterial(
+            (r.b64(cert.get("rawBytes"), "verificationMaterial.certificate.rawBytes"),)
+        )
+    else:
+        path = "verificationMaterial.x509CertificateChain"
+        chain = r.obj(vm["x509CertificateChain"], path, frozenset({"certificates"}))
+        certs = chain.get("certificates")
+        if not isinstance(certs, list) or not certs:
+            raise r.fail("expected a non-empty array", f"{path}.certificates")
+        material = CertificateMaterial(
+            tuple(
+                r.b64(
+                    r.obj(c, f"{path}.certificates[{i}]", frozenset({"rawBytes"})).get("rawBytes"),
+                    f"{path}.certificates[{i}].rawBytes",
+                )
+                for i, c in enumerate(certs)
+            )
+        )
+    entries = vm.get("tlogEntries", [])
+    if not isinstance(entries, list):
+        raise r.fail("expected an array", "verificationMaterial.tlogEntries")
+
+    if ("dsseEnvelope" in doc) == ("messageSignature" in doc):
+        raise r.fail("needs exactly one of dsseEnvelope, messageSignature", "$")
+    envelope = None
+    if "dsseEnvelope" in doc:
+        envelope = _parse_envelope(r, doc["dsseEnvelope"])
+    return Bundle(
+        source=source,
+        media_type=media_type,
+        material=material,
+        envelope=envelope,
+        has_message_signature="messageSignature" in doc,
+        tlog_entries=len(entries),
+        raw=bytes(data),
+    )
+
+
+def _parse_envelope(r: _Reader, value: Any) -> Envelope:
+    env = r.obj(value, "dsseEnvelope", _ENVELOPE_KEYS)
+    payload = r.b64(env.get("payload"), "dsseEnvelope.payload")
+    payload_type = r.string(env.get("payloadType"), "dsseEnvelope.payloadType")
+    if not payload_type:
+        raise r.fail("empty payload type", "dsseEnvelope.payloadType")
+    sigs = env.get("signatures")
+    if not isinstance(sigs, list) or not sigs:
+        raise r.fail("expected a non-empty array", "dsseEnvelope.signatures")
+    signatures = []
+    for i, s in enumerate(sigs):
+        path = f"dsseEnvelope.signatures[{i}]"
+        obj = r.obj(s, path, _SIGNATURE_KEYS)
+        sig = r.b64(obj.get("sig"), f"{path}.sig")
+        if not sig:
+            raise r.fail("empty signature", f"{path}.sig")
+        signatures.append(Signature(sig, r.string(obj.get("keyid", ""), f"{path}.keyid")))
+    return Envelope(payload, payload_type, tuple(signatures))
+
+
+def key_bundle(envelope: Envelope, hint: str) -> dict[str, Any]:
+    """The JSON document of a key-based bundle v0.3 holding ``envelope``."""
+    signatures = []
+    for s in envelope.signatures:
+        entry = {"sig": base64.b64encode(s.sig).decode("ascii")}
+        if s.keyid:
+            entry["keyid"] = s.keyid
+        signatures.append(entry)
+    return {
+        "mediaType": BUNDLE_MEDIA_TYPE,
+        "verificationMaterial": {"publicKey": {"hint": hint}, "tlogEntries": []},
+        "dsseEnvelope": {
+            "payload": base64.b64encode(envelope.payload).decode("ascii"),
+            "payloadType": envelope.payload_type,
+            "signatures": signatures,
+        },
+    }
+
+
+def dump_bundle(document: dict[str, Any]) -> bytes:
+    """Serialise a bundle document: RFC 8785 canonical JSON and a final newline."""
+    return canonical_dumps(document) + b"\n"
