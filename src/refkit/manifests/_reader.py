@@ -1,0 +1,243 @@
+"""Typed access to an untrusted, already-parsed JSON value, one field at a time.
+
+A :class:`Obj` wraps one JSON object and its path (``$.predicate.release``); each getter
+checks the type of one field and raises :class:`~refkit.errors.ParseError` naming the
+full field path when it is wrong. Keys never asked for end up in :meth:`Obj.rest`, which
+the model keeps as ``unrecognized`` so unknown fields survive a round trip (the habit of
+python-tuf's metadata API).
+
+Invariants: nothing here accepts a bool where an int is asked for (``True`` is an
+``int`` in Python, never in our JSON); hex strings are lower case, without ``0x``, of an
+exact byte length when one is given; every failure is a ParseError, never another
+exception.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from refkit.errors import Location, ParseError
+
+T = TypeVar("T")
+
+_HEX = re.compile(r"[0-9a-f]*")
+_RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+#: RFC 8785 / I-JSON: integers beyond 2**53 - 1 are not exact in every JSON parser.
+MAX_SAFE_INT = 2**53 - 1
+
+
+def fail(source: str, path: str, message: str, hint: str | None = None) -> ParseError:
+    return ParseError(message, location=Location(source, field=path), hint=hint)
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of a JSON value, so a model never shares mutable state with its input."""
+    return copy.deepcopy(value)
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 UTC with second precision and a ``Z`` (the one form refkit writes)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str, *, source: str, path: str) -> datetime:
+    """Parse the one RFC 3339 form refkit accepts: ``YYYY-MM-DDTHH:MM:SSZ`` (UTC)."""
+    if not _RFC3339_UTC.fullmatch(text):
+        raise fail(
+            source,
+            path,
+            f"{text!r} is not an RFC 3339 UTC time of the form YYYY-MM-DDTHH:MM:SSZ",
+            hint="write times in UTC with a trailing Z and whole seconds",
+        )
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise fail(source, path, f"{text!r} is not a valid date and time") from None
+
+
+def check_hex(value: str, *, source: str, path: str, size: int | None = None) -> str:
+    """Refuse anything but lower-case hex of ``size`` bytes (any even length if None)."""
+    if not _HEX.fullmatch(value) or len(value) % 2:
+        hint = "hex values are lower case, without 0x" if value.lower() != value else None
+        raise fail(source, path, "not lower-case hex of whole bytes", hint=hint)
+    if size is not None and len(value) != 2 * size:
+        raise fail(source, path, f"is {len(value) // 2} bytes, expected {size}")
+    return value
+
+
+class Obj:
+    """One JSON object under validation."""
+
+    def __init__(self, value: Any, *, source: str, path: str) -> None:
+        if not isinstance(value, dict):
+            raise fail(source, path, f"expected an object, found {type_name(value)}")
+        self.value: dict[str, Any] = value
+        self.source = source
+        self.path = path
+        self._seen: set[str] = set()
+
+    def at(self, key: str) -> str:
+        return f"{self.path}.{key}"
+
+    def fail(self, key: str | None, message: str, hint: str | None = None) -> ParseError:
+        return fail(self.source, self.at(key) if key else self.path, message, hint)
+
+    def _get(self, key: str, required: bool) -> Any:
+        self._seen.add(key)
+        if key not in self.value:
+            if required:
+                raise self.fail(key, "is required")
+            return None
+        return self.value[key]
+
+    def _typed(self, key: str, required: bool, kind: type[T], what: str) -> T | None:
+        value = self._get(key, required)
+        if value is None and key in self.value:
+            raise self.fail(key, f"expected {what}, found null")
+        if value is None:
+            return None
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            hint = None
+            if kind is str and isinstance(value, int | float) and not isinstance(value, bool):
+                hint = "quote it: a hex value made only of digits reads as a number in YAML"
+            raise self.fail(key, f"expected {what}, found {type_name(value)}", hint)
+        return value
+
+    def text(self, key: str, *, pattern: re.Pattern[str] | None = None) -> str:
+        value = self._typed(key, True, str, "a string")
+        assert value is not None
+        return self._check_str(key, value, pattern)
+
+    def opt_text(self, key: str, *, pattern: re.Pattern[str] | None = None) -> str | None:
+        value = self._typed(key, False, str, "a string")
+        return None if value is None else self._check_str(key, value, pattern)
+
+    def _check_str(self, key: str, value: str, pattern: re.Pattern[str] | None) -> str:
+        if value == "" and pattern is None:
+            raise self.fail(key, "must not be empty")
+        if pattern is not None and not pattern.fullmatch(value):
+            raise self.fail(key, f"{value[:80]!r} does not match {pattern.pattern}")
+        return value
+
+    def integer(self, key: str, *, lo: int = 0, hi: int = MAX_SAFE_INT) -> int:
+        value = self.opt_integer(key, lo=lo, hi=hi, required=True)
+        assert value is not None
+        return value
+
+    def opt_integer(
+        self, key: str, *, lo: int = 0, hi: int = MAX_SAFE_INT, required: bool = False
+    ) -> int | None:
+        value = self._typed(key, required, int, "an integer")
+        if value is not None and not lo <= value <= hi:
+            raise self.fail(key, f"{value} is out of range [{lo}, {hi}]")
+        return value
+
+    def hex(self, key: str, size: int | None = None) -> str:
+        value = self._typed(key, True, str, "a hex string")
+        assert value is not None
+        return check_hex(value, source=self.source, path=self.at(key), size=size)
+
+    def opt_hex(self, key: str, size: int | None = None) -> str | None:
+        value = self._typed(key, False, str, "a hex string")
+        if value is None:
+            return None
+        return check_hex(value, source=self.source, path=self.at(key), size=size)
+
+    def time(self, key: str) -> datetime:
+        return parse_time(self.text(key), source=self.source, path=self.at(key))
+
+    def opt_time(self, key: str) -> datetime | None:
+        text = self.opt_text(key)
+        return None if text is None else parse_time(text, source=self.source, path=self.at(key))
+
+    def obj(self, key: str) -> Obj:
+        return Obj(self._get(key, True), source=self.source, path=self.at(key))
+
+    def opt_obj(self, key: str) -> Obj | None:
+        value = self._get(key, False)
+        if value is None and key not in self.value:
+            return None
+        return Obj(value, source=self.source, path=self.at(key))
+
+    def items(
+        self, key: str, item: Callable[[Any, str], T], *, min_items: int = 0
+    ) -> tuple[T, ...]:
+        value = self.opt_items(key, item, required=True, min_items=min_items)
+        assert value is not None
+        return value
+
+    def opt_items(
+        self,
+        key: str,
+        item: Callable[[Any, str], T],
+        *,
+        required: bool = False,
+        min_items: int = 0,
+    ) -> tuple[T, ...] | None:
+        value = self._get(key, required)
+        if value is None and key not in self.value:
+            return None
+        if not isinstance(value, list):
+            raise self.fail(key, f"expected a list, found {type_name(value)}")
+        if len(value) < min_items:
+            raise self.fail(key, f"needs at least {min_items} item(s)")
+        return tuple(item(v, f"{self.at(key)}[{i}]") for i, v in enumerate(value))
+
+    def text_list(
+        self, key: str, *, pattern: re.Pattern[str] | None = None
+    ) -> tuple[str, ...] | None:
+        def one(v: Any, path: str) -> str:
+            if not isinstance(v, str) or v == "":
+                raise fail(self.source, path, f"expected a non-empty string, found {type_name(v)}")
+            if pattern is not None and not pattern.fullmatch(v):
+                raise fail(self.source, path, f"{v[:80]!r} does not match {pattern.pattern}")
+            return v
+
+        return self.opt_items(key, one)
+
+    def hex_list(self, key: str, size: int) -> tuple[str, ...] | None:
+        def one(v: Any, path: str) -> str:
+            if not isinstance(v, str):
+                raise fail(self.source, path, f"expected a hex string, found {type_name(v)}")
+            return check_hex(v, source=self.source, path=path, size=size)
+
+        return self.opt_items(key, one)
+
+    def rest(self) -> dict[str, Any]:
+        """The fields nobody asked for: kept verbatim so they survive a round trip."""
+        return {k: json_copy(v) for k, v in self.value.items() if k not in self._seen}
+
+
+def type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def put(out: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``out[key]`` unless ``value`` is None (absent optional fields stay absent)."""
+    if value is not None:
+        out[key] = value
+
+
+def merged(known: dict[str, Any], unrecognized: Mapping[str, Any]) -> dict[str, Any]:
+    """Known fields plus the unrecognized ones (known fields win; they cannot collide)."""
+    out = {k: json_copy(v) for k, v in unrecognized.items()}
+    out.update(known)
+    return out

@@ -1,0 +1,115 @@
+"""The statement contract the signing code builds on: load, refuse, round-trip, canonical."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from refkit.errors import InputError, ParseError
+from refkit.manifests.canonical import canonical_dumps
+from refkit.manifests.constants import PREDICATE_TYPE, STATEMENT_TYPE
+from refkit.manifests.statement import (
+    NotARefkitManifest,
+    Statement,
+    load_statement,
+    parse_statement,
+)
+from tests.unit.test_manifest_support import ASSETS, example_statement
+
+
+def test_loads_the_golden_statement() -> None:
+    data = (ASSETS / "release.json").read_bytes()
+    statement = load_statement(data, source="release.json", require_canonical=True)
+    assert isinstance(statement, Statement)
+    assert statement.canonical_bytes() == data
+    release = statement.to_json()["predicate"]["release"]
+    assert set(release) >= {"name", "version", "created", "source"}
+    assert statement.predicate.release.version == release["version"]
+
+
+def test_contract_shape() -> None:
+    value = example_statement()
+    statement = parse_statement(value, source="mem")
+    out = statement.to_json()
+    assert out["_type"] == STATEMENT_TYPE
+    assert out["predicateType"] == PREDICATE_TYPE
+    assert out["predicate"]["schemaVersion"] == "1.0"
+    assert out == value
+    assert statement.canonical_bytes() == canonical_dumps(value)
+    with pytest.raises(AttributeError):
+        statement.subjects = ()  # type: ignore[misc]
+
+
+def test_wrong_predicate_type_names_it() -> None:
+    value = example_statement()
+    value["predicateType"] = "https://slsa.dev/provenance/v1"
+    with pytest.raises(NotARefkitManifest, match="https://slsa.dev/provenance/v1") as info:
+        parse_statement(value, source="x.json")
+    assert isinstance(info.value, InputError)
+    assert not isinstance(info.value, ParseError)
+    assert info.value.found == "https://slsa.dev/provenance/v1"
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        (b"{", "invalid JSON"),
+        (b'{"a": 1, "a": 2}', "duplicate JSON key"),
+        (b"[]", "expected an object"),
+        (b'{"_type": "https://in-toto.io/Statement/v0.1"}', "_type"),
+    ],
+)
+def test_malformed_is_parse_error(data: bytes, needle: str) -> None:
+    with pytest.raises(ParseError, match=needle):
+        load_statement(data, source="bad.json")
+
+
+def test_unknown_fields_survive_at_every_level() -> None:
+    value = example_statement()
+    value["x-top"] = {"a": [1, 2]}
+    value["subject"][0]["x-subject"] = True
+    value["subject"][0]["annotations"]["x-ann"] = "kept"
+    pred = value["predicate"]
+    pred["x-pred"] = None
+    pred["release"]["x-rel"] = 1
+    pred["release"]["source"]["x-src"] = "s"
+    pred["referenceValues"]["x-rv"] = []
+    pred["referenceValues"]["snp"][0]["x-snp"] = "v"
+    pred["referenceValues"]["snp"][0]["shape"]["vmm"]["x-vmm"] = "v"
+    pred["declared"]["tdx"]["x-tdx"] = 3
+    pred["models"][0]["verity"]["x-verity"] = "v"
+    pred["provenance"]["x-prov"] = "v"
+    expect = copy.deepcopy(value)
+    assert parse_statement(value, source="mem").to_json() == expect
+    # and through bytes
+    data = json.dumps(value).encode()
+    assert load_statement(data, source="mem").to_json() == expect
+
+
+def test_require_canonical_refuses_pretty_json() -> None:
+    data = json.dumps(example_statement(), indent=2).encode()
+    load_statement(data, source="pretty.json")
+    with pytest.raises(ParseError, match="not canonical"):
+        load_statement(data, source="pretty.json", require_canonical=True)
+
+
+def _bad(value: dict[str, Any], needle: str) -> None:
+    with pytest.raises(ParseError, match=needle):
+        parse_statement(value, source="t.json")
+
+
+def test_duplicate_subject_names_refused() -> None:
+    value = example_statement()
+    value["subject"].append(copy.deepcopy(value["subject"][0]))
+    _bad(value, r"\$\.subject\[\d\]\.name.*duplicates")
+
+
+def test_model_disk_must_name_a_model_disk_subject() -> None:
+    value = example_statement()
+    value["predicate"]["models"][0]["disk"] = "nope"
+    _bad(value, "not a subject")
+    value["predicate"]["models"][0]["disk"] = value["subject"][0]["name"]
+    _bad(value, "not model-disk")

@@ -1,0 +1,24 @@
+"""Shared data for the manifest tests (no tests here): golden assets, a valid statement."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets" / "manifests"
+
+
+def example_statement() -> dict[str, Any]:
+    """A fresh, mutable copy of the golden statement (tests/assets/manifests/release.json)."""
+    return copy.deepcopy(_load())
+
+
+_CACHE: dict[str, Any] = {}
+
+
+def _load() -> dict[str, Any]:
+    if "v" not in _CACHE:
+        _CACHE["v"] = json.loads((ASSETS / "release.json").read_text(encoding="utf-8"))
+    return _CACHE["v"]
