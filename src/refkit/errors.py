@@ -116,6 +116,17 @@ class InternalError(RefkitError):
     exit_code = ExitCode.INTERNAL
 
 
+def input_os_error(exc: OSError, path: Path | str, *, what: str = "file") -> InputError:
+    """The typed error for an OS failure while reading an input (not found, a directory...)."""
+    if isinstance(exc, IsADirectoryError):
+        return InputError(f"{what} {path} is a directory, not a file")
+    if isinstance(exc, FileNotFoundError):
+        return InputError(f"{what} not found: {path}")
+    if isinstance(exc, PermissionError):
+        return InputError(f"{what} {path} is not readable (permission denied)")
+    return InputError(f"cannot read {what} {path}: {exc.strerror or exc}")
+
+
 def read_input_file(path: Path | str, *, what: str = "file", limit: int | None = None) -> bytes:
     """Read a whole input file, turning every OS failure into an :class:`InputError`.
 
@@ -129,11 +140,5 @@ def read_input_file(path: Path | str, *, what: str = "file", limit: int | None =
             if size > limit:
                 raise InputError(f"{what} {p} is {size} bytes, more than the limit of {limit}")
         return p.read_bytes()
-    except IsADirectoryError:
-        raise InputError(f"{what} {p} is a directory, not a file") from None
-    except FileNotFoundError:
-        raise InputError(f"{what} not found: {p}") from None
-    except PermissionError:
-        raise InputError(f"{what} {p} is not readable (permission denied)") from None
     except OSError as exc:
-        raise InputError(f"cannot read {what} {p}: {exc.strerror or exc}") from exc
+        raise input_os_error(exc, p, what=what) from exc

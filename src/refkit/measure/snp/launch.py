@@ -1,0 +1,553 @@
+"""AMD SEV / SEV-ES / SEV-SNP launch measurement of an OVMF guest, for many vCPU counts.
+
+What the AMD Secure Processor measures while QEMU (or EC2, or GCE) launches the guest:
+
+- ``sev``:   SHA-256(OVMF || padded kernel hashes table, when a kernel is given);
+- ``seves``: the same, followed by one VMSA page per vCPU (guest features 0);
+- ``snp``:   the SNP launch digest (:mod:`.gctx`) over (1) the OVMF image as NORMAL pages
+  ending at 4 GiB, (2) the SEV metadata sections in table order (for ec2, CPUID pages
+  after all others), (3) one VMSA page per vCPU;
+- ``snp:ovmf-hash``: only step (1) of ``snp``; a later ``snp`` call may start from it;
+- ``snp:svsm``: OVMF, then a Coconut-SVSM image below it (and below the OVMF variable
+  store), then the SVSM's metadata sections and its VMSA pages.
+
+The result is bit-for-bit that of sev-snp-measure 0.0.13 for every input it accepts (the
+differential tests run both). Beyond it, one call computes any set of vCPU counts: the
+digest after k VMSA pages is the measurement for k vCPUs, so counts are taken in ascending
+order from one running state. Inputs are hashed once, in parallel threads.
+
+Refused (:class:`~refkit.errors.InputError`, never a number): firmware without the
+metadata the mode needs, TDX builds in SEV modes, unknown metadata section types, sections
+that are not whole pages or do not fit below 4 GiB, a kernel with a firmware that has no
+kernel hashes table, vCPU counts outside 1..512.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from refkit.errors import InputError, UnsupportedInput, read_input_file
+from refkit.hashing import FileDigest, digest_bytes, digest_file, run_parallel
+from refkit.measure.firmware import (
+    FOUR_GIB,
+    PAGE_SIZE,
+    SVSM_INFO_GUID,
+    Firmware,
+    SevSection,
+    SevSectionType,
+    check_page_layout,
+    parse_firmware,
+)
+from refkit.measure.snp.gctx import LaunchDigest, PageType, page_digests
+from refkit.measure.snp.hashes import PADDED_TABLE_LEN, KernelHashes, cmdline_bytes
+from refkit.measure.snp.vmsa import (
+    BSP_EIP,
+    VmmType,
+    VmsaPages,
+    reset_save_area,
+    svsm_save_area,
+)
+
+MAX_VCPUS = 512
+#: Largest firmware, SVSM or VARS image accepted (the whole image must sit below 4 GiB).
+MAX_FIRMWARE_BYTES = 256 * 1024 * 1024
+
+AMD_SEV_FIRMWARE_HINT = (
+    "use an AMD SEV build of OVMF with kernel-hashes support, e.g. OVMF.amdsev.fd "
+    "from Debian's ovmf-amdsev package (generic OVMF.fd, OVMF_CODE.fd and Intel TDX "
+    "builds cannot be measured for SEV-SNP)"
+)
+
+
+class SevMode(enum.Enum):
+    """Guest modes, named as sev-snp-measure names them."""
+
+    SEV = "sev"
+    SEV_ES = "seves"
+    SNP = "snp"
+    SNP_OVMF_HASH = "snp:ovmf-hash"
+    SNP_SVSM = "snp:svsm"
+
+    @property
+    def uses_vmsa(self) -> bool:
+        return self in (SevMode.SEV_ES, SevMode.SNP, SevMode.SNP_SVSM)
+
+
+@dataclass(frozen=True)
+class SnpRequest:
+    """Everything that determines a launch measurement.
+
+    ``vcpu_sig`` is the resolved CPUID signature (see :mod:`.cpu`); it may be None only
+    where the VMM does not use it (SEV, ec2, gce). ``append`` None and ``""`` measure the
+    same (QEMU hashes a lone NUL for both) but are recorded as given. ``ovmf_hash`` seeds
+    the SNP digest with a published OVMF launch digest instead of hashing the image.
+    """
+
+    mode: SevMode
+    ovmf: Path
+    vcpus: tuple[int, ...] = ()
+    vcpu_sig: int | None = None
+    vmm_type: VmmType = VmmType.QEMU
+    guest_features: int = 0x1
+    kernel: Path | None = None
+    initrd: Path | None = None
+    append: str | None = None
+    ovmf_hash: bytes | None = None
+    svsm: Path | None = None
+    vars_size: int | None = None
+    keep_vmsa: bool = False
+    input_digests: bool = False
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One launch measurement; ``vcpus`` is None for modes without VMSA pages."""
+
+    vcpus: int | None
+    digest: bytes
+
+
+@dataclass(frozen=True)
+class SectionReport:
+    """How one SEV metadata section was measured (for ``--explain``)."""
+
+    index: int
+    type_name: str
+    gpa: int
+    size: int
+    page_type: str
+    pages: int
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class KernelHashesReport:
+    """The hashes table as it was placed in guest memory."""
+
+    table_gpa: int
+    kernel_sha256: bytes
+    initrd_sha256: bytes
+    cmdline_sha256: bytes
+    table_sha256: bytes
+
+
+@dataclass(frozen=True)
+class SnpResult:
+    """A measurement run: the measurements plus everything needed to reproduce them."""
+
+    request: SnpRequest
+    measurements: tuple[Measurement, ...]
+    firmware_flavour: str
+    ovmf: FileDigest | None
+    kernel: FileDigest | None
+    initrd: FileDigest | None
+    svsm: FileDigest | None
+    kernel_hashes: KernelHashesReport | None
+    sections: tuple[SectionReport, ...]
+    page_counts: dict[str, int]
+    vmsa: VmsaPages | None = field(default=None, repr=False)
+
+
+def parse_vcpu_counts(text: str) -> tuple[int, ...]:
+    """``"4"``, ``"1-64"``, ``"1,2,4,8"``, ``"1-4,8,16-18"`` → sorted, distinct counts."""
+    counts: set[int] = set()
+    if not text.strip():
+        raise InputError("--vcpus is empty; give a count, a range (1-64) or a list (1,2,4)")
+    for part in text.split(","):
+        item = part.strip()
+        try:
+            if "-" in item:
+                lo_s, hi_s = item.split("-", 1)
+                lo, hi = int(lo_s), int(hi_s)
+                if lo > hi:
+                    raise InputError(f"vCPU range {item!r} runs backwards")
+                values: Iterable[int] = range(lo, hi + 1)
+            else:
+                lo = hi = int(item)
+                values = (lo,)
+        except ValueError:
+            raise InputError(
+                f"cannot read vCPU count {item!r}: use N, A-B or a comma-separated list"
+            ) from None
+        if lo < 1 or hi > MAX_VCPUS:
+            raise InputError(f"vCPU count out of range in {item!r}: counts are 1..{MAX_VCPUS}")
+        counts.update(values)
+    return tuple(sorted(counts))
+
+
+def measure(request: SnpRequest) -> SnpResult:
+    """Compute the launch measurement(s) that ``request`` describes."""
+    _check_request(request)
+    ovmf_data = read_input_file(request.ovmf, what="OVMF firmware", limit=MAX_FIRMWARE_BYTES)
+    source = str(request.ovmf)
+    check_page_layout(ovmf_data, source=source)
+    firmware = parse_firmware(ovmf_data, source=source)
+    mode = request.mode
+
+    svsm_fw: Firmware | None = None
+    if mode is SevMode.SNP_SVSM:
+        svsm_fw, svsm_end = _load_svsm(request, firmware)
+        metadata_fw = svsm_fw
+    else:
+        metadata_fw = firmware
+        svsm_end = FOUR_GIB
+        _check_sev_firmware(firmware, mode)
+    if mode in (SevMode.SNP, SevMode.SNP_OVMF_HASH, SevMode.SNP_SVSM):
+        _check_snp_sections(metadata_fw, mode, kernel_given=request.kernel is not None)
+    kernel_in_sev = request.kernel is not None and mode in (SevMode.SEV, SevMode.SEV_ES)
+    if kernel_in_sev and not firmware.has_kernel_hashes_table:
+        raise UnsupportedInput(
+            f"{source}: a kernel was given but this firmware has no SEV kernel hashes "
+            f"table ({firmware.flavour()})",
+            hint=AMD_SEV_FIRMWARE_HINT,
+        )
+
+    # -- hash every input once, in parallel ---------------------------------------------
+    want_ovmf_pages = mode in (SevMode.SNP, SevMode.SNP_OVMF_HASH, SevMode.SNP_SVSM) and (
+        request.ovmf_hash is None
+    )
+    tasks: list[tuple[str, object]] = []
+    if want_ovmf_pages:
+        tasks.append(("ovmf_pages", lambda: page_digests(ovmf_data)))
+    if request.input_digests:
+        algs = ("sha256", "sha384")
+        tasks.append(("ovmf", lambda: digest_bytes(ovmf_data, algs, path=source)))
+    if svsm_fw is not None:
+        svsm_bytes = svsm_fw.data
+        tasks.append(("svsm_pages", lambda: page_digests(svsm_bytes)))
+        if request.input_digests:
+            tasks.append(("svsm", lambda: digest_bytes(svsm_bytes, ("sha256", "sha384"))))
+    if request.kernel is not None:
+        kernel_path = request.kernel
+        tasks.append(("kernel", lambda: digest_file(kernel_path, what="kernel")))
+        if request.initrd is not None:
+            initrd_path = request.initrd
+            tasks.append(("initrd", lambda: digest_file(initrd_path, what="initrd")))
+    results = dict(zip((n for n, _ in tasks), run_parallel([t for _, t in tasks]), strict=True))  # type: ignore[misc]
+
+    kernel_hashes: KernelHashes | None = None
+    if request.kernel is not None:
+        initrd_fd: FileDigest | None = results.get("initrd")
+        kernel_hashes = KernelHashes(
+            kernel=results["kernel"].digests["sha256"],
+            initrd=(
+                initrd_fd.digests["sha256"] if initrd_fd is not None else hashlib.sha256().digest()
+            ),
+            cmdline=hashlib.sha256(cmdline_bytes(request.append)).digest(),
+        )
+
+    ovmf_fd: FileDigest | None = results.get("ovmf")
+    vmsa_pages = _vmsa_pages(request, firmware, svsm_fw) if mode.uses_vmsa else None
+
+    sections: list[SectionReport] = []
+    page_counts: dict[str, int] = {}
+    if mode in (SevMode.SEV, SevMode.SEV_ES):
+        measurements = _sev_digests(request, ovmf_data, kernel_hashes, vmsa_pages)
+    else:
+        ld = LaunchDigest(request.ovmf_hash) if request.ovmf_hash else LaunchDigest()
+        if want_ovmf_pages:
+            ld.normal_pages(firmware.gpa(), results["ovmf_pages"])
+        if svsm_fw is not None:
+            ld.normal_pages(svsm_fw.gpa(svsm_end), results["svsm_pages"])
+        if mode is SevMode.SNP_OVMF_HASH:
+            measurements = (Measurement(None, ld.digest),)
+        else:
+            vmm = VmmType.QEMU if mode is SevMode.SNP_SVSM else request.vmm_type
+            sections = _measure_sections(ld, metadata_fw, kernel_hashes, vmm)
+            assert vmsa_pages is not None
+            measurements = _vmsa_measurements(ld, vmsa_pages, request.vcpus)
+        page_counts = {t.name: n for t, n in sorted(ld.counts.items())}
+        if measurements and measurements[-1].vcpus:
+            page_counts[PageType.VMSA.name] = measurements[-1].vcpus
+
+    return SnpResult(
+        request=request,
+        measurements=measurements,
+        firmware_flavour=firmware.flavour(),
+        ovmf=ovmf_fd,
+        kernel=results.get("kernel"),
+        initrd=results.get("initrd"),
+        svsm=results.get("svsm"),
+        kernel_hashes=_kernel_hashes_report(firmware, kernel_hashes),
+        sections=tuple(sections),
+        page_counts=page_counts,
+        vmsa=vmsa_pages if request.keep_vmsa else None,
+    )
+
+
+def ovmf_launch_digest(ovmf: Path) -> bytes:
+    """The SNP launch digest of the OVMF pages alone (``--mode snp:ovmf-hash``)."""
+    return measure(SnpRequest(mode=SevMode.SNP_OVMF_HASH, ovmf=ovmf)).measurements[0].digest
+
+
+# -- checks ----------------------------------------------------------------------------
+
+
+def _check_request(req: SnpRequest) -> None:
+    mode = req.mode
+    if req.ovmf_hash is not None:
+        if mode is not SevMode.SNP:
+            raise InputError("--snp-ovmf-hash works only with --mode snp")
+        if len(req.ovmf_hash) != 48:
+            raise InputError(
+                f"--snp-ovmf-hash must be 48 bytes (96 hex digits), got {len(req.ovmf_hash)}"
+            )
+    if req.initrd is not None and req.kernel is None:
+        raise InputError("--initrd needs --kernel")
+    if req.append is not None and req.kernel is None and req.append != "":
+        raise InputError("--append needs --kernel")
+    if mode.uses_vmsa:
+        if not req.vcpus:
+            raise InputError(f"--vcpus is required in mode {mode.value}")
+        if any(not 1 <= n <= MAX_VCPUS for n in req.vcpus):
+            raise InputError(f"vCPU counts must be within 1..{MAX_VCPUS}")
+        if req.vcpu_sig is None and (req.vmm_type is VmmType.QEMU or mode is SevMode.SNP_SVSM):
+            raise InputError(
+                f"mode {mode.value} with vmm type {req.vmm_type.value} needs the vCPU "
+                "signature: give --vcpu-type, --vcpu-sig or --vcpu-family/--vcpu-model/"
+                "--vcpu-stepping"
+            )
+    if mode is SevMode.SNP_SVSM:
+        if req.svsm is None:
+            raise InputError("mode snp:svsm needs --svsm")
+        if req.vars_size is None:
+            raise InputError("mode snp:svsm needs --vars-size or --vars-file")
+        if req.vmm_type is not VmmType.QEMU:
+            raise InputError("mode snp:svsm is defined for vmm type QEMU only")
+        if req.kernel is not None:
+            raise InputError("mode snp:svsm does not measure a kernel (--kernel)")
+    elif req.svsm is not None or req.vars_size is not None:
+        raise InputError("--svsm, --vars-size and --vars-file belong to mode snp:svsm")
+    if req.vars_size is not None and (req.vars_size < 0 or req.vars_size % PAGE_SIZE):
+        raise InputError(f"OVMF VARS size {req.vars_size} is not a whole number of pages")
+    if not 0 <= req.guest_features < 1 << 64:
+        raise InputError("--guest-features must fit in 64 bits")
+    if req.vcpu_sig is not None and not 0 <= req.vcpu_sig < 1 << 64:
+        raise InputError("--vcpu-sig must fit in 64 bits")
+
+
+def _check_sev_firmware(fw: Firmware, mode: SevMode) -> None:
+    if fw.is_tdx_build:
+        raise UnsupportedInput(
+            f"{fw.source}: this is an Intel TDX build of OVMF ({fw.flavour()}); it cannot "
+            f"launch an AMD SEV guest (mode {mode.value})",
+            hint=AMD_SEV_FIRMWARE_HINT,
+        )
+
+
+def _check_snp_sections(fw: Firmware, mode: SevMode, *, kernel_given: bool) -> None:
+    what = "SVSM image" if mode is SevMode.SNP_SVSM else "firmware"
+    if fw.sev_sections is None:
+        raise UnsupportedInput(
+            f"{fw.source}: the {what} has no SEV metadata ({fw.flavour()}); SEV-SNP needs "
+            "the metadata that lists the pages the guest expects to be pre-validated",
+            hint=AMD_SEV_FIRMWARE_HINT,
+        )
+    if mode is SevMode.SNP_OVMF_HASH:
+        return
+    if fw.empty_sev_sections:
+        s = fw.empty_sev_sections[0]
+        raise UnsupportedInput(
+            f"{fw.source}: SEV metadata section {s.index} ({s.type_name}) is empty (size 0 "
+            f"at {s.gpa:#x}): the {what} was built without SEV support",
+            hint=AMD_SEV_FIRMWARE_HINT,
+        )
+    for s in fw.sev_sections:
+        if s.kind is None:
+            raise UnsupportedInput(
+                f"{fw.source}: SEV metadata section {s.index} has {s.type_name}, which refkit "
+                "does not know how to measure",
+                hint="a newer OVMF may need a newer refkit; report the firmware's version",
+            )
+        if s.gpa % PAGE_SIZE or s.size % PAGE_SIZE:
+            raise UnsupportedInput(
+                f"{fw.source}: SEV metadata section {s.index} ({s.type_name}) at {s.gpa:#x} "
+                f"size {s.size:#x} is not page-aligned"
+            )
+        if s.gpa + max(s.size, PAGE_SIZE) > FOUR_GIB:
+            raise UnsupportedInput(
+                f"{fw.source}: SEV metadata section {s.index} ({s.type_name}) does not fit "
+                "below 4 GiB"
+            )
+    hashes = [s for s in fw.sev_sections if s.kind is SevSectionType.SNP_KERNEL_HASHES]
+    if kernel_given:
+        if not hashes:
+            raise UnsupportedInput(
+                f"{fw.source}: a kernel was given but the {what} has no SNP_KERNEL_HASHES "
+                "section, so the kernel, initrd and command line would not be measured",
+                hint=AMD_SEV_FIRMWARE_HINT,
+            )
+        table_gpa = fw.hashes_table_gpa
+        if table_gpa is None:
+            raise UnsupportedInput(
+                f"{fw.source}: the {what} has an SNP_KERNEL_HASHES section but no hashes "
+                "table entry in its footer table",
+                hint=AMD_SEV_FIRMWARE_HINT,
+            )
+        for s in hashes:
+            if s.size != PAGE_SIZE:
+                raise UnsupportedInput(
+                    f"{fw.source}: SNP_KERNEL_HASHES section {s.index} is {s.size:#x} bytes; "
+                    "QEMU fills exactly one page"
+                )
+            offset = table_gpa & (PAGE_SIZE - 1)
+            if offset + PADDED_TABLE_LEN > PAGE_SIZE:
+                raise UnsupportedInput(
+                    f"{fw.source}: the kernel hashes table at {table_gpa:#x} crosses a page "
+                    "boundary"
+                )
+
+
+def _load_svsm(req: SnpRequest, ovmf: Firmware) -> tuple[Firmware, int]:
+    assert req.svsm is not None and req.vars_size is not None
+    data = read_input_file(req.svsm, what="SVSM image", limit=MAX_FIRMWARE_BYTES)
+    source = str(req.svsm)
+    end = ovmf.gpa() - req.vars_size
+    if end < 0:
+        raise InputError(f"OVMF VARS size {req.vars_size} puts the SVSM below address 0")
+    check_page_layout(data, source=source, end=end)
+    fw = parse_firmware(data, source=source)
+    if fw.footer_u32(SVSM_INFO_GUID) is None:
+        raise UnsupportedInput(
+            f"{source}: no SVSM info entry ({SVSM_INFO_GUID}) in the footer table: not a "
+            "Coconut-SVSM image"
+        )
+    return fw, end
+
+
+# -- measurement -----------------------------------------------------------------------
+
+
+def _vmsa_pages(req: SnpRequest, ovmf: Firmware, svsm: Firmware | None) -> VmsaPages:
+    sig = req.vcpu_sig or 0
+    if req.mode is SevMode.SNP_SVSM:
+        assert svsm is not None and req.vars_size is not None
+        entry = svsm.footer_u32(SVSM_INFO_GUID)
+        assert entry is not None
+        eip = entry + svsm.gpa(ovmf.gpa() - req.vars_size)
+        page = svsm_save_area(eip, sig).page()
+        return VmsaPages(page, page)
+    features = 0 if req.mode is SevMode.SEV_ES else req.guest_features
+    bsp = reset_save_area(BSP_EIP, features, sig, req.vmm_type).page()
+    ap_eip = ovmf.sev_es_reset_eip
+    if not ap_eip:
+        if max(req.vcpus) > 1:
+            raise UnsupportedInput(
+                f"{ovmf.source}: the firmware has no SEV-ES reset block, so application "
+                "processors cannot start: only --vcpus 1 can be measured",
+                hint=AMD_SEV_FIRMWARE_HINT,
+            )
+        return VmsaPages(bsp, None)
+    return VmsaPages(bsp, reset_save_area(ap_eip, features, sig, req.vmm_type).page())
+
+
+def _vmsa_measurements(
+    ld: LaunchDigest, pages: VmsaPages, counts: Sequence[int]
+) -> tuple[Measurement, ...]:
+    bsp_digest, ap_digest = pages.digests()
+    wanted = set(counts)
+    out = []
+    for n in range(1, max(counts) + 1):
+        digest = bsp_digest if n == 1 else ap_digest
+        assert digest is not None
+        ld.vmsa_page(digest)
+        if n in wanted:
+            out.append(Measurement(n, ld.digest))
+    ld.counts.pop(PageType.VMSA, None)  # reported separately: pages for the largest count
+    return tuple(out)
+
+
+def _sev_digests(
+    req: SnpRequest,
+    ovmf_data: bytes,
+    kernel_hashes: KernelHashes | None,
+    pages: VmsaPages | None,
+) -> tuple[Measurement, ...]:
+    # SEV and SEV-ES: one SHA-256 over the image, the table and the VMSA pages.
+    h = hashlib.sha256(ovmf_data)
+    if kernel_hashes is not None:
+        h.update(kernel_hashes.table())
+    if req.mode is SevMode.SEV:
+        return (Measurement(None, h.digest()),)
+    assert pages is not None
+    wanted = set(req.vcpus)
+    out = []
+    for n in range(1, max(req.vcpus) + 1):
+        h.update(pages.page(n - 1))
+        if n in wanted:
+            out.append(Measurement(n, h.copy().digest()))
+    return tuple(out)
+
+
+def _measure_sections(
+    ld: LaunchDigest, fw: Firmware, kernel_hashes: KernelHashes | None, vmm: VmmType
+) -> list[SectionReport]:
+    assert fw.sev_sections is not None
+    reports: list[SectionReport] = []
+    deferred: list[SevSection] = []
+    for s in fw.sev_sections:
+        kind = s.kind
+        if kind is SevSectionType.CPUID and vmm is VmmType.EC2:
+            deferred.append(s)  # EC2 measures the CPUID page after all other sections
+            continue
+        reports.append(_measure_section(ld, fw, s, kernel_hashes, vmm))
+    for s in deferred:
+        ld.update(PageType.CPUID, s.gpa, bytes(48))
+        reports.append(
+            SectionReport(s.index, s.type_name, s.gpa, s.size, "CPUID", 1, "after all (ec2)")
+        )
+    return reports
+
+
+def _measure_section(
+    ld: LaunchDigest,
+    fw: Firmware,
+    s: SevSection,
+    kernel_hashes: KernelHashes | None,
+    vmm: VmmType,
+) -> SectionReport:
+    kind = s.kind
+    pages = s.size // PAGE_SIZE
+    if kind is SevSectionType.SNP_SEC_MEM:
+        page_type = PageType.UNMEASURED if vmm is VmmType.GCE else PageType.ZERO
+        ld.blank_pages(page_type, s.gpa, s.size)
+        return SectionReport(s.index, s.type_name, s.gpa, s.size, page_type.name, pages)
+    if kind is SevSectionType.SNP_SECRETS:
+        ld.update(PageType.SECRETS, s.gpa, bytes(48))
+        return SectionReport(s.index, s.type_name, s.gpa, s.size, "SECRETS", 1)
+    if kind is SevSectionType.CPUID:
+        ld.update(PageType.CPUID, s.gpa, bytes(48))
+        return SectionReport(s.index, s.type_name, s.gpa, s.size, "CPUID", 1)
+    if kind is SevSectionType.SVSM_CAA:
+        ld.blank_pages(PageType.ZERO, s.gpa, s.size)
+        return SectionReport(s.index, s.type_name, s.gpa, s.size, "ZERO", pages)
+    if kind is SevSectionType.SNP_KERNEL_HASHES:
+        if kernel_hashes is None:
+            ld.blank_pages(PageType.ZERO, s.gpa, s.size)
+            return SectionReport(
+                s.index, s.type_name, s.gpa, s.size, "ZERO", pages, "no kernel given"
+            )
+        table_gpa = fw.hashes_table_gpa
+        assert table_gpa is not None
+        page = kernel_hashes.page(table_gpa & (PAGE_SIZE - 1))
+        ld.data_pages(s.gpa, page)
+        return SectionReport(
+            s.index, s.type_name, s.gpa, s.size, "NORMAL", 1, f"hashes table at {table_gpa:#x}"
+        )
+    raise UnsupportedInput(f"{fw.source}: cannot measure SEV metadata section {s.type_name}")
+
+
+def _kernel_hashes_report(fw: Firmware, kh: KernelHashes | None) -> KernelHashesReport | None:
+    if kh is None:
+        return None
+    return KernelHashesReport(
+        table_gpa=fw.hashes_table_gpa or 0,
+        kernel_sha256=kh.kernel,
+        initrd_sha256=kh.initrd,
+        cmdline_sha256=kh.cmdline,
+        table_sha256=hashlib.sha256(kh.table()).digest(),
+    )
