@@ -1,0 +1,73 @@
+"""The pinned-input store: every input a reproducible build uses, pinned by sha256.
+
+A lock (:mod:`refkit.inputs.lock`) pins each input by identity and content. :func:`fetch`
+finds each one by content in local directories (:mod:`refkit.inputs.store`), downloads it
+by name and version otherwise (:mod:`refkit.inputs.debian`), and extracts the pinned files
+safely (:mod:`refkit.inputs.deb`, over :mod:`refkit.inputs.ar`), checking every digest.
+
+Invariants: bytes are accepted only when their size and sha256 match the lock, whatever
+their source; nothing here prints or imports the CLI; network access happens only through
+a :class:`~refkit.inputs.debian.Downloader` passed in by the caller.
+"""
+
+from __future__ import annotations
+
+from refkit.inputs.errors import (
+    DigestMismatch,
+    MissingInputs,
+    OutputConflict,
+    Unavailable,
+    UnsafeArchive,
+)
+from refkit.inputs.fetch import (
+    CheckResult,
+    CheckStatus,
+    FetchResult,
+    InputResult,
+    Origin,
+    OriginKind,
+    OutputResult,
+    OutputStatus,
+    Progress,
+    ProgressCallback,
+    Stage,
+    check,
+    fetch,
+)
+from refkit.inputs.lock import (
+    LOCK_SCHEMA,
+    DebianPackage,
+    ExtractSpec,
+    Lock,
+    PinnedInput,
+    load_lock,
+    parse_lock,
+)
+
+__all__ = [
+    "LOCK_SCHEMA",
+    "CheckResult",
+    "CheckStatus",
+    "DebianPackage",
+    "DigestMismatch",
+    "ExtractSpec",
+    "FetchResult",
+    "InputResult",
+    "Lock",
+    "MissingInputs",
+    "Origin",
+    "OriginKind",
+    "OutputConflict",
+    "OutputResult",
+    "OutputStatus",
+    "PinnedInput",
+    "Progress",
+    "ProgressCallback",
+    "Stage",
+    "Unavailable",
+    "UnsafeArchive",
+    "check",
+    "fetch",
+    "load_lock",
+    "parse_lock",
+]

@@ -1,0 +1,376 @@
+"""Fetching a lock's pinned inputs into an output directory, and checking one.
+
+:func:`fetch` reads as the steps it takes, for each pinned package in lock order:
+
+1. if every file to extract from it is already in the output directory with the pinned
+   size and sha256, reuse them and stop (no package needed);
+2. look for the ``.deb`` by size and sha256 in the search directories, in order
+   (:class:`~refkit.inputs.store.LocalStore`); file names do not matter;
+3. otherwise, unless offline, download it by name and version
+   (:class:`~refkit.inputs.debian.Downloader`) into a private temporary directory;
+4. check the ``.deb``'s size and sha256 through the handle that is then read;
+5. extract the requested members (:mod:`refkit.inputs.deb`) into temporary files beside
+   their final names, check each one's size and sha256 against the lock, and only then
+   rename them into place (atomic on one file system; mode 0644).
+
+Invariants: nothing in the output directory is overwritten unless its content differs
+*and* ``force`` was given; a file that already has the pinned content is reused, not
+rewritten; conflicts are all detected before anything is written. A package that no
+source supplied does not stop the others: they are fetched, then one
+:class:`~refkit.inputs.errors.MissingInputs` (exit 3) names every missing package with its
+version and sha256. Progress goes to a callback, never to a terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Final
+
+from refkit.errors import EnvironmentProblem, RefkitError
+from refkit.inputs.deb import extract_files
+from refkit.inputs.debian import Downloader, DownloadFailed
+from refkit.inputs.errors import DigestMismatch, MissingInputs, OutputConflict, Unavailable
+from refkit.inputs.lock import DebianPackage, ExtractSpec, Lock
+from refkit.inputs.store import LocalStore, open_verified, sha256_stream
+
+#: Mode of every file written to the output directory (never the umask's choice).
+OUTPUT_MODE: Final = 0o644
+
+
+class OriginKind(enum.Enum):
+    """Where a package's files came from."""
+
+    OUTPUT = "output"
+    """Every file was already in the output directory with the pinned digest."""
+    LOCAL = "local"
+    """The ``.deb`` was found in a search directory."""
+    DOWNLOAD = "download"
+    """The ``.deb`` was downloaded."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    kind: OriginKind
+    location: str
+    """The search directory, the download's URL (or method), or the output directory."""
+    path: str | None = None
+    """The local file used (for ``local``)."""
+
+
+class OutputStatus(enum.Enum):
+    WRITTEN = "written"
+    REUSED = "reused"
+    """Already present with the pinned content: left untouched."""
+    REPLACED = "replaced"
+    """Present with other content and overwritten because ``force`` was given."""
+
+
+@dataclass(frozen=True)
+class OutputResult:
+    output: str
+    path: Path
+    member: str
+    """The member whose bytes these are (the pinned path, or a link's target)."""
+    size: int
+    sha256: str
+    status: OutputStatus
+
+
+@dataclass(frozen=True)
+class InputResult:
+    package: DebianPackage
+    """The pinned package; its ``size`` and ``sha256`` were checked unless reused."""
+    origin: Origin
+    outputs: tuple[OutputResult, ...]
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    lock_source: str
+    out_dir: Path
+    inputs: tuple[InputResult, ...]
+
+
+class Stage(enum.Enum):
+    """What a :class:`Progress` event reports."""
+
+    SKIPPED = "skipped"
+    """A search directory or file could not be read (detail says why)."""
+    REUSED = "reused"
+    FOUND = "found"
+    DOWNLOADING = "downloading"
+    BYTES = "bytes"
+    """Download progress: ``done`` of ``total`` bytes."""
+    DOWNLOAD_FAILED = "download-failed"
+    DOWNLOADED = "downloaded"
+    WRITTEN = "written"
+
+
+@dataclass(frozen=True)
+class Progress:
+    stage: Stage
+    subject: str
+    """The package (``name version (arch)``) or path the event is about."""
+    detail: str = ""
+    done: int | None = None
+    total: int | None = None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def _ignore(_event: Progress) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class _Existing:
+    path: Path
+    state: str
+    """"absent", "same" or "different"."""
+
+
+def _existing(path: Path, spec: ExtractSpec) -> _Existing:
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return _Existing(path, "absent")
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot inspect {path}: {exc.strerror or exc}") from exc
+    if stat.S_ISDIR(st.st_mode):
+        raise OutputConflict(
+            f"output {path} is a directory; refusing to replace it",
+            hint="remove it or choose another --out directory",
+        )
+    if not stat.S_ISREG(st.st_mode) or st.st_size != spec.size:
+        return _Existing(path, "different")
+    try:
+        with path.open("rb") as handle:
+            size, digest = sha256_stream(handle, limit=spec.size)
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot read {path}: {exc.strerror or exc}") from exc
+    same = size == spec.size and digest == spec.sha256
+    return _Existing(path, "same" if same else "different")
+
+
+def _preflight(lock: Lock, out_dir: Path, *, force: bool) -> dict[str, _Existing]:
+    existing = {spec.output: _existing(out_dir / spec.output, spec) for _, spec in lock.outputs()}
+    conflicts = sorted(e.path.name for e in existing.values() if e.state == "different")
+    if conflicts and not force:
+        raise OutputConflict(
+            f"{out_dir} already holds {', '.join(conflicts)} with content other than the "
+            "pinned one; refusing to overwrite",
+            hint="pass --force to replace them, or choose another --out directory",
+        )
+    return existing
+
+
+@contextlib.contextmanager
+def _obtained(
+    package: DebianPackage,
+    store: LocalStore,
+    downloader: Downloader | None,
+    out_dir: Path,
+    progress: ProgressCallback,
+    reasons: list[str],
+) -> Iterator[tuple[BinaryIO, Origin] | None]:
+    """The verified ``.deb`` open for reading and where it came from, or None."""
+    hit = store.find(package.sha256, package.size)
+    if hit is not None:
+        progress(Progress(Stage.FOUND, package.label, str(hit.path)))
+        with open_verified(
+            hit.path, sha256=package.sha256, size=package.size, what="package file"
+        ) as fp:
+            yield fp, Origin(OriginKind.LOCAL, str(hit.directory), str(hit.path))
+        return
+    dirs = ", ".join(str(d) for d in store.directories) or "none given"
+    reasons.append(f"no file with this sha256 in the --inputs directories ({dirs})")
+    if downloader is None:
+        reasons.append("downloads are disabled (--offline)")
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix=".refkit-download-", dir=out_dir) as work:
+        dest = Path(work, package.filename)
+        progress(Progress(Stage.DOWNLOADING, package.label, package.filename, 0, package.size))
+
+        def on_bytes(done: int, total: int | None) -> None:
+            progress(Progress(Stage.BYTES, package.label, "", done, total or package.size))
+
+        try:
+            where = downloader.download(package, dest, on_bytes)
+            handle = open_verified(
+                dest, sha256=package.sha256, size=package.size, what="package file"
+            )
+        except (DownloadFailed, DigestMismatch, FileNotFoundError) as exc:
+            reason = exc.message if isinstance(exc, RefkitError) else f"no file at {dest}"
+            if isinstance(exc, DigestMismatch):
+                reason = f"the download is not the pinned file: {exc.message}"
+            reasons.append(f"download failed: {reason}")
+            progress(Progress(Stage.DOWNLOAD_FAILED, package.label, reason))
+            yield None
+            return
+        progress(Progress(Stage.DOWNLOADED, package.label, where))
+        with handle:
+            yield handle, Origin(OriginKind.DOWNLOAD, where)
+
+
+def _extract(
+    package: DebianPackage,
+    handle: BinaryIO,
+    specs: Sequence[ExtractSpec],
+    out_dir: Path,
+    source: str,
+) -> dict[str, tuple[str, int, str]]:
+    """Extract, verify and rename into place; returns output → (member, size, sha256)."""
+    temps: dict[str, Path] = {}
+    try:
+        sinks: dict[str, BinaryIO] = {}
+        with contextlib.ExitStack() as stack:
+            for spec in specs:
+                fd, name = tempfile.mkstemp(prefix=f".{spec.output}.", suffix=".part", dir=out_dir)
+                temps[spec.output] = Path(name)
+                sinks[spec.path] = stack.enter_context(os.fdopen(fd, "wb"))
+            extracted = extract_files(handle, sinks, source=source)
+            for sink in sinks.values():
+                sink.flush()
+                os.fsync(sink.fileno())
+        for spec in specs:
+            got = extracted[spec.path]
+            if got.size != spec.size or got.sha256 != spec.sha256:
+                raise DigestMismatch(
+                    f"{spec.path} extracted from {package.label} has {got.size} bytes, "
+                    f"sha256 {got.sha256}; the lock pins {spec.size} bytes, sha256 {spec.sha256}",
+                    hint="the package matched its pin, so the lock's extract entry is wrong "
+                    "(compare with `dpkg-deb -x`)",
+                )
+        for spec in specs:
+            os.chmod(temps[spec.output], OUTPUT_MODE)
+            os.replace(temps[spec.output], out_dir / spec.output)
+            del temps[spec.output]
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot write into {out_dir}: {exc.strerror or exc}") from exc
+    finally:
+        for temp in temps.values():
+            temp.unlink(missing_ok=True)
+    return {spec.output: (extracted[spec.path].member, spec.size, spec.sha256) for spec in specs}
+
+
+def fetch(
+    lock: Lock,
+    search_dirs: Sequence[Path],
+    out_dir: Path,
+    *,
+    downloader: Downloader | None,
+    progress: ProgressCallback | None = None,
+    force: bool = False,
+) -> FetchResult:
+    """Put every file the lock pins into ``out_dir``; see the module docstring.
+
+    ``downloader`` None means offline. Raises :class:`OutputConflict` (nothing written),
+    :class:`MissingInputs` after fetching what it could, :class:`DigestMismatch` if an
+    extracted file is not what the lock pins, or a parse error for a malformed package.
+    """
+    report = progress or _ignore
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot create {out_dir}: {exc.strerror or exc}") from exc
+    existing = _preflight(lock, out_dir, force=force)
+    store = LocalStore(
+        list(search_dirs),
+        on_skip=lambda path, why: report(Progress(Stage.SKIPPED, str(path), why)),
+    )
+    results: list[InputResult] = []
+    missing: list[Unavailable] = []
+    for package in lock.inputs:
+        todo = [s for s in package.extract if existing[s.output].state != "same"]
+        reused = [
+            OutputResult(
+                s.output, out_dir / s.output, s.path, s.size, s.sha256, OutputStatus.REUSED
+            )
+            for s in package.extract
+            if existing[s.output].state == "same"
+        ]
+        if not todo:
+            report(Progress(Stage.REUSED, package.label, str(out_dir)))
+            origin = Origin(OriginKind.OUTPUT, str(out_dir))
+            results.append(InputResult(package, origin, tuple(reused)))
+            continue
+        reasons: list[str] = []
+        with _obtained(package, store, downloader, out_dir, report, reasons) as obtained:
+            if obtained is None:
+                missing.append(
+                    Unavailable(package.label, package.filename, package.sha256, tuple(reasons))
+                )
+                continue
+            handle, origin = obtained
+            source = origin.path or f"{package.filename} from {origin.location}"
+            written = _extract(package, handle, todo, out_dir, source)
+        outputs = {r.output: r for r in reused}
+        for spec in todo:
+            member, size, sha256 = written[spec.output]
+            status = (
+                OutputStatus.REPLACED
+                if existing[spec.output].state == "different"
+                else OutputStatus.WRITTEN
+            )
+            outputs[spec.output] = OutputResult(
+                spec.output, out_dir / spec.output, member, size, sha256, status
+            )
+            report(Progress(Stage.WRITTEN, str(out_dir / spec.output), sha256))
+        ordered = tuple(outputs[s.output] for s in package.extract)
+        results.append(InputResult(package, origin, ordered))
+    if missing:
+        raise MissingInputs(missing)
+    return FetchResult(lock_source=lock.source, out_dir=out_dir, inputs=tuple(results))
+
+
+class CheckStatus(enum.Enum):
+    OK = "ok"
+    MISSING = "missing"
+    DIFFERENT = "different"
+
+
+@dataclass(frozen=True)
+class OutputCheck:
+    output: str
+    path: Path
+    status: CheckStatus
+    expected_sha256: str
+    expected_size: int
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    lock_source: str
+    out_dir: Path
+    outputs: tuple[OutputCheck, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(o.status is CheckStatus.OK for o in self.outputs)
+
+
+def check(lock: Lock, out_dir: Path) -> CheckResult:
+    """Whether every file the lock pins is in ``out_dir`` with the pinned content."""
+    checks = []
+    for _package, spec in lock.outputs():
+        path = out_dir / spec.output
+        try:
+            state = _existing(path, spec).state
+        except OutputConflict:
+            state = "different"
+        status = {
+            "absent": CheckStatus.MISSING,
+            "same": CheckStatus.OK,
+            "different": CheckStatus.DIFFERENT,
+        }[state]
+        checks.append(OutputCheck(spec.output, path, status, spec.sha256, spec.size))
+    return CheckResult(lock.source, out_dir, tuple(checks))
