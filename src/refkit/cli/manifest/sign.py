@@ -1,0 +1,101 @@
+"""``refkit manifest sign``: sign a canonical statement into a Sigstore bundle."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from refkit.cli._output import note
+from refkit.errors import InputError, read_input_file
+from refkit.manifests.constants import MAX_DOCUMENT_BYTES
+from refkit.manifests.signing.keys import (
+    DEFAULT_PASSPHRASE_ENV,
+    MAX_KEY_BYTES,
+    load_private_key,
+    passphrase_from_env,
+)
+from refkit.manifests.signing.sign import sign_manifest
+
+
+@click.command()
+@click.argument("statement", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="PEM private key (ECDSA P-256/P-384 or Ed25519), e.g. from `refkit keygen`.",
+)
+@click.option(
+    "--passphrase-env",
+    default=DEFAULT_PASSPHRASE_ENV,
+    show_default=True,
+    metavar="NAME",
+    help="Environment variable holding an encrypted key's passphrase.",
+)
+@click.option(
+    "--sigstore",
+    "keyless",
+    is_flag=True,
+    help="Sign keylessly with Sigstore (OIDC identity, Fulcio, Rekor): needs the network.",
+)
+@click.option(
+    "--sigstore-staging", is_flag=True, help="With --sigstore: use Sigstore's staging instance."
+)
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Bundle file to write (Sigstore bundle v0.3 JSON); '-' for stdout.",
+)
+def sign(
+    statement: Path,
+    key_path: Path | None,
+    passphrase_env: str,
+    keyless: bool,
+    sigstore_staging: bool,
+    output: Path,
+) -> None:
+    """Sign STATEMENT (canonical JSON) as DSSE in a Sigstore bundle.
+
+    \b
+    Each signer writes its own bundle over the same statement; `refkit manifest verify`
+    counts distinct trusted signers. With --sigstore, the identity token comes from
+    SIGSTORE_ID_TOKEN, an ambient CI credential, or a browser login.
+
+    \b
+    Examples:
+      refkit manifest sign release.json --key release.key -o release.alice.bundle.json
+      refkit manifest sign release.json --sigstore -o release.ci.bundle.json
+    """
+    if (key_path is None) == (not keyless):
+        raise InputError("give exactly one of --key KEY or --sigstore")
+    data = read_input_file(statement, what="statement", limit=MAX_DOCUMENT_BYTES)
+    if key_path is not None:
+        passphrase = passphrase_from_env(passphrase_env, os.environ)
+        key = load_private_key(
+            read_input_file(key_path, what="private key", limit=MAX_KEY_BYTES),
+            source=str(key_path),
+            passphrase=passphrase,
+        )
+        bundle = sign_manifest(data, source=str(statement), key=key)
+        signer_text = f"{key.key_type.value} key {key.public_key().key_id[:16]}"
+    else:
+        from refkit.manifests.signing.keyless import SigstoreSigner
+
+        signer = SigstoreSigner(
+            staging=sigstore_staging, identity_token=os.environ.get("SIGSTORE_ID_TOKEN") or None
+        )
+        bundle = sign_manifest(data, source=str(statement), keyless=signer)
+        signer_text = "Sigstore (keyless)"
+    if str(output) == "-":
+        click.echo(bundle.decode("utf-8"), nl=False)
+        return
+    try:
+        output.write_bytes(bundle)
+    except OSError as exc:
+        raise InputError(f"cannot write {output}: {exc.strerror or exc}") from None
+    note(f"signed {statement} with {signer_text}: {output}")

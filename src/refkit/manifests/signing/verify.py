@@ -1,0 +1,344 @@
+"""Verifying signed reference manifests: the procedure, as numbered steps.
+
+Input: one or more Sigstore bundles that carry the same statement (one per signer), a
+:class:`~refkit.manifests.signing.policy.TrustPolicy`, the verification time, and optional
+anti-rollback floors. Steps (each logged at INFO, each failure recorded in the result):
+
+1. Parse every bundle strictly (malformed input: :class:`~refkit.errors.ParseError`, exit 2).
+2. All bundles carry the same DSSE payload type and payload bytes; else fail naming the
+   first bundle that differs.
+3. Establish each bundle's signer. Key-based: the hint must name a trusted key (either
+   hint convention; an empty hint means "try every trusted key") and a signature must
+   verify over the DSSE PAE with that key. Keyless: sigstore-python verifies offline
+   against the trusted root, for each trusted Sigstore identity in turn.
+4. Count *distinct* trusted signers (a signer's bundles count once) against the threshold.
+   Below it, stop: an unauthenticated payload is never interpreted.
+5. The payload type is ``application/vnd.in-toto+json`` and the payload is an in-toto
+   Statement v1 with this project's predicate; another predicate (SLSA provenance, a
+   model signature) fails naming the type found.
+6. Policy checks on the signed content, all run and all reported: accepted predicate type
+   and schema version, expiry at the verification time, release name and anti-rollback
+   (policy ``min-version``, ``--min-version``, a previously trusted manifest).
+
+The result (:class:`VerificationResult`) says which signers verified, which bundles failed
+and why, every check, and the time used. A "no" is a result with ``ok`` false, never an
+exception; exceptions mean the question could not be asked (exit 2 or 3).
+
+What a passing result proves, and what it does not, is in docs/signing.md, *Security model*.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from refkit.errors import InputError, VerificationFailed
+from refkit.manifests.canonical import loads_strict
+from refkit.manifests.constants import IN_TOTO_PAYLOAD_TYPE
+from refkit.manifests.signing.bundle import Bundle, PublicKeyHint, parse_bundle
+from refkit.manifests.signing.dsse import Envelope, verify_signature
+from refkit.manifests.signing.keyless import (
+    KeylessVerificationFailed,
+    TrustedRoot,
+    verify_keyless,
+)
+from refkit.manifests.signing.keys import hints_of
+from refkit.manifests.signing.policy import (
+    AllOf,
+    Check,
+    CheckResult,
+    Facts,
+    KeySigner,
+    NotExpired,
+    NotOlderThan,
+    PredicateTypeIn,
+    ReleaseFacts,
+    ReleaseNameIs,
+    SchemaVersionIn,
+    Threshold,
+    TrustPolicy,
+    rfc3339,
+)
+from refkit.manifests.signing.statements import NotARefkitManifest, read_manifest
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BundleOutcome:
+    """What step 3 found for one bundle."""
+
+    source: str
+    ok: bool
+    signer: str | None
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"bundle": self.source, "ok": self.ok, "signer": self.signer, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class PreviousRelease:
+    """A previously trusted release: the new one must have its name and not be older."""
+
+    name: str
+    version: str
+    source: str
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    """The answer, with everything that led to it. ``ok`` is the verdict."""
+
+    ok: bool
+    failure: str | None
+    at: datetime
+    at_source: str
+    payload_type: str | None
+    payload_sha256: str | None
+    threshold: int
+    trusted_signers: int
+    verified_signers: tuple[str, ...]
+    bundles: tuple[BundleOutcome, ...]
+    checks: tuple[CheckResult, ...] = ()
+    predicate_type: str | None = None
+    release: ReleaseFacts | None = None
+    payload: bytes | None = field(default=None, repr=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        rel = self.release
+        return {
+            "ok": self.ok,
+            "failure": self.failure,
+            "verifiedAt": rfc3339(self.at),
+            "timeSource": self.at_source,
+            "payloadType": self.payload_type,
+            "payloadSha256": self.payload_sha256,
+            "predicateType": self.predicate_type,
+            "release": None
+            if rel is None
+            else {
+                "name": rel.name,
+                "version": rel.version,
+                "created": rfc3339(rel.created) if rel.created else None,
+                "expires": rfc3339(rel.expires) if rel.expires else None,
+            },
+            "threshold": self.threshold,
+            "trustedSigners": self.trusted_signers,
+            "verifiedSigners": list(self.verified_signers),
+            "bundles": [b.to_json() for b in self.bundles],
+            "checks": [{"check": c.check, "ok": c.ok, "detail": c.detail} for c in self.checks],
+        }
+
+    def raise_for_failure(self) -> None:
+        """Raise :class:`~refkit.errors.VerificationFailed` (exit 1) unless ``ok``."""
+        if not self.ok:
+            raise VerificationFailed(f"manifest verification failed: {self.failure}")
+
+
+def verify_manifest(
+    bundles: Sequence[tuple[str, bytes]],
+    policy: TrustPolicy,
+    *,
+    at: datetime,
+    at_source: str = "clock",
+    trusted_root: TrustedRoot | None = None,
+    min_version: str | None = None,
+    previous: PreviousRelease | None = None,
+) -> VerificationResult:
+    """Verify ``bundles`` (pairs of a name and the bundle's bytes); see the module steps."""
+    if not bundles:
+        raise InputError("no bundle to verify")
+    if at.tzinfo is None:
+        raise InputError("the verification time needs a time zone")
+    base: dict[str, Any] = {
+        "at": at,
+        "at_source": at_source,
+        "threshold": policy.threshold,
+        "trusted_signers": len(policy.signers),
+    }
+
+    # Step 1: parse every bundle strictly.
+    parsed = [parse_bundle(data, source=name) for name, data in bundles]
+    for b in parsed:
+        if b.envelope is None:
+            raise InputError(
+                f"{b.source}: signs an artifact, not a statement (no DSSE envelope)",
+                hint="a reference manifest bundle carries a DSSE envelope",
+            )
+    _log.info("step 1: parsed %d bundle(s)", len(parsed))
+
+    # Step 2: one statement.
+    first = parsed[0].envelope
+    assert first is not None
+    base["payload_type"] = first.payload_type
+    base["payload_sha256"] = hashlib.sha256(first.payload).hexdigest()
+    for b in parsed[1:]:
+        env = b.envelope
+        assert env is not None
+        if (env.payload_type, env.payload) != (first.payload_type, first.payload):
+            what = "payload type" if env.payload_type != first.payload_type else "payload"
+            return VerificationResult(
+                ok=False,
+                failure=f"{b.source} carries a different {what} from {parsed[0].source}",
+                verified_signers=(),
+                bundles=(),
+                **base,
+            )
+    _log.info("step 2: all bundles carry payload sha256:%s", base["payload_sha256"])
+
+    # Step 3: each bundle's signer.
+    if any(b.keyless for b in parsed) and policy.identity_signers and trusted_root is None:
+        raise InputError(
+            "keyless bundles need a Sigstore trusted root to verify offline",
+            hint="give --trusted-root FILE (or trusted-root in the policy file)",
+        )
+    outcomes = tuple(_establish_signer(b, policy, trusted_root) for b in parsed)
+    for o in outcomes:
+        _log.info("step 3: %s: %s", o.source, o.detail)
+    verified = tuple(sorted({o.signer for o in outcomes if o.ok and o.signer is not None}))
+    base["bundles"] = outcomes
+    base["verified_signers"] = verified
+
+    # Step 4: threshold of distinct signers.
+    threshold = Threshold(policy.threshold, len(policy.signers))
+    count = CheckResult(
+        "threshold",
+        len(verified) >= policy.threshold,
+        f"{len(verified)} of {len(policy.signers)} trusted signers verified, "
+        f"{policy.threshold} required",
+    )
+    _log.info("step 4: %s", count.detail)
+    if not count.ok:
+        reasons = "; ".join(f"{o.source}: {o.detail}" for o in outcomes if not o.ok)
+        return VerificationResult(
+            ok=False,
+            failure=count.detail + (f" ({reasons})" if reasons else ""),
+            checks=(count,),
+            **base,
+        )
+
+    # Step 5: an in-toto statement with this project's predicate.
+    if first.payload_type != IN_TOTO_PAYLOAD_TYPE:
+        return VerificationResult(
+            ok=False,
+            failure=f"payload type {first.payload_type!r} is not {IN_TOTO_PAYLOAD_TYPE!r}",
+            checks=(count,),
+            **base,
+        )
+    try:
+        view = read_manifest(first.payload, source=f"{parsed[0].source}: payload")
+    except NotARefkitManifest as exc:
+        return VerificationResult(ok=False, failure=exc.message, checks=(count,), **base)
+    _log.info("step 5: %s %s", view.release.name, view.release.version)
+
+    # Step 6: the policy's checks on the signed content.
+    checks: list[Check] = [threshold, PredicateTypeIn(policy.predicate_types)]
+    if policy.schema_versions is not None:
+        checks.append(SchemaVersionIn(policy.schema_versions))
+    checks.append(NotExpired(policy.require_expiry))
+    if policy.release_name is not None:
+        checks.append(ReleaseNameIs(policy.release_name, f"policy {policy.source}"))
+    if policy.min_version is not None:
+        checks.append(NotOlderThan(policy.min_version, f"policy {policy.source}"))
+    if min_version is not None:
+        checks.append(NotOlderThan(min_version, "--min-version"))
+    if previous is not None:
+        checks.append(ReleaseNameIs(previous.name, f"previous manifest {previous.source}"))
+        checks.append(NotOlderThan(previous.version, f"previous manifest {previous.source}"))
+    facts = Facts(
+        verified_signers=frozenset(verified),
+        predicate_type=view.predicate_type,
+        schema_version=view.schema_version,
+        release=view.release,
+        at=at,
+    )
+    results = AllOf(tuple(checks)).run(facts)
+    for r in results:
+        _log.info("step 6: %s: %s", r.check, r.detail)
+    failed = [r for r in results if not r.ok]
+    return VerificationResult(
+        ok=not failed,
+        failure="; ".join(r.detail for r in failed) or None,
+        checks=results,
+        predicate_type=view.predicate_type,
+        release=view.release,
+        payload=first.payload,
+        **base,
+    )
+
+
+def _establish_signer(
+    bundle: Bundle, policy: TrustPolicy, trusted_root: TrustedRoot | None
+) -> BundleOutcome:
+    """Step 3 for one bundle: which trusted signer, if any, made it."""
+    env = bundle.envelope
+    assert env is not None
+    if isinstance(bundle.material, PublicKeyHint):
+        return _key_signer(bundle, env, bundle.material.hint, policy.key_signers)
+    if not policy.identity_signers:
+        return BundleOutcome(
+            bundle.source, False, None, "keyless bundle, and no Sigstore identity is trusted"
+        )
+    assert trusted_root is not None
+    reasons = []
+    for signer in policy.identity_signers:
+        try:
+            verify_keyless(bundle, trusted_root, signer.identity)
+        except KeylessVerificationFailed as exc:
+            reasons.append(exc.message.removeprefix(f"{bundle.source}: "))
+            continue
+        return BundleOutcome(bundle.source, True, signer.name, f"verified: {signer.identity}")
+    return BundleOutcome(bundle.source, False, None, "; ".join(reasons))
+
+
+def _key_signer(
+    bundle: Bundle, env: Envelope, hint: str, signers: tuple[KeySigner, ...]
+) -> BundleOutcome:
+    candidates = [s for s in signers if not hint or hint in hints_of(s.key)]
+    if not candidates:
+        return BundleOutcome(
+            bundle.source, False, None, f"signed by an untrusted key (hint {hint!r})"
+        )
+    for signer in candidates:
+        for sig in env.signatures:
+            if verify_signature(env, sig, signer.key):
+                return BundleOutcome(
+                    bundle.source,
+                    True,
+                    signer.name,
+                    f"verified: {signer.key.key_type.value} key {signer.key.key_id[:16]}",
+                )
+    names = ", ".join(s.name for s in candidates)
+    return BundleOutcome(
+        bundle.source, False, None, f"signature does not verify with trusted key {names}"
+    )
+
+
+def previous_release(data: bytes, *, source: str) -> PreviousRelease:
+    """The release named by a previously trusted manifest, given as a statement or a bundle.
+
+    A bundle's payload is read without verifying it again: the caller trusted it before
+    (re-verifying could fail only because it has since expired).
+    """
+    payload = data
+    doc = loads_strict(data, source=source)
+    if isinstance(doc, dict) and "mediaType" in doc:
+        env = parse_bundle(data, source=source).envelope
+        if env is None:
+            raise InputError(f"{source}: a bundle without a DSSE envelope is not a manifest")
+        payload = env.payload
+    try:
+        view = read_manifest(payload, source=source)
+    except NotARefkitManifest as exc:
+        raise InputError(exc.message) from None
+    return PreviousRelease(view.release.name, view.release.version, source)
+
+
+def clock() -> datetime:
+    """The current time (UTC): the default verification time."""
+    return datetime.now(UTC)
