@@ -1,0 +1,247 @@
+"""``refkit inputs``: fetch the inputs a lock pins, and check an output directory.
+
+Thin layer: parse options, call :func:`refkit.inputs.fetch` / :func:`refkit.inputs.check`,
+render the result (text or ``--json`` on stdout, progress on stderr).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, assert_never
+
+import click
+
+from refkit.cli._options import json_option
+from refkit.cli._output import emit_json, emit_text, note
+from refkit.errors import VerificationFailed
+from refkit.inputs import (
+    CheckResult,
+    CheckStatus,
+    FetchResult,
+    OriginKind,
+    Progress,
+    Stage,
+    check,
+    fetch,
+    load_lock,
+)
+
+_path = click.Path(path_type=Path)
+
+
+@click.group()
+def inputs() -> None:
+    """Fetch and check the pinned inputs of a build (Debian packages and files in them).
+
+    \b
+    An inputs lock pins every input by name, version and sha256. `fetch` takes each
+    package from the --inputs directories when a file with the pinned sha256 is there
+    (file names do not matter), otherwise downloads it by name and version (apt-get
+    download, then the pool of the Debian archives in apt's sources), checks it, and
+    extracts the pinned files into --out, checking each one's sha256.
+
+    \b
+    Example:
+      refkit inputs fetch images/demo/inputs.lock.json --inputs ../shared/inputs --out build/demo
+      refkit inputs verify images/demo/inputs.lock.json --out build/demo
+    """
+
+
+class _ProgressPrinter:
+    """Renders library progress events on stderr; download bytes every 10 percent."""
+
+    def __init__(self) -> None:
+        self._last_tenth: dict[str, int] = {}
+
+    def __call__(self, event: Progress) -> None:
+        stage = event.stage
+        if stage is Stage.SKIPPED:
+            note(f"skipping {event.subject}: {event.detail}")
+        elif stage is Stage.REUSED:
+            note(f"{event.subject}: files already in {event.detail} with the pinned sha256")
+        elif stage is Stage.FOUND:
+            note(f"{event.subject}: found {event.detail}")
+        elif stage is Stage.DOWNLOADING:
+            note(f"{event.subject}: not found locally, downloading {event.detail}")
+        elif stage is Stage.BYTES:
+            if event.done is not None and event.total:
+                tenth = min(10, event.done * 10 // event.total)
+                if tenth > self._last_tenth.get(event.subject, -1):
+                    self._last_tenth[event.subject] = tenth
+                    note(f"  {event.done}/{event.total} bytes ({tenth * 10}%)")
+        elif stage is Stage.DOWNLOAD_FAILED:
+            note(f"{event.subject}: download failed: {event.detail}")
+        elif stage is Stage.DOWNLOADED:
+            note(f"{event.subject}: downloaded from {event.detail}")
+        elif stage is Stage.WRITTEN:
+            note(f"wrote {event.subject} (sha256 {event.detail})")
+        else:
+            assert_never(stage)
+
+
+@inputs.command("fetch")
+@click.argument("lock", type=_path)
+@click.option(
+    "--inputs",
+    "search_dirs",
+    type=_path,
+    multiple=True,
+    metavar="DIR",
+    help="Directory to search for pinned packages by sha256 (repeatable, searched in order).",
+)
+@click.option(
+    "--out", "out_dir", type=_path, required=True, metavar="DIR", help="Output directory."
+)
+@click.option("--offline", is_flag=True, help="Never download: use only the --inputs directories.")
+@click.option(
+    "--force", is_flag=True, help="Replace output files whose content differs from the lock."
+)
+@click.option(
+    "--archive",
+    "archives",
+    multiple=True,
+    metavar="URI",
+    help="Debian archive URI to download from (repeatable); default: the Debian archives "
+    "in this machine's apt sources.",
+)
+@json_option
+def fetch_command(
+    lock: Path,
+    search_dirs: tuple[Path, ...],
+    out_dir: Path,
+    offline: bool,
+    force: bool,
+    archives: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Put the files pinned by LOCK into --out, from --inputs or by download.
+
+    \b
+    Exit codes: 0 every file is in --out with its pinned sha256; 2 bad lock or a file in
+    --out with other content (see --force); 3 a pinned package was neither found nor
+    downloaded (the message names it, its version and sha256); 1 an extracted file does
+    not match the lock.
+    """
+    parsed = load_lock(lock)
+    downloader = None
+    if not offline:
+        from refkit.inputs.debian import default_downloader
+
+        downloader = default_downloader(archives)
+    elif archives:
+        raise click.UsageError("--archive and --offline contradict each other")
+    result = fetch(
+        parsed,
+        list(search_dirs),
+        out_dir,
+        downloader=downloader,
+        progress=_ProgressPrinter(),
+        force=force,
+    )
+    if as_json:
+        emit_json(fetch_to_json(result))
+    else:
+        emit_text(_fetch_text(result))
+
+
+def fetch_to_json(result: FetchResult) -> dict[str, Any]:
+    return {
+        "lock": result.lock_source,
+        "out": str(result.out_dir),
+        "inputs": [
+            {
+                "name": item.package.name,
+                "version": item.package.version,
+                "architecture": item.package.architecture,
+                "filename": item.package.filename,
+                "size": item.package.size,
+                "sha256": item.package.sha256,
+                "origin": {
+                    "kind": item.origin.kind.value,
+                    "location": item.origin.location,
+                    "path": item.origin.path,
+                },
+                "outputs": [
+                    {
+                        "output": out.output,
+                        "path": str(out.path),
+                        "member": out.member,
+                        "size": out.size,
+                        "sha256": out.sha256,
+                        "status": out.status.value,
+                    }
+                    for out in item.outputs
+                ],
+            }
+            for item in result.inputs
+        ],
+    }
+
+
+def _origin_text(kind: OriginKind, location: str, path: str | None) -> str:
+    if kind is OriginKind.OUTPUT:
+        return f"already in {location}"
+    if kind is OriginKind.LOCAL:
+        return f"from {path}"
+    if kind is OriginKind.DOWNLOAD:
+        return f"downloaded from {location}"
+    assert_never(kind)
+
+
+def _fetch_text(result: FetchResult) -> str:
+    lines = []
+    for item in result.inputs:
+        origin = _origin_text(item.origin.kind, item.origin.location, item.origin.path)
+        lines.append(f"{item.package.label}: {origin}")
+        lines.extend(
+            f"  {out.path}  sha256 {out.sha256}  ({out.status.value})" for out in item.outputs
+        )
+    return "\n".join(lines)
+
+
+@inputs.command("verify")
+@click.argument("lock", type=_path)
+@click.option(
+    "--out", "out_dir", type=_path, required=True, metavar="DIR", help="Directory to check."
+)
+@json_option
+def verify_command(lock: Path, out_dir: Path, as_json: bool) -> None:
+    """Check that --out holds every file LOCK pins, with the pinned sha256.
+
+    Reads only --out (no packages, no network). Exit 0 if all match, 1 if any file is
+    missing or differs, 2 for a bad lock.
+    """
+    result = check(load_lock(lock), out_dir)
+    if as_json:
+        emit_json(check_to_json(result))
+    else:
+        emit_text(
+            "\n".join(
+                f"{o.status.value:9}  {o.path}  sha256 {o.expected_sha256}" for o in result.outputs
+            )
+        )
+    if not result.ok:
+        bad = [o.output for o in result.outputs if o.status is not CheckStatus.OK]
+        raise VerificationFailed(
+            f"{len(bad)} of {len(result.outputs)} pinned files in {out_dir} are missing or "
+            f"differ from {lock}: {', '.join(bad)}",
+            hint=f"run `refkit inputs fetch {lock} --out {out_dir}` (with --force to replace)",
+        )
+
+
+def check_to_json(result: CheckResult) -> dict[str, Any]:
+    return {
+        "lock": result.lock_source,
+        "out": str(result.out_dir),
+        "ok": result.ok,
+        "outputs": [
+            {
+                "output": o.output,
+                "path": str(o.path),
+                "status": o.status.value,
+                "size": o.expected_size,
+                "sha256": o.expected_sha256,
+            }
+            for o in result.outputs
+        ],
+    }
