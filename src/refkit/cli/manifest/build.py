@@ -1,0 +1,99 @@
+"""``refkit manifest build``: YAML authoring form → validated canonical statement JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import click
+
+from refkit import __version__
+from refkit.cli._options import json_option
+from refkit.cli._output import emit_json, note, warn
+from refkit.cli.manifest._common import force_option, output_option, write_result
+from refkit.errors import InputError, read_input_file
+from refkit.manifests.authoring import build_statement, choose_created, unrecognized_fields
+from refkit.manifests.yamlio import MAX_YAML_BYTES, load_yaml
+
+
+@click.command("build")
+@click.argument("yaml_file", type=click.Path(dir_okay=False, path_type=Path))
+@output_option(required=True)
+@click.option(
+    "--created",
+    metavar="YYYY-MM-DDTHH:MM:SSZ",
+    help="Release creation time (UTC). Overrides release.created and SOURCE_DATE_EPOCH.",
+)
+@click.option("--strict", is_flag=True, help="Refuse fields refkit does not know (usually typos).")
+@force_option
+@json_option
+def build(
+    yaml_file: Path,
+    output: Path,
+    created: str | None,
+    strict: bool,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Build a canonical reference manifest (in-toto statement) from its YAML form.
+
+    \b
+    The YAML is validated (JSON Schema and semantic checks), lists whose order means
+    nothing are sorted, and the statement is written as RFC 8785 canonical JSON: the
+    same content always gives the same bytes.
+
+    \b
+    The creation time is, in order: --created, release.created in the YAML, the
+    SOURCE_DATE_EPOCH environment variable. With none of them the build fails: refkit
+    never uses the current time silently.
+
+    \b
+    Example:
+      SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) \\
+        refkit manifest build release.yaml -o release.json
+    """
+    source = os.fspath(yaml_file)
+    if as_json and str(output) == "-":
+        raise InputError("--json prints a summary on stdout: write the manifest with -o FILE")
+    document = load_yaml(
+        read_input_file(yaml_file, what="manifest YAML", limit=MAX_YAML_BYTES), source=source
+    )
+    release = document.get("release") if isinstance(document, dict) else None
+    in_doc = release.get("created") if isinstance(release, dict) else None
+    when, origin = choose_created(
+        option=created,
+        document=in_doc if isinstance(in_doc, str) else None,
+        source_date_epoch=os.environ.get("SOURCE_DATE_EPOCH"),
+    )
+    if created is not None and isinstance(in_doc, str) and in_doc != created:
+        note(f"--created {created} replaces release.created {in_doc}")
+    statement = build_statement(
+        document,
+        source=source,
+        created=when,
+        refkit_version=__version__,
+    )
+    unknown = unrecognized_fields(statement)
+    if unknown and strict:
+        raise InputError(
+            f"{source}: fields refkit does not know: {', '.join(unknown[:10])}",
+            hint="fix the spelling, or drop --strict to keep them (they are signed as is)",
+        )
+    for path in unknown:
+        warn(f"{source}: {path} is not a field refkit knows; kept as is")
+    data = statement.canonical_bytes()
+    wrote = write_result(output, data, force=force)
+    digest = hashlib.sha256(data).hexdigest()
+    if as_json:
+        emit_json(
+            {
+                "output": None if not wrote else os.fspath(output),
+                "sha256": digest,
+                "created": statement.to_json()["predicate"]["release"]["created"],
+                "createdFrom": origin,
+                "unrecognized": unknown,
+            }
+        )
+    elif wrote:
+        note(f"wrote {output} (sha256:{digest}, created {when} from {origin})")
