@@ -1,0 +1,273 @@
+"""Keyless: real Sigstore bundles verified offline, and signing that fails cleanly offline."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from refkit.errors import EnvironmentProblem, ExitCode, InputError
+from refkit.manifests.signing import keyless
+from refkit.manifests.signing.bundle import parse_bundle
+from refkit.manifests.signing.keyless import (
+    KeylessVerificationFailed,
+    SigstoreIdentity,
+    SigstoreSigner,
+    TrustedRoot,
+    verify_keyless,
+)
+from refkit.manifests.signing.sign import sign_manifest
+from tests.shared import vector
+from tests.unit.test_signing_helpers import (
+    GITHUB_ISSUER,
+    SLSA_IDENTITY,
+    WHL_IDENTITY,
+    statement,
+)
+
+pytestmark = pytest.mark.vectors
+
+DSSE = ("sigstore", "a.dsse.staging-rekor-v2.txt.sigstore.json")
+WHL = ("sigstore", "bundle_v3_github.whl.sigstore")
+
+
+def _root(name: str) -> TrustedRoot:
+    path = vector("sigstore", f"{name}-trusted-root.json")
+    return TrustedRoot(str(path), path.read_bytes())
+
+
+def _bundle(parts: tuple[str, ...], data: bytes | None = None) -> Any:
+    return parse_bundle(data or vector(*parts).read_bytes(), source=parts[-1])
+
+
+def test_dsse_bundle_verifies_offline_with_its_identity() -> None:
+    r = verify_keyless(
+        _bundle(DSSE), _root("staging"), SigstoreIdentity(SLSA_IDENTITY, GITHUB_ISSUER)
+    )
+    assert r.payload_type == "application/vnd.in-toto+json"
+    assert r.payload is not None
+    assert json.loads(r.payload)["predicateType"] == "https://slsa.dev/provenance/v1"
+
+
+def test_artifact_bundle_verifies_offline_with_its_identity() -> None:
+    artifact = vector("sigstore", "bundle_v3_github.whl").read_bytes()
+    r = verify_keyless(
+        _bundle(WHL),
+        _root("production"),
+        SigstoreIdentity(WHL_IDENTITY, GITHUB_ISSUER),
+        artifact=artifact,
+    )
+    assert r.payload is None
+
+
+@pytest.mark.parametrize(
+    ("identity", "issuer", "message"),
+    [
+        (SLSA_IDENTITY + "x", GITHUB_ISSUER, "SANs do not match"),
+        (SLSA_IDENTITY, "https://accounts.google.com", "OIDCIssuer"),
+    ],
+)
+def test_wrong_identity_or_issuer_fails(identity: str, issuer: str, message: str) -> None:
+    with pytest.raises(KeylessVerificationFailed, match=message) as err:
+        verify_keyless(_bundle(DSSE), _root("staging"), SigstoreIdentity(identity, issuer))
+    assert err.value.exit_code == ExitCode.VERIFICATION_FAILED
+
+
+def test_wrong_trusted_root_fails() -> None:
+    with pytest.raises(KeylessVerificationFailed):
+        verify_keyless(
+            _bundle(DSSE), _root("production"), SigstoreIdentity(SLSA_IDENTITY, GITHUB_ISSUER)
+        )
+
+
+def _flip_field(data: bytes, path: tuple[str | int, ...], byte: int) -> bytes:
+    doc = json.loads(data)
+    node = doc
+    for step in path[:-1]:
+        node = node[step]
+    raw = bytearray(base64.b64decode(node[path[-1]]))
+    raw[byte % len(raw)] ^= 0x01
+    node[path[-1]] = base64.b64encode(bytes(raw)).decode()
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize("byte", [0, 100, -1])
+@pytest.mark.parametrize(
+    "path", [("dsseEnvelope", "payload"), ("dsseEnvelope", "signatures", 0, "sig")]
+)
+def test_flipped_byte_in_the_dsse_bundle_fails(path: tuple[str | int, ...], byte: int) -> None:
+    data = _flip_field(vector(*DSSE).read_bytes(), path, byte)
+    with pytest.raises((KeylessVerificationFailed, InputError)) as err:
+        verify_keyless(
+            _bundle(DSSE, data), _root("staging"), SigstoreIdentity(SLSA_IDENTITY, GITHUB_ISSUER)
+        )
+    assert err.value.exit_code in (ExitCode.VERIFICATION_FAILED, ExitCode.BAD_INPUT)
+
+
+def test_flipped_byte_in_the_artifact_or_its_signature_fails() -> None:
+    artifact = bytearray(vector("sigstore", "bundle_v3_github.whl").read_bytes())
+    ident = SigstoreIdentity(WHL_IDENTITY, GITHUB_ISSUER)
+    changed = bytes(artifact[:500]) + bytes([artifact[500] ^ 1]) + bytes(artifact[501:])
+    with pytest.raises(KeylessVerificationFailed):
+        verify_keyless(_bundle(WHL), _root("production"), ident, artifact=changed)
+    data = _flip_field(vector(*WHL).read_bytes(), ("messageSignature", "signature"), 10)
+    with pytest.raises(KeylessVerificationFailed):
+        verify_keyless(_bundle(WHL, data), _root("production"), ident, artifact=bytes(artifact))
+
+
+def test_artifact_bundle_needs_the_artifact() -> None:
+    with pytest.raises(InputError, match="no artifact"):
+        verify_keyless(
+            _bundle(WHL), _root("production"), SigstoreIdentity(WHL_IDENTITY, GITHUB_ISSUER)
+        )
+
+
+def test_bad_trusted_root_is_input_error() -> None:
+    with pytest.raises(InputError, match="trusted root"):
+        verify_keyless(
+            _bundle(DSSE),
+            TrustedRoot("bad.json", b'{"mediaType": "nope"}'),
+            SigstoreIdentity(SLSA_IDENTITY, GITHUB_ISSUER),
+        )
+
+
+def test_key_bundle_is_not_keyless() -> None:
+    b = _bundle(("model-signing", "v1.1.0-elliptic-key", "model.sig"))
+    with pytest.raises(InputError, match="not a keyless bundle"):
+        verify_keyless(b, _root("production"), SigstoreIdentity("a", "b"))
+
+
+def test_model_signing_keyless_bundle_verifies() -> None:
+    """A third producer: model_signing's keyless bundle (production, IBM issuer)."""
+    r = verify_keyless(
+        _bundle(("model-signing", "v1.1.0-sigstore", "model.sig")),
+        _root("production"),
+        SigstoreIdentity("stefanb@us.ibm.com", "https://sigstore.verify.ibm.com/oauth2"),
+    )
+    assert r.payload is not None
+    assert b"https://model_signing/signature/v1.0" in r.payload
+
+
+# --- refkit manifest verify on the real DSSE bundle -----------------------------------
+
+
+def test_cli_refuses_the_slsa_bundle_as_not_a_refkit_manifest(
+    run_cli: Callable[..., Any],
+) -> None:
+    r = run_cli(
+        "manifest", "verify", vector(*DSSE),
+        "--identity", SLSA_IDENTITY, "--issuer", GITHUB_ISSUER,
+        "--trusted-root", vector("sigstore", "staging-trusted-root.json"),
+    )  # fmt: skip
+    assert r.code == ExitCode.VERIFICATION_FAILED, r.stderr
+    assert "not a refkit reference manifest" in r.stderr
+    assert "https://slsa.dev/provenance/v1" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_cli_keyless_signature_verifies_then_json_names_the_signer(
+    run_cli: Callable[..., Any],
+) -> None:
+    r = run_cli(
+        "manifest", "verify", vector(*DSSE), "--json",
+        "--identity", SLSA_IDENTITY, "--issuer", GITHUB_ISSUER,
+        "--trusted-root", vector("sigstore", "staging-trusted-root.json"),
+    )  # fmt: skip
+    doc = json.loads(r.stdout)
+    assert doc["verifiedSigners"] == [SLSA_IDENTITY]
+    assert doc["bundles"][0]["ok"] is True
+    assert doc["ok"] is False
+    assert "https://slsa.dev/provenance/v1" in doc["failure"]
+
+
+def test_cli_wrong_identity_is_exit_1(run_cli: Callable[..., Any]) -> None:
+    r = run_cli(
+        "manifest", "verify", vector(*DSSE),
+        "--identity", "https://example.com/someone-else", "--issuer", GITHUB_ISSUER,
+        "--trusted-root", vector("sigstore", "staging-trusted-root.json"),
+    )  # fmt: skip
+    assert r.code == ExitCode.VERIFICATION_FAILED
+    assert "SANs do not match" in r.stderr
+
+
+def test_cli_keyless_without_trusted_root_is_exit_2(run_cli: Callable[..., Any]) -> None:
+    r = run_cli(
+        "manifest", "verify", vector(*DSSE), "--identity", SLSA_IDENTITY, "--issuer", GITHUB_ISSUER
+    )
+    assert r.code == ExitCode.BAD_INPUT
+    assert "--trusted-root" in r.stderr
+
+
+# --- keyless signing, offline ------------------------------------------------------------
+
+
+class _FakeOfflineSigner:
+    """Stands in for Sigstore when the network is gone."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def sign_dsse(self, payload: bytes) -> bytes:
+        self.calls += 1
+        raise EnvironmentProblem("keyless signing with Sigstore failed: network unreachable")
+
+
+def test_sign_manifest_passes_the_canonical_bytes_to_the_keyless_signer() -> None:
+    fake = _FakeOfflineSigner()
+    with pytest.raises(EnvironmentProblem):
+        sign_manifest(statement(), source="s", keyless=fake)
+    assert fake.calls == 1
+
+
+def test_real_sigstore_signer_fails_with_exit_3_without_network(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The real signing code, with every connection refused (no test reaches the network)."""
+
+    def no_network(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(101, "Network is unreachable (test)")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setenv("HOME", str(tmp_path))  # an empty TUF cache
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    signer = SigstoreSigner(identity_token="not-a-real-token")
+    with pytest.raises(EnvironmentProblem, match="keyless signing with Sigstore") as err:
+        signer.sign_dsse(statement())
+    assert err.value.exit_code == ExitCode.ENVIRONMENT
+    assert "--key" in (err.value.hint or "")
+
+
+def test_cli_sign_sigstore_offline_is_exit_3(
+    run_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(keyless, "SigstoreSigner", lambda **kw: _FakeOfflineSigner())
+    src = tmp_path / "s.json"
+    src.write_bytes(statement())
+    out = tmp_path / "b.json"
+    r = run_cli("manifest", "sign", src, "--sigstore", "-o", out)
+    assert r.code == ExitCode.ENVIRONMENT
+    assert "network unreachable" in r.stderr
+    assert not out.exists()
+
+
+def test_sigstore_missing_is_environment_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "sigstore" or name.startswith("sigstore."):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(EnvironmentProblem, match="sigstore-python") as err:
+        keyless._require_sigstore()
+    assert "refkit[sigstore]" in (err.value.hint or "")
