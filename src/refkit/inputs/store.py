@@ -152,9 +152,9 @@ def open_verified(path: Path, *, sha256: str, size: int, what: str) -> BinaryIO:
     try:
         read, digest = sha256_stream(handle, limit=size)
         if read != size or digest != sha256:
+            actual = f"more than {size} bytes" if read > size else f"{read} bytes, sha256 {digest}"
             raise DigestMismatch(
-                f"{what} {path} does not have the pinned content: "
-                f"{'more than ' if read > size else ''}{read} bytes, sha256 {digest}; "
+                f"{what} {path} does not have the pinned content: {actual}; "
                 f"pinned: {size} bytes, sha256 {sha256}"
             )
         handle.seek(0)
