@@ -91,11 +91,12 @@ def test_real_bundles_parse(parts: tuple[str, ...], keyless: bool, has_envelope:
 
 
 def _valid() -> dict[str, Any]:
-    return json.loads(sign(statement(), key(KeyType.ECDSA_P256)))
+    doc: dict[str, Any] = json.loads(sign(statement(), key(KeyType.ECDSA_P256)))
+    return doc
 
 
 def _edit(doc: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    node = doc
+    node: Any = doc
     steps = path.split(".")
     for s in steps[:-1]:
         node = node[int(s)] if s.isdigit() else node[s]

@@ -77,7 +77,7 @@ def test_refkit_bundles_verify_independently(kind: KeyType) -> None:
     """Differential: refkit's bundle checked by securesystemslib and by a hand-written PAE."""
     from securesystemslib.dsse import Envelope as SslibEnvelope
     from securesystemslib.exceptions import VerificationError
-    from securesystemslib.signer import SSlibKey
+    from securesystemslib.signer import SSlibKey  # type: ignore[attr-defined]
 
     k = key(kind)
     data = statement()
@@ -88,7 +88,7 @@ def test_refkit_bundles_verify_independently(kind: KeyType) -> None:
     assert payload == data
     _independent_verify(k.public_key().pem(), kind, env["payloadType"], payload, sig)
 
-    ssl_key = SSlibKey.from_crypto(k.public_key().key, keyid="k")  # type: ignore[arg-type]
+    ssl_key = SSlibKey.from_crypto(k.public_key().key, keyid="k")
     ssl_env = dict(env, signatures=[dict(env["signatures"][0], keyid="k")])
     # (from_dict mutates its argument: give it a copy each time)
     verified = SslibEnvelope.from_dict(copy.deepcopy(ssl_env)).verify([ssl_key], 1)
@@ -96,7 +96,7 @@ def test_refkit_bundles_verify_independently(kind: KeyType) -> None:
     tampered = dict(copy.deepcopy(ssl_env), payloadType="application/json")
     with pytest.raises(VerificationError):
         SslibEnvelope.from_dict(tampered).verify([ssl_key], 1)
-    other = SSlibKey.from_crypto(key(kind, 1).public_key().key, keyid="k")  # type: ignore[arg-type]
+    other = SSlibKey.from_crypto(key(kind, 1).public_key().key, keyid="k")
     with pytest.raises(VerificationError):
         SslibEnvelope.from_dict(copy.deepcopy(ssl_env)).verify([other], 1)
     with pytest.raises(InvalidSignature):

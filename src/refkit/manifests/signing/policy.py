@@ -156,10 +156,6 @@ class TrustPolicy:
                 f"{self.source}: threshold {self.threshold} is not between 1 and the "
                 f"number of trusted signers ({len(self.signers)})"
             )
-        names = [s.name for s in self.signers]
-        dup = next((n for n in names if names.count(n) > 1), None)
-        if dup is not None:
-            raise InputError(f"{self.source}: signer name {dup!r} is used twice")
         ids = [s.key.key_id if isinstance(s, KeySigner) else s.identity for s in self.signers]
         for i, ident in enumerate(ids):
             if ident in ids[:i]:
@@ -167,6 +163,10 @@ class TrustPolicy:
                     f"{self.source}: signer {self.signers[i].name!r} repeats a trusted signer",
                     hint="a signer listed twice would count once: list each signer once",
                 )
+        names = [s.name for s in self.signers]
+        dup = next((n for n in names if names.count(n) > 1), None)
+        if dup is not None:
+            raise InputError(f"{self.source}: signer name {dup!r} is used twice")
         if self.min_version is not None and parse_semver(self.min_version) is None:
             raise InputError(
                 f"{self.source}: minimum version {self.min_version!r} is not a semantic "

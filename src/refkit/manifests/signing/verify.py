@@ -61,6 +61,7 @@ from refkit.manifests.signing.policy import (
     SchemaVersionIn,
     Threshold,
     TrustPolicy,
+    parse_semver,
     rfc3339,
 )
 from refkit.manifests.signing.statements import NotARefkitManifest, read_manifest
@@ -155,6 +156,15 @@ def verify_manifest(
         raise InputError("no bundle to verify")
     if at.tzinfo is None:
         raise InputError("the verification time needs a time zone")
+    floors = [(min_version, "--min-version")]
+    if previous is not None:
+        floors.append((previous.version, f"previous manifest {previous.source}"))
+    for floor, origin in floors:
+        if floor is not None and parse_semver(floor) is None:
+            raise InputError(
+                f"{origin}: version {floor!r} is not a semantic version and cannot be ordered",
+                hint="anti-rollback orders versions as MAJOR.MINOR.PATCH[-PRE][+BUILD]",
+            )
     base: dict[str, Any] = {
         "at": at,
         "at_source": at_source,
