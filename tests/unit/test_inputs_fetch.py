@@ -1,0 +1,215 @@
+"""fetch/check orchestration with in-memory packages and a fake downloader."""
+
+from __future__ import annotations
+
+import stat
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from refkit.errors import ExitCode
+from refkit.inputs import (
+    CheckStatus,
+    DebianPackage,
+    DigestMismatch,
+    ExtractSpec,
+    Lock,
+    MissingInputs,
+    OriginKind,
+    OutputConflict,
+    OutputStatus,
+    Progress,
+    Stage,
+    check,
+    fetch,
+)
+from refkit.inputs.debian import DownloadFailed
+from tests.unit.test_inputs_support import make_deb, sha256, simple_entries
+
+FW = b"firmware " * 64
+KERNEL = b"kernel " * 100
+DEB = make_deb(simple_entries(FW))
+OTHER_DEB = make_deb(simple_entries(b"other firmware"))
+
+
+def _package(deb: bytes = DEB, name: str = "fw", **extract: Any) -> DebianPackage:
+    specs = (
+        ExtractSpec("usr/share/fw/image.fd", f"{name}.fd", len(FW), sha256(FW)),
+        ExtractSpec("boot/vmlinuz", f"{name}-vmlinuz", len(KERNEL), sha256(KERNEL)),
+    )
+    return DebianPackage(
+        name=name,
+        version="1.0-1",
+        architecture="all",
+        suite="sid",
+        component="main",
+        source=name,
+        filename=f"{name}_1.0-1_all.deb",
+        size=len(deb),
+        sha256=sha256(deb),
+        extract=specs,
+    )
+
+
+LOCK = Lock((_package(),), source="test.lock.json")
+
+
+class FakeDownloader:
+    def __init__(self, bodies: dict[str, bytes]) -> None:
+        self.bodies = bodies
+        self.asked: list[str] = []
+
+    def download(self, package: DebianPackage, dest: Path, progress: Any) -> str:
+        self.asked.append(package.name)
+        if package.name not in self.bodies:
+            raise DownloadFailed(f"{package.name}: HTTP 404")
+        dest.write_bytes(self.bodies[package.name])
+        progress(len(self.bodies[package.name]), None)
+        return f"http://archive.example/{package.filename}"
+
+
+def _mirror(tmp_path: Path, data: bytes = DEB, name: str = "renamed.bin") -> Path:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir(exist_ok=True)
+    (mirror / name).write_bytes(data)
+    return mirror
+
+
+def test_from_a_local_directory(tmp_path: Path) -> None:
+    mirror = _mirror(tmp_path)
+    out = tmp_path / "out"
+    events: list[Progress] = []
+    result = fetch(LOCK, [tmp_path / "empty", mirror], out, downloader=None, progress=events.append)
+    (item,) = result.inputs
+    assert item.origin.kind is OriginKind.LOCAL
+    assert item.origin.location == str(mirror)
+    assert item.origin.path == str(mirror / "renamed.bin")
+    assert [(o.output, o.status, o.member) for o in item.outputs] == [
+        ("fw.fd", OutputStatus.WRITTEN, "usr/share/fw/image.fd"),
+        ("fw-vmlinuz", OutputStatus.WRITTEN, "boot/vmlinuz-1"),
+    ]
+    assert (out / "fw.fd").read_bytes() == FW
+    assert (out / "fw-vmlinuz").read_bytes() == KERNEL
+    assert stat.S_IMODE((out / "fw.fd").stat().st_mode) == 0o644
+    assert sorted(p.name for p in out.iterdir()) == ["fw-vmlinuz", "fw.fd"]  # no temp files
+    stages = [e.stage for e in events]
+    assert stages == [Stage.SKIPPED, Stage.FOUND, Stage.WRITTEN, Stage.WRITTEN]
+
+
+def test_second_run_reuses_without_any_source(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    fetch(LOCK, [_mirror(tmp_path)], out, downloader=None)
+    before = (out / "fw.fd").stat().st_mtime_ns
+    result = fetch(LOCK, [], out, downloader=None)
+    assert result.inputs[0].origin.kind is OriginKind.OUTPUT
+    assert {o.status for o in result.inputs[0].outputs} == {OutputStatus.REUSED}
+    assert (out / "fw.fd").stat().st_mtime_ns == before
+
+
+def test_downloads_when_not_local(tmp_path: Path) -> None:
+    downloader = FakeDownloader({"fw": DEB})
+    events: list[Progress] = []
+    result = fetch(
+        LOCK,
+        [_mirror(tmp_path, OTHER_DEB)],
+        tmp_path / "out",
+        downloader=downloader,
+        progress=events.append,
+    )
+    assert result.inputs[0].origin.kind is OriginKind.DOWNLOAD
+    assert result.inputs[0].origin.location == "http://archive.example/fw_1.0-1_all.deb"
+    assert (tmp_path / "out" / "fw.fd").read_bytes() == FW
+    assert [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")] == []
+    assert Stage.DOWNLOADING in [e.stage for e in events]
+    assert Stage.BYTES in [e.stage for e in events]
+
+
+def test_offline_and_absent_is_exit_3_naming_the_package(tmp_path: Path) -> None:
+    with pytest.raises(MissingInputs) as info:
+        fetch(LOCK, [tmp_path], tmp_path / "out", downloader=None)
+    error = info.value
+    assert error.exit_code is ExitCode.ENVIRONMENT
+    assert "fw 1.0-1 (all)" in error.message
+    assert sha256(DEB) in error.message
+    assert "--offline" in error.message
+    assert error.hint is not None
+    assert "--inputs DIR" in error.hint
+    assert "fw_1.0-1_all.deb" in error.hint
+
+
+def test_a_download_with_the_wrong_digest_is_not_used(tmp_path: Path) -> None:
+    with pytest.raises(MissingInputs, match="the download is not the pinned file"):
+        fetch(LOCK, [], tmp_path / "out", downloader=FakeDownloader({"fw": OTHER_DEB}))
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_every_missing_package_is_named_and_the_others_fetched(tmp_path: Path) -> None:
+    second = _package(OTHER_DEB, name="other")
+    second = replace(
+        second, extract=(replace(second.extract[0], sha256=sha256(b"other firmware"), size=14),)
+    )
+    lock = Lock((_package(), second, _package(make_deb(simple_entries(b"3")), name="third")))
+    with pytest.raises(MissingInputs) as info:
+        fetch(lock, [_mirror(tmp_path, OTHER_DEB)], tmp_path / "out", downloader=FakeDownloader({}))
+    assert [m.label for m in info.value.missing] == ["fw 1.0-1 (all)", "third 1.0-1 (all)"]
+    assert "HTTP 404" in info.value.message
+    assert (tmp_path / "out" / "other.fd").read_bytes() == b"other firmware"
+
+
+def test_a_different_existing_file_is_never_overwritten_without_force(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "fw.fd").write_bytes(b"precious user data")
+    with pytest.raises(OutputConflict, match=r"fw\.fd") as info:
+        fetch(LOCK, [_mirror(tmp_path)], out, downloader=None)
+    assert info.value.exit_code is ExitCode.BAD_INPUT
+    assert (out / "fw.fd").read_bytes() == b"precious user data"
+    assert not (out / "fw-vmlinuz").exists()  # nothing written at all
+    result = fetch(LOCK, [_mirror(tmp_path)], out, downloader=None, force=True)
+    assert [o.status for o in result.inputs[0].outputs] == [
+        OutputStatus.REPLACED,
+        OutputStatus.WRITTEN,
+    ]
+    assert (out / "fw.fd").read_bytes() == FW
+
+
+def test_a_symlink_or_directory_in_the_way(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "elsewhere").write_bytes(FW)
+    (out / "fw.fd").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(OutputConflict):
+        fetch(LOCK, [_mirror(tmp_path)], out, downloader=None)
+    fetch(LOCK, [_mirror(tmp_path)], out, downloader=None, force=True)
+    assert not (out / "fw.fd").is_symlink()
+    assert (tmp_path / "elsewhere").read_bytes() == FW  # the link's target is untouched
+    (out / "fw-vmlinuz").unlink()
+    (out / "fw-vmlinuz").mkdir()
+    with pytest.raises(OutputConflict, match="is a directory"):
+        fetch(LOCK, [_mirror(tmp_path)], out, downloader=None, force=True)
+
+
+def test_wrong_extracted_digest_is_a_verification_failure_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    package = _package()
+    bad = replace(
+        package, extract=(replace(package.extract[0], sha256="f" * 64), package.extract[1])
+    )
+    with pytest.raises(DigestMismatch, match="the lock pins") as info:
+        fetch(Lock((bad,)), [_mirror(tmp_path)], tmp_path / "out", downloader=None)
+    assert info.value.exit_code is ExitCode.VERIFICATION_FAILED
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_check(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert [c.status for c in check(LOCK, out).outputs] == [CheckStatus.MISSING] * 2
+    fetch(LOCK, [_mirror(tmp_path)], out, downloader=None)
+    assert check(LOCK, out).ok
+    (out / "fw.fd").write_bytes(b"changed")
+    result = check(LOCK, out)
+    assert not result.ok
+    assert [c.status for c in result.outputs] == [CheckStatus.DIFFERENT, CheckStatus.OK]
