@@ -213,3 +213,32 @@ def test_check(tmp_path: Path) -> None:
     result = check(LOCK, out)
     assert not result.ok
     assert [c.status for c in result.outputs] == [CheckStatus.DIFFERENT, CheckStatus.OK]
+
+
+def test_a_package_with_nothing_to_extract_is_still_obtained_and_checked(tmp_path: Path) -> None:
+    lock = Lock((replace(_package(), extract=()),))
+    result = fetch(lock, [_mirror(tmp_path)], tmp_path / "out", downloader=None)
+    assert result.inputs[0].origin.kind is OriginKind.LOCAL
+    assert result.inputs[0].outputs == ()
+    with pytest.raises(MissingInputs):
+        fetch(lock, [], tmp_path / "out", downloader=None)
+
+
+def test_a_local_file_changed_after_lookup_falls_back_to_download(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import refkit.inputs.fetching as fetch_module
+
+    mirror = _mirror(tmp_path)
+    real = fetch_module.open_verified
+
+    def racy(path: Path, **kw: Any) -> Any:
+        if path.parent == mirror:
+            path.write_bytes(b"swapped after the lookup")
+        return real(path, **kw)
+
+    monkeypatch.setattr(fetch_module, "open_verified", racy)
+    result = fetch(LOCK, [mirror], tmp_path / "out", downloader=FakeDownloader({"fw": DEB}))
+    assert result.inputs[0].origin.kind is OriginKind.DOWNLOAD
+    with pytest.raises(MissingInputs, match="changed while in use"):
+        fetch(LOCK, [_mirror(tmp_path)], tmp_path / "out2", downloader=None)

@@ -19,7 +19,7 @@ from refkit.inputs.errors import (
     Unavailable,
     UnsafeArchive,
 )
-from refkit.inputs.fetch import (
+from refkit.inputs.fetching import (
     CheckResult,
     CheckStatus,
     FetchResult,

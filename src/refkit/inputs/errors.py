@@ -43,18 +43,17 @@ class Unavailable:
 class MissingInputs(EnvironmentProblem):
     """One or more pinned inputs were neither found locally nor downloaded."""
 
-    def __init__(self, missing: Sequence[Unavailable]) -> None:
+    def __init__(self, missing: Sequence[Unavailable], *, offline: bool = False) -> None:
         self.missing = tuple(missing)
         lines = []
         for item in self.missing:
             lines.append(f"pinned input not available: {item.label}, sha256 {item.sha256}")
             lines.extend(f"  - {reason}" for reason in item.reasons)
         names = ", ".join(item.filename for item in self.missing)
-        super().__init__(
-            "\n".join(lines),
-            hint=(
-                f"put a copy of {names} (matched by sha256, any file name) into a directory "
-                "and pass it with --inputs DIR, or allow downloads (drop --offline) on a "
-                "machine whose apt sources reach a Debian archive"
-            ),
+        hint = (
+            f"put a copy of {names} (matched by sha256, any file name) into a directory "
+            "and pass it with --inputs DIR"
         )
+        if offline:
+            hint += ", or drop --offline to download it by name and version"
+        super().__init__("\n".join(lines), hint=hint)

@@ -185,11 +185,17 @@ def _obtained(
     hit = store.find(package.sha256, package.size)
     if hit is not None:
         progress(Progress(Stage.FOUND, package.label, str(hit.path)))
-        with open_verified(
-            hit.path, sha256=package.sha256, size=package.size, what="package file"
-        ) as fp:
-            yield fp, Origin(OriginKind.LOCAL, str(hit.directory), str(hit.path))
-        return
+        try:
+            handle = open_verified(
+                hit.path, sha256=package.sha256, size=package.size, what="package file"
+            )
+        except (DigestMismatch, OSError) as exc:  # changed or vanished since the lookup
+            reason = exc.message if isinstance(exc, RefkitError) else str(exc)
+            reasons.append(f"{hit.path} changed while in use: {reason}")
+        else:
+            with handle:
+                yield handle, Origin(OriginKind.LOCAL, str(hit.directory), str(hit.path))
+            return
     dirs = ", ".join(str(d) for d in store.directories) or "none given"
     reasons.append(f"no file with this sha256 in the --inputs directories ({dirs})")
     if downloader is None:
@@ -298,7 +304,7 @@ def fetch(
             for s in package.extract
             if existing[s.output].state == "same"
         ]
-        if not todo:
+        if package.extract and not todo:
             report(Progress(Stage.REUSED, package.label, str(out_dir)))
             origin = Origin(OriginKind.OUTPUT, str(out_dir))
             results.append(InputResult(package, origin, tuple(reused)))
@@ -328,7 +334,7 @@ def fetch(
         ordered = tuple(outputs[s.output] for s in package.extract)
         results.append(InputResult(package, origin, ordered))
     if missing:
-        raise MissingInputs(missing)
+        raise MissingInputs(missing, offline=downloader is None)
     return FetchResult(lock_source=lock.source, out_dir=out_dir, inputs=tuple(results))
 
 
