@@ -1,0 +1,255 @@
+"""Exports: golden files derived by hand from each upstream format (see assets README)."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from refkit.errors import ExitCode, InputError, UnsupportedInput
+from refkit.manifests.authoring import build_statement
+from refkit.manifests.canonical import canonical_dumps, is_canonical
+from refkit.manifests.exports import contrast, rvps, vsa
+from refkit.manifests.statement import Statement, parse_statement
+from refkit.manifests.yamlio import load_yaml
+from tests.unit.test_manifest_support import ASSETS, example_statement
+
+EXPORTS = ASSETS / "exports"
+
+
+def _input() -> Statement:
+    data = (EXPORTS / "input.yaml").read_bytes()
+    return build_statement(
+        load_yaml(data, source="input.yaml"), source="input.yaml", created=None, refkit_version="x"
+    )
+
+
+def _golden(name: str) -> Any:
+    return json.loads((EXPORTS / name).read_text(encoding="utf-8"))
+
+
+def _outcome(**kw: Any) -> vsa.VerificationOutcome:
+    args: dict[str, Any] = {
+        "verifier_id": "https://refkit.dev/verifiers/example",
+        "result": vsa.Result.PASSED,
+        "time_verified": datetime(2026, 3, 2, 8, 30, tzinfo=UTC),
+        "resource_uri": "https://github.com/example/service/releases/2.0.0",
+        "policy_uri": "https://example.com/trust-policy.yaml",
+        "policy_digest": {"sha256": "0f" * 32},
+        "verifier_version": {"refkit": "0.1.0"},
+        "input_attestations": (
+            vsa.InputAttestation({"sha256": "7e" * 32}, "https://example.com/release.bundle.json"),
+        ),
+        "slsa_version": "1.2",
+    }
+    args.update(kw)
+    return vsa.VerificationOutcome(**args)
+
+
+def test_contrast_golden() -> None:
+    out = contrast.export(_input())
+    assert out.warnings == ()
+    assert json.loads(out.data) == _golden("contrast.json")
+    # Go's json.MarshalIndent order: struct declaration order, not sorted
+    assert out.data.decode() == (EXPORTS / "contrast.json").read_text(encoding="utf-8")
+
+
+def test_rvps_message_golden() -> None:
+    out = rvps.message(_input())
+    doc = json.loads(out.data)
+    assert list(doc) == ["version", "type", "payload"]
+    assert doc["version"] == "0.1.0"
+    assert doc["type"] == "sample"
+    payload = base64.b64decode(doc["payload"], validate=True)  # standard alphabet, padded
+    assert base64.standard_b64encode(payload).decode() == doc["payload"]
+    assert json.loads(payload) == _golden("rvps-payload.json")
+    assert any("12 months" in w for w in out.warnings)
+    assert any("chip IDs" in w for w in out.warnings)
+
+
+def test_rvps_stored_values_carry_expiry() -> None:
+    out = rvps.stored_values(_input())
+    doc = json.loads(out.data)
+    expected = _golden("rvps-payload.json")
+    assert [e["name"] for e in doc] == sorted(expected)
+    for entry in doc:
+        assert list(entry) == ["version", "name", "expiration", "value"]
+        assert entry["version"] == "0.1.0"
+        assert entry["expiration"] == "2026-09-01T12:00:00Z"
+        assert entry["value"] == expected[entry["name"]]
+
+
+def test_rvps_values_need_expiry() -> None:
+    value = _input().to_json()
+    del value["predicate"]["release"]["expires"]
+    with pytest.raises(UnsupportedInput, match="expiration"):
+        rvps.stored_values(parse_statement(value, source="t"))
+
+
+def test_vsa_golden() -> None:
+    out = vsa.export(_input(), _outcome())
+    assert is_canonical(out.data, source="vsa")
+    assert json.loads(out.data) == _golden("vsa.json")
+
+
+def test_vsa_failed_records_failed_level() -> None:
+    doc = vsa.vsa_statement(_input(), _outcome(result=vsa.Result.FAILED))
+    assert doc["predicate"]["verificationResult"] == "FAILED"
+    assert doc["predicate"]["verifiedLevels"] == ["FAILED"]
+
+
+@pytest.mark.parametrize(
+    ("kw", "needle"),
+    [
+        ({"verifier_id": "not a uri"}, "not a URI"),
+        ({"verified_levels": ("SLSA_BUILD_LEVEL_3", "SLSA_BUILD_LEVEL_2")}, "more than one"),
+        ({"verified_levels": ("SLSA_MADE_UP",)}, "not a SLSA level"),
+        ({"verified_levels": ("FAILED",)}, "FAILED"),
+        ({"verified_levels": ()}, "empty"),
+        ({"policy_digest": {"sha256": "AB" * 32}}, "lower-case"),
+        ({"slsa_version": "1"}, "MAJOR.MINOR"),
+    ],
+)
+def test_vsa_refuses_bad_outcomes(kw: dict[str, Any], needle: str) -> None:
+    with pytest.raises(InputError, match=needle):
+        vsa.vsa_statement(_input(), _outcome(**kw))
+
+
+def test_vsa_accepts_custom_and_property_levels() -> None:
+    levels = ("SLSA_BUILD_REPRODUCED", "SLSA_BUILD_LEVEL_2", "ORG_REFKIT_MEASURED")
+    doc = vsa.vsa_statement(_input(), _outcome(verified_levels=levels))
+    assert doc["predicate"]["verifiedLevels"] == list(levels)
+
+
+def test_contrast_needs_declared_values() -> None:
+    value = _input().to_json()
+    del value["predicate"]["declared"]
+    with pytest.raises(UnsupportedInput, match="declared"):
+        contrast.export(parse_statement(value, source="t"))
+
+
+def test_contrast_warns_about_what_it_leaves_out() -> None:
+    statement = parse_statement(example_statement(), source="t")
+    out = contrast.export(statement)
+    text = " ".join(out.warnings)
+    for needle in ("tdAttributes", "vTPM", "policy hashes", "GPU", "models"):
+        assert needle in text
+    doc = json.loads(out.data)
+    assert {s["CPUs"] for s in doc["snp"]} == {4, 8}
+
+
+def test_contrast_skips_unsupported_products_and_vmms() -> None:
+    value = _input().to_json()
+    snp = value["predicate"]["referenceValues"]["snp"]
+    turin = copy.deepcopy(snp[0])
+    turin["product"] = "Turin"
+    ec2 = copy.deepcopy(snp[0])
+    ec2["shape"]["vmm"]["type"] = "ec2"
+    snp.extend([turin, ec2])
+    out = contrast.export(parse_statement(value, source="t"))
+    assert len(json.loads(out.data)["snp"]) == 1
+    assert any("Milan and Genoa" in w for w in out.warnings)
+    assert any("QEMU" in w for w in out.warnings)
+
+
+def test_contrast_product_less_entry_uses_declared_products() -> None:
+    value = _input().to_json()
+    del value["predicate"]["referenceValues"]["snp"][0]["product"]
+    doc = json.loads(contrast.export(parse_statement(value, source="t")).data)
+    assert [s["ProductName"] for s in doc["snp"]] == ["Genoa"]
+
+
+def test_policy_bits_round_trip() -> None:
+    policy = contrast.guest_policy(0x3F_0000 | 0x0102)
+    assert policy["ABIMajor"] == 1
+    assert policy["ABIMinor"] == 2
+    assert policy["SMT"]
+    assert policy["MigrateMA"]
+    assert policy["Debug"]
+    assert policy["CXLAllowed"]
+    info = contrast.platform_info(0x80)
+    assert info["TIOEnabled"]
+    assert not info["SMTEnabled"]
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def _built(tmp_path: Path, run_cli: Callable[..., Any]) -> Path:
+    out = tmp_path / "in.json"
+    r = run_cli("manifest", "build", EXPORTS / "input.yaml", "-o", out)
+    assert r.code == 0, r.stderr
+    return out
+
+
+def test_cli_export_contrast(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    src = _built(tmp_path, run_cli)
+    r = run_cli("manifest", "export", src, "--format", "contrast")
+    assert r.code == 0
+    assert json.loads(r.stdout) == _golden("contrast.json")
+
+
+def test_cli_export_vsa(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    src = _built(tmp_path, run_cli)
+    out = tmp_path / "vsa.json"
+    args = [
+        "manifest", "export", src, "--format", "vsa", "-o", out,
+        "--verifier-id", "https://refkit.dev/verifiers/example",
+        "--result", "PASSED",
+        "--time-verified", "2026-03-02T08:30:00Z",
+        "--resource-uri", "https://github.com/example/service/releases/2.0.0",
+        "--policy-uri", "https://example.com/trust-policy.yaml",
+        "--policy-digest", "sha256:" + "0f" * 32,
+        "--manifest-uri", "https://example.com/release.bundle.json",
+    ]  # fmt: skip
+    r = run_cli(*args)
+    assert r.code == 0, r.stderr
+    doc = json.loads(out.read_bytes())
+    expected = _golden("vsa.json")
+    expected["predicate"]["inputAttestations"][0]["digest"] = {
+        "sha256": hashlib.sha256(src.read_bytes()).hexdigest()
+    }
+    del expected["predicate"]["slsaVersion"]
+    assert doc == expected
+    assert out.read_bytes() == canonical_dumps(doc)
+
+
+def test_cli_export_vsa_needs_outcome(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    src = _built(tmp_path, run_cli)
+    r = run_cli("manifest", "export", src, "--format", "vsa")
+    assert r.code == ExitCode.BAD_INPUT
+    assert "--verifier-id" in r.stderr
+    assert "--time-verified" in r.stderr
+
+
+def test_cli_vsa_options_refused_elsewhere(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    src = _built(tmp_path, run_cli)
+    r = run_cli("manifest", "export", src, "--format", "rvps", "--result", "PASSED")
+    assert r.code == ExitCode.BAD_INPUT
+    assert "only apply to --format vsa" in r.stderr
+
+
+def test_cli_export_warnings_on_stderr(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    src = _built(tmp_path, run_cli)
+    r = run_cli("manifest", "export", src, "--format", "rvps")
+    assert r.code == 0
+    assert "warning:" in r.stderr
+    assert "warning" not in r.stdout
+    json.loads(r.stdout)
+
+
+def test_cli_unsupported_is_exit_2(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    value = _input().to_json()
+    del value["predicate"]["declared"]
+    src = tmp_path / "x.json"
+    src.write_bytes(canonical_dumps(value))
+    r = run_cli("manifest", "export", src, "--format", "contrast")
+    assert r.code == ExitCode.BAD_INPUT
+    assert "declared" in r.stderr
