@@ -44,6 +44,8 @@ def inputs() -> None:
     Example:
       refkit inputs fetch images/demo/inputs.lock.json --inputs ../shared/inputs --out build/demo
       refkit inputs verify images/demo/inputs.lock.json --out build/demo
+      refkit inputs pin ovmf-amdsev_2026.08+ds-2_all.deb --suite sid \\
+        --extract usr/share/ovmf/OVMF.amdsev.fd=OVMF.amdsev.fd --lock inputs.lock.json
     """
 
 
@@ -245,3 +247,73 @@ def check_to_json(result: CheckResult) -> dict[str, Any]:
             for o in result.outputs
         ],
     }
+
+
+def _extract_pair(text: str) -> tuple[str, str]:
+    member, sep, output = text.partition("=")
+    return member, (output if sep else member.rsplit("/", 1)[-1])
+
+
+@inputs.command("pin")
+@click.argument("deb", type=_path)
+@click.option("--suite", required=True, help="Suite the version was taken from (sid, trixie).")
+@click.option("--component", default="main", show_default=True, help="Archive component.")
+@click.option(
+    "--extract",
+    "extract",
+    multiple=True,
+    metavar="PATH[=OUTPUT]",
+    help="A file to extract: its path in the package and the output name (default: its "
+    "base name). Repeatable.",
+)
+@click.option(
+    "--lock",
+    "lock_path",
+    type=_path,
+    metavar="FILE",
+    help="Add the entry to this lock (created if absent; an entry with the same name and "
+    "architecture is replaced). Without it, print a lock holding only this entry.",
+)
+def pin_command(
+    deb: Path, suite: str, component: str, extract: tuple[str, ...], lock_path: Path | None
+) -> None:
+    """Pin the package file DEB: identity from its control file, digests from its bytes.
+
+    Every digest is computed here, from DEB and from the files extracted from it; check
+    that DEB is the genuine package (e.g. against the archive's signed index) before
+    pinning it.
+    """
+    from refkit.inputs.lock import Lock, dumps_lock
+    from refkit.inputs.pin import add_to_lock, pin_deb
+
+    package = pin_deb(
+        deb, suite=suite, component=component, extract=[_extract_pair(e) for e in extract]
+    )
+    if lock_path is None:
+        emit_text(dumps_lock(Lock((package,))).rstrip("\n"))
+        return
+    current = load_lock(lock_path) if lock_path.exists() else Lock((), source=str(lock_path))
+    updated = add_to_lock(current, package)
+    _write_atomically(lock_path, dumps_lock(updated))
+    note(f"pinned {package.label} (sha256 {package.sha256}) in {lock_path}")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    from refkit.errors import EnvironmentProblem
+
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.chmod(name, 0o644)
+            os.replace(name, path)
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot write {path}: {exc.strerror or exc}") from exc
