@@ -4,30 +4,24 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from refkit.errors import EnvironmentProblem, ExitCode, InputError
-from refkit.manifests.signing import keyless
+from refkit.errors import ExitCode, InputError
 from refkit.manifests.signing.bundle import parse_bundle
 from refkit.manifests.signing.keyless import (
     KeylessVerificationFailed,
     SigstoreIdentity,
-    SigstoreSigner,
     TrustedRoot,
     verify_keyless,
 )
-from refkit.manifests.signing.sign import sign_manifest
 from tests.shared import vector
 from tests.unit.test_signing_helpers import (
     GITHUB_ISSUER,
     SLSA_IDENTITY,
     WHL_IDENTITY,
-    statement,
 )
 
 pytestmark = pytest.mark.vectors
@@ -201,73 +195,3 @@ def test_cli_keyless_without_trusted_root_is_exit_2(run_cli: Callable[..., Any])
     )
     assert r.code == ExitCode.BAD_INPUT
     assert "--trusted-root" in r.stderr
-
-
-# --- keyless signing, offline ------------------------------------------------------------
-
-
-class _FakeOfflineSigner:
-    """Stands in for Sigstore when the network is gone."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def sign_dsse(self, payload: bytes) -> bytes:
-        self.calls += 1
-        raise EnvironmentProblem("keyless signing with Sigstore failed: network unreachable")
-
-
-def test_sign_manifest_passes_the_canonical_bytes_to_the_keyless_signer() -> None:
-    fake = _FakeOfflineSigner()
-    with pytest.raises(EnvironmentProblem):
-        sign_manifest(statement(), source="s", keyless=fake)
-    assert fake.calls == 1
-
-
-def test_real_sigstore_signer_fails_with_exit_3_without_network(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """The real signing code, with every connection refused (no test reaches the network)."""
-
-    def no_network(*args: Any, **kwargs: Any) -> Any:
-        raise OSError(101, "Network is unreachable (test)")
-
-    monkeypatch.setattr(socket, "getaddrinfo", no_network)
-    monkeypatch.setattr(socket.socket, "connect", no_network)
-    monkeypatch.setenv("HOME", str(tmp_path))  # an empty TUF cache
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    signer = SigstoreSigner(identity_token="not-a-real-token")
-    with pytest.raises(EnvironmentProblem, match="keyless signing with Sigstore") as err:
-        signer.sign_dsse(statement())
-    assert err.value.exit_code == ExitCode.ENVIRONMENT
-    assert "--key" in (err.value.hint or "")
-
-
-def test_cli_sign_sigstore_offline_is_exit_3(
-    run_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(keyless, "SigstoreSigner", lambda **kw: _FakeOfflineSigner())
-    src = tmp_path / "s.json"
-    src.write_bytes(statement())
-    out = tmp_path / "b.json"
-    r = run_cli("manifest", "sign", src, "--sigstore", "-o", out)
-    assert r.code == ExitCode.ENVIRONMENT
-    assert "network unreachable" in r.stderr
-    assert not out.exists()
-
-
-def test_sigstore_missing_is_environment_problem(monkeypatch: pytest.MonkeyPatch) -> None:
-    import builtins
-
-    real_import = builtins.__import__
-
-    def fake_import(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name == "sigstore" or name.startswith("sigstore."):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", fake_import)
-    with pytest.raises(EnvironmentProblem, match="sigstore-python") as err:
-        keyless._require_sigstore()
-    assert "refkit[sigstore]" in (err.value.hint or "")

@@ -151,6 +151,7 @@ def test_three_cosigners_against_thresholds(threshold: int) -> None:
     r = _verify(bundles, _policy(*SIGNERS, threshold=threshold))
     assert r.ok is (threshold <= 3), r.failure
     assert len(r.verified_signers) == 3
+    assert r.missing_signers == (key_signer_name(SIGNERS[3].public_key()),)
     if threshold == 4:
         assert r.failure == "3 of 4 trusted signers verified, 4 required"
 

@@ -190,6 +190,8 @@ def _render(result: VerificationResult) -> str:
         f"trusted, {result.threshold} required"
         + (f" ({', '.join(result.verified_signers)})" if result.verified_signers else "")
     )
+    if result.missing_signers and result.bundles:
+        lines.append(f"  not signed by: {', '.join(result.missing_signers)}")
     for b in result.bundles:
         lines.append(f"  {'ok  ' if b.ok else 'FAIL'} {b.source}: {b.detail}")
     for c in result.checks:

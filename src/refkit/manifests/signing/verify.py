@@ -104,6 +104,8 @@ class VerificationResult:
     threshold: int
     trusted_signers: int
     verified_signers: tuple[str, ...]
+    #: Trusted signers (policy order) that no bundle showed to have signed.
+    missing_signers: tuple[str, ...]
     bundles: tuple[BundleOutcome, ...]
     checks: tuple[CheckResult, ...] = ()
     predicate_type: str | None = None
@@ -131,6 +133,7 @@ class VerificationResult:
             "threshold": self.threshold,
             "trustedSigners": self.trusted_signers,
             "verifiedSigners": list(self.verified_signers),
+            "missingSigners": list(self.missing_signers),
             "bundles": [b.to_json() for b in self.bundles],
             "checks": [{"check": c.check, "ok": c.ok, "detail": c.detail} for c in self.checks],
         }
@@ -196,6 +199,7 @@ def verify_manifest(
                 ok=False,
                 failure=f"{b.source} carries a different {what} from {parsed[0].source}",
                 verified_signers=(),
+                missing_signers=tuple(s.name for s in policy.signers),
                 bundles=(),
                 **base,
             )
@@ -213,6 +217,7 @@ def verify_manifest(
     verified = tuple(sorted({o.signer for o in outcomes if o.ok and o.signer is not None}))
     base["bundles"] = outcomes
     base["verified_signers"] = verified
+    base["missing_signers"] = tuple(s.name for s in policy.signers if s.name not in verified)
 
     # Step 4: threshold of distinct signers.
     threshold = Threshold(policy.threshold, len(policy.signers))
