@@ -230,7 +230,7 @@ def test_a_local_file_changed_after_lookup_falls_back_to_download(
     import refkit.inputs.fetching as fetch_module
 
     mirror = _mirror(tmp_path)
-    real = fetch_module.open_verified
+    from refkit.inputs.store import open_verified as real
 
     def racy(path: Path, **kw: Any) -> Any:
         if path.parent == mirror:
