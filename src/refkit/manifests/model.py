@@ -14,8 +14,8 @@ every field). Its parts:
 - ``models``: model weights (source and revision, per-file digest root, dm-verity disk);
 - ``provenance``: refkit version, builder identity, pinned inputs with digests.
 
-Invariants, checked once in :func:`parse_predicate` (the JSON Schema in ``schema/`` is
-applied first, then the semantic checks here): hex values are lower case without ``0x``
+Invariants, checked once in :func:`parse_predicate` (the semantic checks here, then the
+JSON Schema in ``schema/`` as a second, independent check): hex values are lower case without ``0x``
 and have the byte length of what they hold (SNP MEASUREMENT, MRTD, RTMRs, MRSEAM: 48;
 HOST_DATA: 32; chip ID: 64); times are RFC 3339 UTC ``YYYY-MM-DDTHH:MM:SSZ``; integers fit
 the I-JSON range (< 2**53) and their field's width; entries keyed by shape are unique;
@@ -1031,7 +1031,7 @@ class ReferenceManifest:
 
 
 def parse_predicate(value: Any, *, source: str, path: str = "$.predicate") -> ReferenceManifest:
-    """Validate a predicate (JSON Schema, then semantic checks) and build the model.
+    """Validate a predicate (semantic checks, then the JSON Schema) and build the model.
 
     Raises :class:`~refkit.errors.ParseError` naming the field path on any failure.
     """
@@ -1048,7 +1048,6 @@ def parse_predicate(value: Any, *, source: str, path: str = "$.predicate") -> Re
             f"schema version {version} is not supported (this refkit reads {SCHEMA_MAJOR}.x)",
             hint="use a refkit release that supports this manifest's schema version",
         )
-    validate_predicate(value, source=source, path=path)
     out = ReferenceManifest(
         schema_version=version,
         release=Release.parse(obj.obj("release")),
@@ -1061,6 +1060,9 @@ def parse_predicate(value: Any, *, source: str, path: str = "$.predicate") -> Re
     _unique(obj, "models", out.models)
     if not out.reference_values.entries() and not out.models:
         raise obj.fail("referenceValues", "holds no reference value and there are no models")
+    # The published schema is checked too, after the semantic checks (whose messages are
+    # the more helpful): a document refkit accepts always follows the schema it ships.
+    validate_predicate(value, source=source, path=path)
     return out
 
 
