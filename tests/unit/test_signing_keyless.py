@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -195,3 +196,37 @@ def test_cli_keyless_without_trusted_root_is_exit_2(run_cli: Callable[..., Any])
     )
     assert r.code == ExitCode.BAD_INPUT
     assert "--trusted-root" in r.stderr
+
+
+def test_policy_file_with_identity_and_relative_trusted_root(
+    run_cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """A policy names a Sigstore identity and its trusted root by a relative path."""
+    import shutil
+
+    shutil.copy(vector("sigstore", "staging-trusted-root.json"), tmp_path / "root.json")
+    policy = tmp_path / "trust.yaml"
+    policy.write_text(
+        "version: 1\n"
+        "signers:\n"
+        "  - name: beacon\n"
+        "    sigstore:\n"
+        f"      identity: {SLSA_IDENTITY}\n"
+        f"      issuer: {GITHUB_ISSUER}\n"
+        "trusted-root: root.json\n"
+    )
+    r = run_cli("manifest", "verify", vector(*DSSE), "--policy", policy, "--json")
+    doc = json.loads(r.stdout)
+    assert doc["verifiedSigners"] == ["beacon"]
+    assert r.code == ExitCode.VERIFICATION_FAILED  # signed, but SLSA provenance
+    assert "https://slsa.dev/provenance/v1" in doc["failure"]
+
+
+def test_verbose_logs_the_numbered_steps(run_cli: Callable[..., Any]) -> None:
+    r = run_cli(
+        "-v", "manifest", "verify", vector(*DSSE),
+        "--identity", SLSA_IDENTITY, "--issuer", GITHUB_ISSUER,
+        "--trusted-root", vector("sigstore", "staging-trusted-root.json"),
+    )  # fmt: skip
+    for step in ("step 1:", "step 2:", "step 3:", "step 4:"):
+        assert step in r.stderr
