@@ -242,3 +242,22 @@ def test_a_local_file_changed_after_lookup_falls_back_to_download(
     assert result.inputs[0].origin.kind is OriginKind.DOWNLOAD
     with pytest.raises(MissingInputs, match="changed while in use"):
         fetch(LOCK, [_mirror(tmp_path)], tmp_path / "out2", downloader=None)
+
+
+def test_a_file_created_during_the_fetch_is_not_clobbered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import refkit.inputs.fetching as fetch_module
+    from refkit.inputs.deb import extract_files as real
+
+    out = tmp_path / "out"
+
+    def meanwhile(*args: Any, **kwargs: Any) -> Any:
+        (out / "fw.fd").write_bytes(b"written by someone else")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fetch_module, "extract_files", meanwhile)
+    with pytest.raises(OutputConflict, match="appeared while refkit was writing"):
+        fetch(LOCK, [_mirror(tmp_path)], out, downloader=None)
+    assert (out / "fw.fd").read_bytes() == b"written by someone else"
+    assert sorted(p.name for p in out.iterdir()) == ["fw.fd"]  # no temporary files left

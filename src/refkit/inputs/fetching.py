@@ -28,7 +28,7 @@ import enum
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
@@ -227,14 +227,43 @@ def _obtained(
             yield handle, Origin(OriginKind.DOWNLOAD, where)
 
 
+def _place(temp: Path, final: Path, *, replace: bool) -> None:
+    """Move a checked temporary file to its final name, never clobbering unless ``replace``.
+
+    Without ``replace``, a hard link (which fails if the name exists) closes the window in
+    which another process could create the file between the preflight check and now.
+    """
+    if replace:
+        os.replace(temp, final)
+        return
+    try:
+        os.link(temp, final)
+    except FileExistsError:
+        raise OutputConflict(
+            f"{final} appeared while refkit was writing it; refusing to overwrite it",
+            hint="run again (it will be compared with the pinned content), or use --force",
+        ) from None
+    except OSError:  # a file system without hard links: check, then rename
+        if os.path.lexists(final):
+            raise OutputConflict(f"{final} appeared while refkit was writing it") from None
+        os.replace(temp, final)
+        return
+    temp.unlink()
+
+
 def _extract(
     package: DebianPackage,
     handle: BinaryIO,
     specs: Sequence[ExtractSpec],
     out_dir: Path,
     source: str,
+    replace: Mapping[str, bool],
 ) -> dict[str, tuple[str, int, str]]:
-    """Extract, verify and rename into place; returns output → (member, size, sha256)."""
+    """Extract, verify and move into place; returns output → (member, size, sha256).
+
+    ``replace[output]`` says whether an existing file may be replaced (it differed and
+    ``force`` was given); otherwise the file must still be absent when it is placed.
+    """
     temps: dict[str, Path] = {}
     try:
         sinks: dict[str, BinaryIO] = {}
@@ -258,7 +287,9 @@ def _extract(
                 )
         for spec in specs:
             os.chmod(temps[spec.output], OUTPUT_MODE)
-            os.replace(temps[spec.output], out_dir / spec.output)
+            _place(
+                temps[spec.output], out_dir / spec.output, replace=replace.get(spec.output, False)
+            )
             del temps[spec.output]
     except OSError as exc:
         raise EnvironmentProblem(f"cannot write into {out_dir}: {exc.strerror or exc}") from exc
@@ -318,7 +349,8 @@ def fetch(
                 continue
             handle, origin = obtained
             source = origin.path or f"{package.filename} from {origin.location}"
-            written = _extract(package, handle, todo, out_dir, source)
+            may_replace = {s.output: existing[s.output].state == "different" for s in todo}
+            written = _extract(package, handle, todo, out_dir, source, may_replace)
         outputs = {r.output: r for r in reused}
         for spec in todo:
             member, size, sha256 = written[spec.output]
