@@ -26,6 +26,7 @@ $(STAMP): pyproject.toml constraints.txt scripts/system-deps.sh
 	bash scripts/system-deps.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test,lint,sigstore]'
+	$(PY) -m compileall -q src/refkit
 	touch $(STAMP)
 
 lint: setup

@@ -21,9 +21,8 @@ field), and a ``hint`` says what to do about it. ``diagnostics()`` renders both.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from pathlib import Path
-from typing import ClassVar
+import os
+from typing import ClassVar, NamedTuple
 
 
 class ExitCode(enum.IntEnum):
@@ -59,8 +58,7 @@ class InputError(RefkitError):
     exit_code = ExitCode.BAD_INPUT
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(NamedTuple):
     """Where in an input a parse failure happened."""
 
     source: str
@@ -116,7 +114,7 @@ class InternalError(RefkitError):
     exit_code = ExitCode.INTERNAL
 
 
-def input_os_error(exc: OSError, path: Path | str, *, what: str = "file") -> InputError:
+def input_os_error(exc: OSError, path: str | os.PathLike[str], *, what: str = "file") -> InputError:
     """The typed error for an OS failure while reading an input (not found, a directory...)."""
     if isinstance(exc, IsADirectoryError):
         return InputError(f"{what} {path} is a directory, not a file")
@@ -127,18 +125,21 @@ def input_os_error(exc: OSError, path: Path | str, *, what: str = "file") -> Inp
     return InputError(f"cannot read {what} {path}: {exc.strerror or exc}")
 
 
-def read_input_file(path: Path | str, *, what: str = "file", limit: int | None = None) -> bytes:
+def read_input_file(
+    path: str | os.PathLike[str], *, what: str = "file", limit: int | None = None
+) -> bytes:
     """Read a whole input file, turning every OS failure into an :class:`InputError`.
 
     ``what`` names the input in the message ("OVMF firmware", "kernel"); ``limit`` refuses
     files larger than that many bytes before reading them.
     """
-    p = Path(path)
+    p = os.fspath(path)
     try:
-        if limit is not None:
-            size = p.stat().st_size
-            if size > limit:
-                raise InputError(f"{what} {p} is {size} bytes, more than the limit of {limit}")
-        return p.read_bytes()
+        with open(p, "rb") as fh:
+            if limit is not None:
+                size = os.fstat(fh.fileno()).st_size
+                if size > limit:
+                    raise InputError(f"{what} {p} is {size} bytes, more than the limit of {limit}")
+            return fh.read()
     except OSError as exc:
         raise input_os_error(exc, p, what=what) from exc

@@ -9,19 +9,18 @@ bytes anyway. Order of results is the order of the tasks, whatever finishes firs
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
+from refkit._fasthash import digest_path
 from refkit.errors import input_os_error
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class FileDigest:
+class FileDigest(NamedTuple):
     """A file's size and its digests, keyed by hashlib algorithm name."""
 
     path: str
@@ -33,29 +32,14 @@ class FileDigest:
 
 
 def digest_file(
-    path: Path | str, algorithms: Sequence[str] = ("sha256",), *, what: str = "file"
+    path: str | os.PathLike[str], algorithms: Sequence[str] = ("sha256",), *, what: str = "file"
 ) -> FileDigest:
-    """Digest a file with each algorithm in one pass over its bytes."""
-    p = Path(path)
-    hashers = [hashlib.new(a) for a in algorithms]
-    size = 0
+    """Digest a file with each algorithm, reading it once (see :mod:`refkit._fasthash`)."""
     try:
-        with p.open("rb") as fh:
-            if len(hashers) == 1:
-                hashers[0] = hashlib.file_digest(fh, algorithms[0])
-                size = fh.tell()
-            else:
-                buf = bytearray(1 << 20)
-                view = memoryview(buf)
-                while n := fh.readinto(buf):
-                    for h in hashers:
-                        h.update(view[:n])
-                    size += n
+        size, digests = digest_path(path, algorithms)
     except OSError as exc:
-        raise input_os_error(exc, p, what=what) from exc
-    return FileDigest(
-        str(p), size, {a: h.digest() for a, h in zip(algorithms, hashers, strict=True)}
-    )
+        raise input_os_error(exc, path, what=what) from exc
+    return FileDigest(os.fspath(path), size, dict(zip(algorithms, digests, strict=True)))
 
 
 def digest_bytes(
@@ -87,3 +71,40 @@ def run_parallel(tasks: Sequence[Callable[[], Any]]) -> list[Any]:
         if exc is not None:
             raise exc
     return results
+
+
+class FileDigester(Protocol):
+    """Something that returns a file's digests (computing them, or having them already)."""
+
+    def digest(self, path: str | os.PathLike[str], *, what: str) -> FileDigest: ...
+
+
+class DirectDigester:
+    """Computes digests when asked, in the calling thread."""
+
+    def __init__(self, algorithms: Sequence[str] = ("sha256",)) -> None:
+        self.algorithms = tuple(algorithms)
+
+    def digest(self, path: str | os.PathLike[str], *, what: str) -> FileDigest:
+        return digest_file(path, self.algorithms, what=what)
+
+
+class PrefetchedDigester:
+    """Serves digests that a :class:`~refkit._console.Prefetch` computed in threads.
+
+    Only the exact paths prefetched are served from it; anything else, and any path whose
+    prefetch failed, is digested again here so that errors carry refkit's wording.
+    """
+
+    def __init__(
+        self, results: Callable[[str], tuple[int, list[bytes]] | None], algorithms: Sequence[str]
+    ) -> None:
+        self._results = results
+        self.algorithms = tuple(algorithms)
+
+    def digest(self, path: str | os.PathLike[str], *, what: str) -> FileDigest:
+        got = self._results(os.fspath(path))
+        if got is None:
+            return digest_file(path, self.algorithms, what=what)
+        size, digests = got
+        return FileDigest(os.fspath(path), size, dict(zip(self.algorithms, digests, strict=True)))

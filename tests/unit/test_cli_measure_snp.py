@@ -188,3 +188,10 @@ def test_vcpu_parser_never_crashes(text: str) -> None:
     except InputError:
         return
     assert all(1 <= n <= 512 for n in counts)
+
+
+def test_cli_mode_names_match_engine() -> None:
+    from refkit.cli.measure.snp import MODES
+    from refkit.measure.snp import SevMode
+
+    assert tuple(m.value for m in SevMode) == MODES

@@ -11,9 +11,7 @@ is imported only by commands that draw tables.
 
 from __future__ import annotations
 
-import logging
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -76,6 +74,10 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 
 def _configure_logging(state: CliState) -> None:
+    if not (state.verbose or state.quiet):
+        return  # the default (warnings to stderr) needs no set-up, nor the logging import
+    import logging
+
     level = logging.WARNING
     if state.quiet:
         level = logging.ERROR
@@ -144,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             err=True,
         )
         if verbose:
+            import traceback
+
             traceback.print_exc(file=sys.stderr)
         return int(ExitCode.INTERNAL)
     return int(ExitCode.OK)
@@ -157,6 +161,8 @@ def _print_cause_chain(exc: BaseException, verbose: int) -> None:
         cause = cause.__cause__ or cause.__context__
         depth += 1
     if verbose >= 2:
+        import traceback
+
         traceback.print_exception(exc, file=sys.stderr)
 
 

@@ -6,7 +6,6 @@ imported only when a command actually draws something with it.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,8 @@ if TYPE_CHECKING:
 
 def emit_json(document: Any) -> None:
     """Print one JSON document on stdout: sorted keys, two-space indent, UTF-8."""
+    import json
+
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
     click.echo(text)
 

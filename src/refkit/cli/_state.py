@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class CliState:
+class CliState(NamedTuple):
     """Options given before the command name (``refkit -v measure snp ...``)."""
 
     verbose: int = 0

@@ -34,8 +34,8 @@ from __future__ import annotations
 import enum
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import NamedTuple
 
 from refkit.errors import Location, ParseError
 from refkit.guid import guid_str
@@ -95,11 +95,10 @@ class TdvfSectionType(enum.IntEnum):
     PAYLOAD_PARAM = 6
 
 
-@dataclass(frozen=True)
-class SevSection:
+class SevSection(NamedTuple):
     """One SEV metadata section. ``type_code`` is the raw value (may be unknown)."""
 
-    index: int
+    number: int
     gpa: int
     size: int
     type_code: int
@@ -117,11 +116,10 @@ class SevSection:
         return kind.name if kind is not None else f"unknown type {self.type_code:#x}"
 
 
-@dataclass(frozen=True)
-class TdvfSection:
+class TdvfSection(NamedTuple):
     """One TDVF metadata section."""
 
-    index: int
+    number: int
     data_offset: int
     raw_size: int
     gpa: int
@@ -130,15 +128,17 @@ class TdvfSection:
     attributes: int
 
 
-@dataclass(frozen=True)
-class Firmware:
+class Firmware(NamedTuple):
     """A parsed OVMF-style image. ``data`` is the whole image as loaded."""
 
     source: str
-    data: bytes = field(repr=False)
-    footer: Mapping[str, bytes] = field(repr=False)
+    data: bytes
+    footer: Mapping[str, bytes]
     sev_sections: tuple[SevSection, ...] | None
     tdvf_sections: tuple[TdvfSection, ...] | None
+
+    def __repr__(self) -> str:
+        return f"Firmware(source={self.source!r}, size={len(self.data)}, {self.flavour()})"
 
     @property
     def size(self) -> int:
@@ -318,7 +318,7 @@ def _parse_sev_metadata(
     for i in range(count):
         off = start + _SEV_HEADER.size + i * _SEV_SECTION.size
         gpa, sec_size, type_code = _SEV_SECTION.unpack_from(data, off)
-        sections.append(SevSection(index=i, gpa=gpa, size=sec_size, type_code=type_code))
+        sections.append(SevSection(number=i, gpa=gpa, size=sec_size, type_code=type_code))
     return tuple(sections)
 
 

@@ -7,9 +7,8 @@ Options keep sev-snp-measure's names so its users can switch without relearning;
 
 from __future__ import annotations
 
-import base64
-from pathlib import Path
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,16 +16,15 @@ from refkit import __version__
 from refkit.cli._options import json_option
 from refkit.cli._output import emit_json, emit_text, note, stdout_console
 from refkit.errors import InputError
-from refkit.measure.snp import (
-    CPU_TYPES,
-    SevMode,
-    SnpRequest,
-    SnpResult,
-    VmmType,
-    measure,
-    parse_vcpu_counts,
-    resolve_signature,
-)
+from refkit.measure.cpu import CPU_TYPES, resolve_signature
+
+if TYPE_CHECKING:
+    from refkit.measure.snp import SnpResult
+
+# The engine (refkit.measure.snp) is imported inside the command, after the kernel and
+# initrd have started hashing in background threads, so that its import overlaps with
+# hashing. These names must equal refkit.measure.snp.SevMode's values (a test checks).
+MODES = ("sev", "seves", "snp", "snp:ovmf-hash", "snp:svsm")
 
 
 def _auto_int(value: str | int | None, name: str) -> int | None:
@@ -40,13 +38,14 @@ def _auto_int(value: str | int | None, name: str) -> int | None:
         ) from None
 
 
-_PathArg = click.Path(dir_okay=False, path_type=Path)
+# Paths stay text (no pathlib import on this hot path): the library takes str or PathLike.
+_PathArg = click.Path(dir_okay=False)
 
 
 @click.command(context_settings={"max_content_width": 100})
 @click.option(
     "--mode",
-    type=click.Choice([m.value for m in SevMode]),
+    type=click.Choice(MODES),
     required=True,
     help="Guest mode. snp:ovmf-hash prints the OVMF launch digest for --snp-ovmf-hash; "
     "snp:svsm measures a Coconut-SVSM guest.",
@@ -112,8 +111,8 @@ _PathArg = click.Path(dir_okay=False, path_type=Path)
 )
 @click.option(
     "--dump-vmsa-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
+    type=click.Path(file_okay=False),
+    default=".",
     show_default=True,
     help="Folder for --dump-vmsa (created if missing).",
 )
@@ -137,19 +136,19 @@ def snp(
     vcpu_model: int | None,
     vcpu_stepping: int | None,
     vmm_type: str,
-    ovmf: Path,
-    kernel: Path | None,
-    initrd: Path | None,
+    ovmf: str,
+    kernel: str | None,
+    initrd: str | None,
     append: str | None,
     guest_features: str,
     output_format: str,
     snp_ovmf_hash: str | None,
     dump_vmsa: bool,
-    dump_vmsa_dir: Path,
+    dump_vmsa_dir: str,
     force: bool,
-    svsm: Path | None,
+    svsm: str | None,
     vars_size: int | None,
-    vars_file: Path | None,
+    vars_file: str | None,
     explain: bool,
     as_json: bool,
 ) -> None:
@@ -171,13 +170,23 @@ def snp(
     Text output is the measurement alone for one vCPU count (as sev-snp-measure prints
     it), else one "COUNT MEASUREMENT" line per count.
     """
+    # Hashing of the large inputs has started (refkit._console) or starts now; the
+    # engine's import overlaps with it.
+    from refkit import _console
+    from refkit.hashing import DirectDigester, FileDigester, PrefetchedDigester
+
+    prefetch = _console.prefetched()
+    digester: FileDigester = (
+        PrefetchedDigester(prefetch.result, _console.ALGORITHMS) if prefetch else DirectDigester()
+    )
+
+    from refkit.measure.snp import SevMode, SnpRequest, VmmType, measure, parse_vcpu_counts
+
     sev_mode = SevMode(mode)
     try:
         vmm = VmmType.parse(vmm_type)
     except ValueError:
-        raise InputError(
-            f"unknown vmm type {vmm_type!r}; use one of {', '.join(v.value for v in VmmType)}"
-        ) from None
+        raise InputError(f"unknown vmm type {vmm_type!r}; use one of QEMU, ec2, gce") from None
     if vcpu_type is not None and vcpu_type not in CPU_TYPES:
         raise click.BadParameter(
             f"unknown vCPU type {vcpu_type!r}; known types: {', '.join(CPU_TYPES)}",
@@ -204,7 +213,7 @@ def snp(
         raise InputError("give --vars-size or --vars-file, not both")
     if vars_file is not None:
         try:
-            vars_size = vars_file.stat().st_size
+            vars_size = os.stat(vars_file).st_size
         except OSError as exc:
             raise InputError(f"cannot read OVMF VARS file {vars_file}: {exc.strerror}") from None
     ovmf_hash = None
@@ -230,7 +239,7 @@ def snp(
         keep_vmsa=dump_vmsa,
         input_digests=as_json,
     )
-    result = measure(request)
+    result = measure(request, digester=digester)
 
     if dump_vmsa:
         _write_vmsa(result, dump_vmsa_dir, force=force)
@@ -248,13 +257,18 @@ def snp(
 
 
 def _encoder(output_format: str) -> Any:
+    import base64
+
     if output_format == "base64":
         return lambda d: base64.b64encode(d).decode("ascii")
     return lambda d: d.hex()
 
 
-def _write_vmsa(result: SnpResult, folder: Path, *, force: bool) -> None:
+def _write_vmsa(result: SnpResult, folder_text: str, *, force: bool) -> None:
+    from pathlib import Path
+
     assert result.vmsa is not None
+    folder = Path(folder_text)
     count = max(m.vcpus or 1 for m in result.measurements)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -284,6 +298,8 @@ def _digest_doc(fd: Any, *, extra: dict[str, Any] | None = None) -> dict[str, An
 
 
 def _json_document(result: SnpResult, vcpu_type: str | None) -> dict[str, Any]:
+    import base64
+
     req = result.request
     kh = result.kernel_hashes
     doc: dict[str, Any] = {
@@ -326,7 +342,7 @@ def _json_document(result: SnpResult, vcpu_type: str | None) -> dict[str, Any]:
         ],
         "sections": [
             {
-                "index": s.index,
+                "index": s.number,
                 "type": s.type_name,
                 "gpa": f"{s.gpa:#x}",
                 "size": s.size,
@@ -356,7 +372,7 @@ def _render_explain(result: SnpResult) -> None:
             table.add_column(col, justify="right" if col in ("#", "size", "pages") else "left")
         for s in result.sections:
             table.add_row(
-                str(s.index),
+                str(s.number),
                 s.type_name,
                 f"{s.gpa:#x}",
                 f"{s.size:#x}",

@@ -8,7 +8,7 @@
 Pure: takes paths and bytes, returns frozen values, never writes files or prints.
 """
 
-from refkit.measure.snp.cpu import CPU_TYPES, cpu_signature, resolve_signature
+from refkit.measure.cpu import CPU_TYPES, cpu_signature, resolve_signature
 from refkit.measure.snp.launch import (
     MAX_VCPUS,
     Measurement,

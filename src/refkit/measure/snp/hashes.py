@@ -14,15 +14,15 @@ An empty command line and no command line both hash the single byte NUL, as QEMU
 from __future__ import annotations
 
 import hashlib
-import uuid
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from refkit.errors import InternalError
+from refkit.guid import guid_bytes_le
 
-TABLE_GUID = uuid.UUID("9438d606-4f22-4cc9-b479-a793d411fd21")
-KERNEL_GUID = uuid.UUID("4de79437-abd2-427f-b835-d5b172d2045b")
-INITRD_GUID = uuid.UUID("44baf731-3a2f-4bd7-9af1-41e29169781d")
-CMDLINE_GUID = uuid.UUID("97d02dd8-bd20-4c94-aa78-e7714d36ab2a")
+TABLE_GUID = guid_bytes_le("9438d606-4f22-4cc9-b479-a793d411fd21")
+KERNEL_GUID = guid_bytes_le("4de79437-abd2-427f-b835-d5b172d2045b")
+INITRD_GUID = guid_bytes_le("44baf731-3a2f-4bd7-9af1-41e29169781d")
+CMDLINE_GUID = guid_bytes_le("97d02dd8-bd20-4c94-aa78-e7714d36ab2a")
 
 _ENTRY_LEN = 16 + 2 + 32
 _TABLE_LEN = 16 + 2 + 3 * _ENTRY_LEN  # 168
@@ -35,8 +35,7 @@ def cmdline_bytes(append: str | None) -> bytes:
     return (append or "").encode("utf-8") + b"\x00"
 
 
-@dataclass(frozen=True)
-class KernelHashes:
+class KernelHashes(NamedTuple):
     """The three SHA-256 digests that go into the table."""
 
     kernel: bytes
@@ -46,13 +45,13 @@ class KernelHashes:
     def table(self) -> bytes:
         """The padded 176-byte hashes table."""
 
-        def entry(guid: uuid.UUID, digest: bytes) -> bytes:
+        def entry(guid: bytes, digest: bytes) -> bytes:
             if len(digest) != 32:
                 raise InternalError("kernel hashes must be SHA-256 digests")
-            return guid.bytes_le + _ENTRY_LEN.to_bytes(2, "little") + digest
+            return guid + _ENTRY_LEN.to_bytes(2, "little") + digest
 
         body = (
-            TABLE_GUID.bytes_le
+            TABLE_GUID
             + _TABLE_LEN.to_bytes(2, "little")
             + entry(CMDLINE_GUID, self.cmdline)
             + entry(INITRD_GUID, self.initrd)

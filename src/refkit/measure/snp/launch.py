@@ -26,12 +26,18 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from typing import NamedTuple
 
 from refkit.errors import InputError, UnsupportedInput, read_input_file
-from refkit.hashing import FileDigest, digest_bytes, digest_file, run_parallel
+from refkit.hashing import (
+    DirectDigester,
+    FileDigest,
+    FileDigester,
+    digest_bytes,
+    run_parallel,
+)
 from refkit.measure.firmware import (
     FOUR_GIB,
     PAGE_SIZE,
@@ -51,6 +57,9 @@ from refkit.measure.snp.vmsa import (
     reset_save_area,
     svsm_save_area,
 )
+
+#: A file path as callers hold it (text or a path object).
+StrPath = str | os.PathLike[str]
 
 MAX_VCPUS = 512
 #: Largest firmware, SVSM or VARS image accepted (the whole image must sit below 4 GiB).
@@ -77,8 +86,7 @@ class SevMode(enum.Enum):
         return self in (SevMode.SEV_ES, SevMode.SNP, SevMode.SNP_SVSM)
 
 
-@dataclass(frozen=True)
-class SnpRequest:
+class SnpRequest(NamedTuple):
     """Everything that determines a launch measurement.
 
     ``vcpu_sig`` is the resolved CPUID signature (see :mod:`.cpu`); it may be None only
@@ -88,34 +96,32 @@ class SnpRequest:
     """
 
     mode: SevMode
-    ovmf: Path
+    ovmf: StrPath
     vcpus: tuple[int, ...] = ()
     vcpu_sig: int | None = None
     vmm_type: VmmType = VmmType.QEMU
     guest_features: int = 0x1
-    kernel: Path | None = None
-    initrd: Path | None = None
+    kernel: StrPath | None = None
+    initrd: StrPath | None = None
     append: str | None = None
     ovmf_hash: bytes | None = None
-    svsm: Path | None = None
+    svsm: StrPath | None = None
     vars_size: int | None = None
     keep_vmsa: bool = False
     input_digests: bool = False
 
 
-@dataclass(frozen=True)
-class Measurement:
+class Measurement(NamedTuple):
     """One launch measurement; ``vcpus`` is None for modes without VMSA pages."""
 
     vcpus: int | None
     digest: bytes
 
 
-@dataclass(frozen=True)
-class SectionReport:
+class SectionReport(NamedTuple):
     """How one SEV metadata section was measured (for ``--explain``)."""
 
-    index: int
+    number: int
     type_name: str
     gpa: int
     size: int
@@ -124,8 +130,7 @@ class SectionReport:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class KernelHashesReport:
+class KernelHashesReport(NamedTuple):
     """The hashes table as it was placed in guest memory."""
 
     table_gpa: int
@@ -135,8 +140,7 @@ class KernelHashesReport:
     table_sha256: bytes
 
 
-@dataclass(frozen=True)
-class SnpResult:
+class SnpResult(NamedTuple):
     """A measurement run: the measurements plus everything needed to reproduce them."""
 
     request: SnpRequest
@@ -149,7 +153,7 @@ class SnpResult:
     kernel_hashes: KernelHashesReport | None
     sections: tuple[SectionReport, ...]
     page_counts: dict[str, int]
-    vmsa: VmsaPages | None = field(default=None, repr=False)
+    vmsa: VmsaPages | None = None
 
 
 def parse_vcpu_counts(text: str) -> tuple[int, ...]:
@@ -179,11 +183,17 @@ def parse_vcpu_counts(text: str) -> tuple[int, ...]:
     return tuple(sorted(counts))
 
 
-def measure(request: SnpRequest) -> SnpResult:
-    """Compute the launch measurement(s) that ``request`` describes."""
+def measure(request: SnpRequest, *, digester: FileDigester | None = None) -> SnpResult:
+    """Compute the launch measurement(s) that ``request`` describes.
+
+    ``digester`` supplies the SHA-256 of the kernel and initrd files; pass a
+    :class:`~refkit.hashing.BackgroundDigester` started earlier to overlap hashing with
+    other work. By default they are hashed here, in parallel with the firmware pages.
+    """
     _check_request(request)
+    files = digester or DirectDigester()
     ovmf_data = read_input_file(request.ovmf, what="OVMF firmware", limit=MAX_FIRMWARE_BYTES)
-    source = str(request.ovmf)
+    source = os.fspath(request.ovmf)
     check_page_layout(ovmf_data, source=source)
     firmware = parse_firmware(ovmf_data, source=source)
     mode = request.mode
@@ -223,10 +233,10 @@ def measure(request: SnpRequest) -> SnpResult:
             tasks.append(("svsm", lambda: digest_bytes(svsm_bytes, ("sha256", "sha384"))))
     if request.kernel is not None:
         kernel_path = request.kernel
-        tasks.append(("kernel", lambda: digest_file(kernel_path, what="kernel")))
+        tasks.append(("kernel", lambda: files.digest(kernel_path, what="kernel")))
         if request.initrd is not None:
             initrd_path = request.initrd
-            tasks.append(("initrd", lambda: digest_file(initrd_path, what="initrd")))
+            tasks.append(("initrd", lambda: files.digest(initrd_path, what="initrd")))
     results = dict(zip((n for n, _ in tasks), run_parallel([t for _, t in tasks]), strict=True))  # type: ignore[misc]
 
     kernel_hashes: KernelHashes | None = None
@@ -279,7 +289,7 @@ def measure(request: SnpRequest) -> SnpResult:
     )
 
 
-def ovmf_launch_digest(ovmf: Path) -> bytes:
+def ovmf_launch_digest(ovmf: StrPath) -> bytes:
     """The SNP launch digest of the OVMF pages alone (``--mode snp:ovmf-hash``)."""
     return measure(SnpRequest(mode=SevMode.SNP_OVMF_HASH, ovmf=ovmf)).measurements[0].digest
 
@@ -352,25 +362,25 @@ def _check_snp_sections(fw: Firmware, mode: SevMode, *, kernel_given: bool) -> N
     if fw.empty_sev_sections:
         s = fw.empty_sev_sections[0]
         raise UnsupportedInput(
-            f"{fw.source}: SEV metadata section {s.index} ({s.type_name}) is empty (size 0 "
+            f"{fw.source}: SEV metadata section {s.number} ({s.type_name}) is empty (size 0 "
             f"at {s.gpa:#x}): the {what} was built without SEV support",
             hint=AMD_SEV_FIRMWARE_HINT,
         )
     for s in fw.sev_sections:
         if s.kind is None:
             raise UnsupportedInput(
-                f"{fw.source}: SEV metadata section {s.index} has {s.type_name}, which refkit "
+                f"{fw.source}: SEV metadata section {s.number} has {s.type_name}, which refkit "
                 "does not know how to measure",
                 hint="a newer OVMF may need a newer refkit; report the firmware's version",
             )
         if s.gpa % PAGE_SIZE or s.size % PAGE_SIZE:
             raise UnsupportedInput(
-                f"{fw.source}: SEV metadata section {s.index} ({s.type_name}) at {s.gpa:#x} "
+                f"{fw.source}: SEV metadata section {s.number} ({s.type_name}) at {s.gpa:#x} "
                 f"size {s.size:#x} is not page-aligned"
             )
         if s.gpa + max(s.size, PAGE_SIZE) > FOUR_GIB:
             raise UnsupportedInput(
-                f"{fw.source}: SEV metadata section {s.index} ({s.type_name}) does not fit "
+                f"{fw.source}: SEV metadata section {s.number} ({s.type_name}) does not fit "
                 "below 4 GiB"
             )
     hashes = [s for s in fw.sev_sections if s.kind is SevSectionType.SNP_KERNEL_HASHES]
@@ -391,7 +401,7 @@ def _check_snp_sections(fw: Firmware, mode: SevMode, *, kernel_given: bool) -> N
         for s in hashes:
             if s.size != PAGE_SIZE:
                 raise UnsupportedInput(
-                    f"{fw.source}: SNP_KERNEL_HASHES section {s.index} is {s.size:#x} bytes; "
+                    f"{fw.source}: SNP_KERNEL_HASHES section {s.number} is {s.size:#x} bytes; "
                     "QEMU fills exactly one page"
                 )
             offset = table_gpa & (PAGE_SIZE - 1)
@@ -405,7 +415,7 @@ def _check_snp_sections(fw: Firmware, mode: SevMode, *, kernel_given: bool) -> N
 def _load_svsm(req: SnpRequest, ovmf: Firmware) -> tuple[Firmware, int]:
     assert req.svsm is not None and req.vars_size is not None
     data = read_input_file(req.svsm, what="SVSM image", limit=MAX_FIRMWARE_BYTES)
-    source = str(req.svsm)
+    source = os.fspath(req.svsm)
     end = ovmf.gpa() - req.vars_size
     if end < 0:
         raise InputError(f"OVMF VARS size {req.vars_size} puts the SVSM below address 0")
@@ -498,7 +508,7 @@ def _measure_sections(
     for s in deferred:
         ld.update(PageType.CPUID, s.gpa, bytes(48))
         reports.append(
-            SectionReport(s.index, s.type_name, s.gpa, s.size, "CPUID", 1, "after all (ec2)")
+            SectionReport(s.number, s.type_name, s.gpa, s.size, "CPUID", 1, "after all (ec2)")
         )
     return reports
 
@@ -515,28 +525,28 @@ def _measure_section(
     if kind is SevSectionType.SNP_SEC_MEM:
         page_type = PageType.UNMEASURED if vmm is VmmType.GCE else PageType.ZERO
         ld.blank_pages(page_type, s.gpa, s.size)
-        return SectionReport(s.index, s.type_name, s.gpa, s.size, page_type.name, pages)
+        return SectionReport(s.number, s.type_name, s.gpa, s.size, page_type.name, pages)
     if kind is SevSectionType.SNP_SECRETS:
         ld.update(PageType.SECRETS, s.gpa, bytes(48))
-        return SectionReport(s.index, s.type_name, s.gpa, s.size, "SECRETS", 1)
+        return SectionReport(s.number, s.type_name, s.gpa, s.size, "SECRETS", 1)
     if kind is SevSectionType.CPUID:
         ld.update(PageType.CPUID, s.gpa, bytes(48))
-        return SectionReport(s.index, s.type_name, s.gpa, s.size, "CPUID", 1)
+        return SectionReport(s.number, s.type_name, s.gpa, s.size, "CPUID", 1)
     if kind is SevSectionType.SVSM_CAA:
         ld.blank_pages(PageType.ZERO, s.gpa, s.size)
-        return SectionReport(s.index, s.type_name, s.gpa, s.size, "ZERO", pages)
+        return SectionReport(s.number, s.type_name, s.gpa, s.size, "ZERO", pages)
     if kind is SevSectionType.SNP_KERNEL_HASHES:
         if kernel_hashes is None:
             ld.blank_pages(PageType.ZERO, s.gpa, s.size)
             return SectionReport(
-                s.index, s.type_name, s.gpa, s.size, "ZERO", pages, "no kernel given"
+                s.number, s.type_name, s.gpa, s.size, "ZERO", pages, "no kernel given"
             )
         table_gpa = fw.hashes_table_gpa
         assert table_gpa is not None
         page = kernel_hashes.page(table_gpa & (PAGE_SIZE - 1))
         ld.data_pages(s.gpa, page)
         return SectionReport(
-            s.index, s.type_name, s.gpa, s.size, "NORMAL", 1, f"hashes table at {table_gpa:#x}"
+            s.number, s.type_name, s.gpa, s.size, "NORMAL", 1, f"hashes table at {table_gpa:#x}"
         )
     raise UnsupportedInput(f"{fw.source}: cannot measure SEV metadata section {s.type_name}")
 

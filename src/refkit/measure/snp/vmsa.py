@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 PAGE_SIZE = 4096
 BSP_EIP = 0xFFFFFFF0
@@ -77,16 +77,14 @@ _PAT_DEFAULT = 0x0007040600070406  # PAT MSR reset value, APM vol. 2 §A.3
 _PAT_GCE = 0x00070106  # GCE's hypervisor overwrites the default
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
     selector: int
     attrib: int
     limit: int
     base: int
 
 
-@dataclass(frozen=True)
-class SaveArea:
+class SaveArea(NamedTuple):
     """The register values written into one VMSA page."""
 
     segments: dict[str, Segment]
@@ -185,8 +183,7 @@ def svsm_save_area(eip: int, vcpu_sig: int) -> SaveArea:
     )
 
 
-@dataclass(frozen=True)
-class VmsaPages:
+class VmsaPages(NamedTuple):
     """The VMSA page of the boot processor and the one every other vCPU uses."""
 
     bsp: bytes
