@@ -119,10 +119,11 @@ def fetch_command(
     """Put the files pinned by LOCK into --out, from --inputs or by download.
 
     \b
-    Exit codes: 0 every file is in --out with its pinned sha256; 2 bad lock or a file in
-    --out with other content (see --force); 3 a pinned package was neither found nor
-    downloaded (the message names it, its version and sha256); 1 an extracted file does
-    not match the lock.
+    Exit codes:
+      0  every pinned file is in --out with its pinned sha256
+      1  an extracted file does not match the lock
+      2  bad lock or package, or a file in --out with other content (see --force)
+      3  a pinned package was neither found nor downloaded (named, with version and sha256)
     """
     parsed = load_lock(lock)
     downloader = None
