@@ -142,8 +142,9 @@ def load_yaml(data: bytes | str, *, source: str, max_bytes: int = MAX_YAML_BYTES
             raise ParseError("not valid UTF-8", location=Location(source, exc.start)) from None
     else:
         text = data
-    loader = _StrictLoader(text)
+    loader: _StrictLoader | None = None
     try:
+        loader = _StrictLoader(text)  # the reader already checks characters here
         return loader.get_single_data()
     except _Refused as exc:
         raise ParseError(
@@ -165,4 +166,5 @@ def load_yaml(data: bytes | str, *, source: str, max_bytes: int = MAX_YAML_BYTES
         # e.g. an integer literal too long to convert: a user mistake, not a bug
         raise ParseError(f"invalid YAML value: {exc}", location=Location(source)) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()

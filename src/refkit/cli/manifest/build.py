@@ -12,7 +12,7 @@ from refkit import __version__
 from refkit.cli._options import json_option
 from refkit.cli._output import emit_json, note, warn
 from refkit.cli.manifest._common import force_option, output_option, write_result
-from refkit.errors import InputError, read_input_file
+from refkit.errors import InputError, Location, ParseError, read_input_file
 from refkit.manifests.authoring import build_statement, choose_created, unrecognized_fields
 from refkit.manifests.yamlio import MAX_YAML_BYTES, load_yaml
 
@@ -59,7 +59,13 @@ def build(
     document = load_yaml(
         read_input_file(yaml_file, what="manifest YAML", limit=MAX_YAML_BYTES), source=source
     )
-    release = document.get("release") if isinstance(document, dict) else None
+    if not isinstance(document, dict):
+        raise ParseError(
+            "expected a mapping (release:, subjects:, ...) at the top",
+            location=Location(source),
+            hint="start from `refkit manifest example`",
+        )
+    release = document.get("release")
     in_doc = release.get("created") if isinstance(release, dict) else None
     when, origin = choose_created(
         option=created,

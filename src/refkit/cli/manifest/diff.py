@@ -10,7 +10,7 @@ import click
 
 from refkit.cli._options import json_option
 from refkit.cli._output import emit_json, emit_text, note
-from refkit.errors import ExitCode
+from refkit.errors import VerificationFailed
 from refkit.manifests.diff import ChangeKind, ManifestDiff, diff_statements
 from refkit.manifests.files import read_statement_file
 
@@ -43,7 +43,10 @@ def diff(old: Path, new: Path, exit_code: bool, as_json: bool) -> None:
     else:
         emit_text(render(result))
     if exit_code and result.differs:
-        raise click.exceptions.Exit(int(ExitCode.VERIFICATION_FAILED))
+        # An exception, not click's Exit: refkit.cli.main maps exit codes in one place.
+        raise VerificationFailed(
+            f"{result.old} and {result.new} differ ({len(result.changes)} change(s))"
+        )
 
 
 def _value(value: Any) -> str:
