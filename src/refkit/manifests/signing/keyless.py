@@ -137,6 +137,10 @@ def verify_keyless(
         raise KeylessVerificationFailed(f"{bundle.source}: {exc}") from None
     except Error as exc:  # sigstore's deliberate refusals (e.g. a malformed envelope)
         raise KeylessVerificationFailed(f"{bundle.source}: {exc.diagnostics().strip()}") from None
+    except ValueError as exc:
+        # Malformed content that sigstore-python only decodes while verifying (a checkpoint's
+        # base64, an RFC 3161 token's ASN.1): the bundle is bad input, not a "no".
+        raise InputError(f"{bundle.source}: malformed Sigstore bundle content: {exc}") from None
 
 
 class KeylessSigner(Protocol):
