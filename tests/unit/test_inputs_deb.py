@@ -312,3 +312,40 @@ def test_fuzz_mutated_package(base: bytes, flips: list[tuple[int, int]], cut: in
     for index, byte in flips:
         data[index % len(data)] = byte
     _result_or_typed_error(bytes(data[: cut % (len(data) + 1)]))
+
+
+def _has_zstd_decoder() -> bool:
+    import importlib.util
+
+    stdlib = importlib.util.find_spec("compression") is not None and (
+        importlib.util.find_spec("compression.zstd") is not None
+    )
+    return stdlib or importlib.util.find_spec("zstandard") is not None
+
+
+@pytest.mark.skipif(_has_zstd_decoder(), reason="this Python can decode zstd")
+def test_zstd_without_a_decoder_is_an_environment_problem() -> None:
+    members = [("debian-binary", b"2.0\n"), ("control.tar.gz", b""), ("data.tar.zst", b"x")]
+    with pytest.raises(EnvironmentProblem, match="no zstd decoder") as info:
+        extract_files(io.BytesIO(ar_archive(members)), {"a": io.BytesIO()}, source="t.deb")
+    assert info.value.hint is not None
+    assert "zstandard" in info.value.hint
+
+
+ZSTD = shutil.which("zstd")
+
+
+@pytest.mark.skipif(not _has_zstd_decoder(), reason="needs Python 3.14+ or the zstandard module")
+@pytest.mark.skipif(ZSTD is None, reason="needs the zstd tool to build the fixture")
+def test_zstd_data_archive() -> None:
+    from tests.unit.test_inputs_support import tar_bytes
+
+    assert ZSTD is not None
+    raw = tar_bytes(simple_entries(b"zstd payload"))
+    packed = subprocess.run([ZSTD, "-q", "-c"], input=raw, capture_output=True, check=True).stdout
+    members = [("debian-binary", b"2.0\n"), ("control.tar.gz", b""), ("data.tar.zst", packed)]
+    got = _extract(ar_archive(members), "usr/share/fw/image.fd")
+    assert got == {"usr/share/fw/image.fd": b"zstd payload"}
+    corrupt = [*members[:2], ("data.tar.zst", packed[:4] + b"garbage" + packed[11:])]
+    with pytest.raises(ParseError, match="zstd"):  # the decoder's own error type is mapped
+        _extract(ar_archive(corrupt), "usr/share/fw/image.fd")

@@ -189,23 +189,44 @@ def _decompressed(stream: BinaryIO, member: ArMember, suffix: str) -> BinaryIO:
     raise InputError(f"unknown compression {suffix!r}")  # read_layout allows no other
 
 
+class _MappedErrors(io.RawIOBase):
+    """A reader whose decoder-specific exceptions become ValueError (a format error)."""
+
+    def __init__(self, inner: Any, errors: tuple[type[BaseException], ...]) -> None:
+        super().__init__()
+        self._inner = inner
+        self._errors = errors
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        try:
+            data = self._inner.read(len(view))
+        except self._errors as exc:
+            raise ValueError(f"zstd: {exc}") from exc
+        view[: len(data)] = data
+        return len(data)
+
+
 def _zstd_reader(raw: BinaryIO) -> BinaryIO:
     """zstd from the standard library (Python 3.14+) or the zstandard module, if present."""
+    module: Any
     try:
-        module: Any = importlib.import_module("compression.zstd")
-        reader: BinaryIO = module.ZstdFile(raw, mode="rb")
-        return reader
+        module = importlib.import_module("compression.zstd")
+        inner: Any = module.ZstdFile(raw, mode="rb")
     except ImportError:
-        pass
-    try:
-        module = importlib.import_module("zstandard")
-    except ImportError:
-        raise EnvironmentProblem(
-            "this package's archive is zstd-compressed, and this Python has no zstd decoder",
-            hint="use Python 3.14 or later, or install the zstandard module",
-        ) from None
-    stream: BinaryIO = module.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-    return stream
+        try:
+            module = importlib.import_module("zstandard")
+        except ImportError:
+            raise EnvironmentProblem(
+                "this package's archive is zstd-compressed, and this Python has no zstd decoder",
+                hint="use Python 3.14 or later, or install the zstandard module",
+            ) from None
+        inner = module.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+    mapped = _MappedErrors(inner, (module.ZstdError,))
+    return cast(BinaryIO, io.BufferedReader(mapped, _CHUNK))
 
 
 def _iter_tar(
