@@ -65,7 +65,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
     \b
     Examples:
-      refkit measure snp --ovmf OVMF.amdsev.fd --vcpus 1-8 --vcpu-type EPYC-v4
+      refkit measure snp --mode snp --ovmf OVMF.amdsev.fd --vcpus 1-8 --vcpu-type EPYC-v4
       refkit manifest verify release.bundle.json --key release.pub
     """
     state = CliState(verbose=verbose, quiet=quiet)
