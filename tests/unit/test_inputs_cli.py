@@ -76,8 +76,14 @@ def test_fetch_json(run_cli: RunCli, lock_file: Path, mirror: Path, tmp_path: Pa
 
 
 def test_offline_without_the_package_exits_3(
-    run_cli: RunCli, lock_file: Path, tmp_path: Path
+    run_cli: RunCli, lock_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import refkit.inputs.debian as debian
+
+    def no_downloads(*_args: object) -> None:
+        raise AssertionError("--offline must not even build a downloader")
+
+    monkeypatch.setattr(debian, "default_downloader", no_downloads)
     empty = tmp_path / "empty"
     empty.mkdir()
     r = run_cli(
