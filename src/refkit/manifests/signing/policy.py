@@ -418,7 +418,11 @@ class Threshold:
     n: int
 
     def check(self, facts: Facts) -> CheckResult:
-        got = len(facts.verified_signers)
+        return self.judge(facts.verified_signers)
+
+    def judge(self, verified_signers: frozenset[str]) -> CheckResult:
+        """The check on the signer set alone (verification runs it before reading content)."""
+        got = len(verified_signers)
         return CheckResult(
             "threshold",
             got >= self.k,

@@ -221,12 +221,7 @@ def verify_manifest(
 
     # Step 4: threshold of distinct signers.
     threshold = Threshold(policy.threshold, len(policy.signers))
-    count = CheckResult(
-        "threshold",
-        len(verified) >= policy.threshold,
-        f"{len(verified)} of {len(policy.signers)} trusted signers verified, "
-        f"{policy.threshold} required",
-    )
+    count = threshold.judge(frozenset(verified))
     _log.info("step 4: %s", count.detail)
     if not count.ok:
         reasons = "; ".join(f"{o.source}: {o.detail}" for o in outcomes if not o.ok)
