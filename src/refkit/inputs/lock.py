@@ -346,8 +346,6 @@ class _Validator:
                 hint="write it like usr/share/ovmf/OVMF.amdsev.fd: no leading ./ or /, no ..",
             )
         output = self.text(obj["output"], f"{field}.output", _OUTPUT, "output file name")
-        if output in (".", ".."):
-            raise self.fail(f"{field}.output", f"{output!r} is not a valid output file name")
         return ExtractSpec(
             path=path,
             output=output,
