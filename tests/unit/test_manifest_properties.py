@@ -1,0 +1,443 @@
+"""Property tests: YAML → model → canonical JSON → parse → equal, and fuzzing of every parser.
+
+Generated manifests cover every section with random (valid) values and random unknown
+fields; fuzzing feeds arbitrary bytes, arbitrary YAML and mutated valid documents to each
+parser and requires a result or a typed refkit error, never another exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import yaml
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from refkit.errors import InputError, RefkitError
+from refkit.manifests.authoring import build_statement
+from refkit.manifests.canonical import canonical_dumps
+from refkit.manifests.diff import diff_statements
+from refkit.manifests.exports import contrast, rvps, vsa
+from refkit.manifests.files import load_statement_or_bundle
+from refkit.manifests.statement import load_statement, parse_statement
+from refkit.manifests.yamlio import load_yaml
+from tests.unit.test_manifest_support import example_statement
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# ----------------------------------------------------------------------------- strategies
+
+TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=16)
+TOKEN = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._+:-]{0,15}", fullmatch=True)
+JSON_LEAF = st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | TEXT
+JSON = st.recursive(
+    JSON_LEAF,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
+    max_leaves=8,
+)
+UNKNOWN = st.dictionaries(st.from_regex(r"x-[a-z]{1,8}", fullmatch=True), JSON, max_size=2)
+
+
+def hexs(size: int) -> st.SearchStrategy[str]:
+    return st.binary(min_size=size, max_size=size).map(bytes.hex)
+
+
+def digest_set() -> st.SearchStrategy[dict[str, str]]:
+    return st.fixed_dictionaries(
+        {"sha256": hexs(32)}, optional={"sha384": hexs(48), "sha512": hexs(64)}
+    )
+
+
+def with_unknown(base: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.builds(lambda d, u: {**u, **d}, base, UNKNOWN)
+
+
+def shape(vcpus: int) -> st.SearchStrategy[dict[str, Any]]:
+    return with_unknown(
+        st.fixed_dictionaries(
+            {
+                "vcpus": st.just(vcpus),
+                "vmm": st.fixed_dictionaries(
+                    {"type": st.just("qemu")}, optional={"version": TOKEN}
+                ),
+            },
+            optional={"memoryMiB": st.integers(1, 2**20), "gpus": st.integers(0, 8)},
+        )
+    )
+
+
+def inputs() -> st.SearchStrategy[dict[str, Any]]:
+    return st.dictionaries(st.sampled_from(["ovmf", "kernel", "initrd", "cmdline"]), digest_set())
+
+
+def snp_entry(vcpus: int) -> st.SearchStrategy[dict[str, Any]]:
+    return with_unknown(
+        st.fixed_dictionaries(
+            {
+                "shape": shape(vcpus),
+                "measurement": hexs(48),
+                "mode": st.sampled_from(["snp", "seves", "sev"]),
+                "guestFeatures": st.integers(0, 2**53 - 1),
+            },
+            optional={
+                "product": st.sampled_from(["Milan", "Genoa", "Turin"]),
+                "vcpuType": TOKEN,
+                "vcpuSignature": st.integers(0, 2**32 - 1),
+                "inputs": inputs(),
+            },
+        )
+    )
+
+
+def tdx_entry(vcpus: int) -> st.SearchStrategy[dict[str, Any]]:
+    return with_unknown(
+        st.fixed_dictionaries(
+            {
+                "shape": shape(vcpus),
+                "mrtd": hexs(48),
+                "rtmrs": st.lists(hexs(48), min_size=4, max_size=4),
+            },
+            optional={"inputs": inputs()},
+        )
+    )
+
+
+def per_vcpu(entry: Any) -> st.SearchStrategy[list[dict[str, Any]]]:
+    return st.lists(st.integers(1, 512), unique=True, max_size=3).flatmap(
+        lambda counts: st.tuples(*(entry(c) for c in counts)).map(list)
+    )
+
+
+def vtpm_entries() -> st.SearchStrategy[list[dict[str, Any]]]:
+    sizes = {"sha1": 20, "sha256": 32, "sha384": 48}
+
+    def one(bank: str) -> st.SearchStrategy[dict[str, Any]]:
+        pcrs = st.dictionaries(
+            st.integers(0, 23).map(str), hexs(sizes[bank]), min_size=1, max_size=3
+        )
+        return st.fixed_dictionaries({"bank": st.just(bank), "pcrs": pcrs})
+
+    return st.lists(st.sampled_from(sorted(sizes)), unique=True, max_size=2).flatmap(
+        lambda banks: st.tuples(*(one(b) for b in banks)).map(list)
+    )
+
+
+def policies() -> st.SearchStrategy[list[dict[str, Any]]]:
+    one = st.fixed_dictionaries(
+        {"name": TEXT, "hostData": hexs(32)}, optional={"mrConfigId": hexs(48)}
+    )
+    return st.lists(one, unique_by=lambda p: p["name"], max_size=2)
+
+
+def gpus() -> st.SearchStrategy[list[dict[str, Any]]]:
+    one = st.fixed_dictionaries(
+        {"model": TOKEN, "ccMode": st.sampled_from(["on", "off", "devtools", "ppcie"])},
+        optional={
+            "driverVersions": st.lists(TOKEN, max_size=2),
+            "rimIds": st.lists(TOKEN, max_size=2),
+        },
+    )
+    return st.lists(one, unique_by=lambda g: (g["model"], g["ccMode"]), max_size=2)
+
+
+def declared() -> st.SearchStrategy[dict[str, Any]]:
+    tcb = st.fixed_dictionaries(
+        {k: st.integers(0, 255) for k in ("bootloader", "tee", "snp", "microcode")}
+    )
+    policy = st.integers(0, 2**26 - 1).map(lambda p: (p | (1 << 17)) & ~(1 << 19))
+    snp_one = with_unknown(
+        st.fixed_dictionaries(
+            {"minimumTcb": tcb, "guestPolicy": policy},
+            optional={
+                "vmpl": st.integers(0, 3),
+                "platformInfo": st.integers(0, 0xBF),
+                "minimumMitigationVector": st.integers(0, 2**20),
+                "allowedChipIds": st.lists(hexs(64), max_size=2),
+            },
+        )
+    )
+    snp = st.lists(st.sampled_from(["Milan", "Genoa", None]), unique=True, max_size=2).flatmap(
+        lambda products: st.tuples(
+            *(snp_one.map(lambda d, p=p: d if p is None else {**d, "product": p}) for p in products)
+        ).map(list)
+    )
+    tdx = st.fixed_dictionaries(
+        {"mrSeams": st.lists(hexs(48), min_size=1, max_size=2)},
+        optional={
+            "xfam": hexs(8),
+            "tdAttributes": hexs(8).map(lambda h: "%02x" % (int(h[:2], 16) & 0xFE) + h[2:]),
+            "minTcbEvaluationDataNumber": st.integers(0, 2**32 - 1),
+            "allowedPiids": st.lists(hexs(16), max_size=2),
+        },
+    )
+    return st.fixed_dictionaries({}, optional={"snp": snp, "tdx": tdx})
+
+
+def models(disks: list[str]) -> st.SearchStrategy[list[dict[str, Any]]]:
+    verity = st.fixed_dictionaries(
+        {
+            "rootHash": hexs(32),
+            "hashOffset": st.integers(0, 2**30).map(lambda n: n * 4096),
+            "salt": st.binary(max_size=8).map(bytes.hex),
+            "hashAlgorithm": st.just("sha256"),
+            "dataBlockSize": st.just(4096),
+            "hashBlockSize": st.just(4096),
+            "formatVersion": st.just(1),
+        },
+        optional={"uuid": st.uuids().map(str)},
+    )
+    one = with_unknown(
+        st.fixed_dictionaries(
+            {
+                "name": TEXT,
+                "source": st.fixed_dictionaries({"repository": TEXT, "revision": TOKEN}),
+                "verity": verity,
+            },
+            optional={
+                "excludedFiles": st.lists(TEXT, max_size=2),
+                "fileDigestRoot": st.fixed_dictionaries(
+                    {"algorithm": st.just("sha256"), "digest": hexs(32)}
+                ),
+                "disk": st.sampled_from(disks) if disks else st.nothing(),
+                "tools": st.dictionaries(TOKEN, TOKEN, max_size=2),
+            },
+        )
+    )
+    return st.lists(one, unique_by=lambda m: m["name"], max_size=2)
+
+
+KINDS = ["oci-image", "firmware", "kernel", "initrd", "cmdline", "uki", "model-disk", "other"]
+
+
+@st.composite
+def authoring_docs(draw: st.DrawFn) -> dict[str, Any]:
+    created = draw(st.datetimes(datetime(2000, 1, 1), datetime(2090, 1, 1))).replace(
+        microsecond=0, tzinfo=UTC
+    )
+    release: dict[str, Any] = {
+        "name": draw(TEXT),
+        "version": draw(TOKEN),
+        "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "source": {"repository": draw(TEXT), "commit": draw(hexs(20))},
+        **draw(UNKNOWN),
+    }
+    if draw(st.booleans()):
+        later = created + timedelta(seconds=draw(st.integers(1, 10**9)))
+        release["expires"] = later.strftime("%Y-%m-%dT%H:%M:%SZ")
+    subjects = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {"name": TEXT, "kind": st.sampled_from(KINDS), "digest": digest_set()},
+                optional={"mediaType": TEXT, "annotations": UNKNOWN},
+            ),
+            min_size=1,
+            max_size=4,
+            unique_by=lambda s: s["name"],
+        )
+    )
+    disks = [s["name"] for s in subjects if s["kind"] == "model-disk"]
+    rv: dict[str, Any] = {}
+    for key, strategy in (
+        ("snp", per_vcpu(snp_entry)),
+        ("tdx", per_vcpu(tdx_entry)),
+        ("vtpm", vtpm_entries()),
+        ("policies", policies()),
+        ("gpu", gpus()),
+    ):
+        value = draw(strategy)
+        if value or draw(st.booleans()):
+            rv[key] = value
+    doc: dict[str, Any] = {
+        "release": release,
+        "subjects": subjects,
+        "referenceValues": rv,
+        **draw(UNKNOWN),
+    }
+    model_list = draw(models(disks))
+    if model_list:
+        doc["models"] = model_list
+    if not any(rv.values()) and not model_list:
+        rv["policies"] = [{"name": "p", "mrConfigId": draw(hexs(48))}]
+    dec = draw(declared())
+    if dec:
+        doc["declared"] = dec
+    if draw(st.booleans()):
+        doc["provenance"] = {
+            "refkitVersion": draw(TOKEN),
+            "builder": {"id": draw(TEXT)},
+            "inputs": draw(
+                st.lists(
+                    st.fixed_dictionaries({"name": TEXT, "digest": digest_set()}),
+                    unique_by=lambda i: i["name"],
+                    max_size=2,
+                )
+            ),
+        }
+    return doc
+
+
+# ----------------------------------------------------------------------------- round trip
+
+
+@SETTINGS
+@given(authoring_docs())
+def test_yaml_to_json_to_model_round_trip(doc: dict[str, Any]) -> None:
+    text = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+    loaded = load_yaml(text, source="gen.yaml")
+    assert loaded == doc  # the strict loader reads what a YAML library writes
+    statement = build_statement(loaded, source="gen.yaml", created=None, refkit_version="0.1.0")
+    data = statement.canonical_bytes()
+    again = load_statement(data, source="gen.json", require_canonical=True)
+    assert again == statement
+    assert again.canonical_bytes() == data
+    assert again.to_json() == json.loads(data)
+    # the same content in any list order builds the same bytes
+    shuffled = copy.deepcopy(doc)
+    shuffled["subjects"].reverse()
+    for value in shuffled["referenceValues"].values():
+        value.reverse()
+    rebuilt = build_statement(shuffled, source="s", created=None, refkit_version="0.1.0")
+    assert rebuilt.canonical_bytes() == data
+    # and it can be shown, compared and exported without surprises
+    from refkit.cli.manifest.show import tables
+
+    assert tables(load_statement_or_bundle(data, source="gen.json"))
+    assert not diff_statements(statement, again).differs
+
+
+@SETTINGS
+@given(authoring_docs())
+def test_exports_give_a_result_or_a_typed_error(doc: dict[str, Any]) -> None:
+    statement = build_statement(doc, source="gen", created=None, refkit_version="0")
+    outcome = vsa.VerificationOutcome(
+        verifier_id="https://refkit.dev/v",
+        result=vsa.Result.PASSED,
+        time_verified=datetime(2026, 1, 1, tzinfo=UTC),
+        resource_uri="https://example.com/r",
+        policy_uri="https://example.com/p",
+    )
+    for fn in (
+        contrast.export,
+        rvps.message,
+        rvps.stored_values,
+        lambda s: vsa.export(s, outcome),
+    ):
+        try:
+            out = fn(statement)
+        except InputError:
+            continue
+        assert out.data
+
+
+@SETTINGS
+@given(authoring_docs(), authoring_docs())
+def test_diff_of_any_two_manifests(a: dict[str, Any], b: dict[str, Any]) -> None:
+    sa = build_statement(a, source="a", created=None, refkit_version="0")
+    sb = build_statement(b, source="b", created=None, refkit_version="0")
+    result = diff_statements(sa, sb)
+    assert result.differs == (sa.canonical_bytes() != sb.canonical_bytes())
+    json.dumps(result.to_json())
+
+
+# ----------------------------------------------------------------------------- fuzzing
+
+
+def _typed_or_ok(fn: Any, *args: Any, **kw: Any) -> Any:
+    try:
+        return fn(*args, **kw)
+    except RefkitError:
+        return None
+
+
+@SETTINGS
+@given(st.binary(max_size=2048))
+def test_fuzz_statement_bytes(data: bytes) -> None:
+    _typed_or_ok(load_statement, data, source="fuzz")
+    _typed_or_ok(load_statement_or_bundle, data, source="fuzz")
+
+
+@SETTINGS
+@given(st.binary(max_size=2048) | st.text(max_size=2048))
+def test_fuzz_yaml(data: bytes | str) -> None:
+    doc = _typed_or_ok(load_yaml, data, source="fuzz.yaml")
+    if doc is not None:
+        _typed_or_ok(build_statement, doc, source="fuzz.yaml", created=None, refkit_version="0")
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out.extend(_paths(v, (*prefix, k)))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out.extend(_paths(v, (*prefix, i)))
+    return out
+
+
+MUTATION = st.sampled_from(["replace", "delete", "add", "duplicate"])
+
+
+@st.composite
+def mutated(draw: st.DrawFn, base: dict[str, Any]) -> dict[str, Any]:
+    doc = copy.deepcopy(base)
+    for _ in range(draw(st.integers(1, 3))):
+        paths = _paths(doc)
+        path = draw(st.sampled_from(paths[1:]))
+        parent: Any = doc
+        for part in path[:-1]:
+            parent = parent[part]
+        how = draw(MUTATION)
+        if how == "replace":
+            parent[path[-1]] = draw(JSON)
+        elif how == "delete":
+            del parent[path[-1]]
+        elif how == "add" and isinstance(parent, dict):
+            parent[draw(TEXT)] = draw(JSON)
+        elif how == "duplicate" and isinstance(parent, list):
+            parent.append(copy.deepcopy(parent[path[-1]]))
+    return doc
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated(example_statement()))
+def test_fuzz_mutated_statement(doc: dict[str, Any]) -> None:
+    statement = _typed_or_ok(parse_statement, doc, source="fuzz")
+    if statement is not None:
+        # anything accepted can be serialised, reparsed and compared
+        data = _typed_or_ok(statement.canonical_bytes)
+        if data is not None:
+            assert load_statement(data, source="again") == statement
+        diff_statements(statement, statement)
+    _typed_or_ok(load_statement, json.dumps(doc).encode(), source="fuzz")
+
+
+@SETTINGS
+@given(authoring_docs().flatmap(mutated))
+def test_fuzz_mutated_authoring(doc: dict[str, Any]) -> None:
+    text = yaml.safe_dump(doc, allow_unicode=True)
+    loaded = _typed_or_ok(load_yaml, text, source="fuzz.yaml")
+    assume(loaded is not None)
+    statement = _typed_or_ok(
+        build_statement, loaded, source="fuzz.yaml", created=None, refkit_version="0"
+    )
+    if statement is not None:
+        _typed_or_ok(statement.canonical_bytes)
+
+
+def test_huge_integers_and_surrogates_are_typed_errors() -> None:
+    doc = example_statement()
+    doc["predicate"]["x-big"] = 2**80
+    statement = parse_statement(doc, source="t")
+    with contextlib.suppress(InputError):
+        statement.canonical_bytes()
+    doc = example_statement()
+    doc["predicate"]["release"]["name"] = "\ud800"
+    statement = _typed_or_ok(parse_statement, doc, source="t")
+    if statement is not None:
+        _typed_or_ok(statement.canonical_bytes)
+    assert canonical_dumps({"a": 1}) == b'{"a":1}'
