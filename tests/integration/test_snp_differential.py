@@ -376,3 +376,21 @@ def test_cli_equals_peer_cli(ovmf: Path, boot: dict[str, Path]) -> None:
         [refkit, "measure", "snp", *args], capture_output=True, text=True, check=True
     ).stdout
     assert ours_out == peer_out
+
+
+@pytest.mark.vectors
+def test_bytes_inputs_equal_paths(ovmf: Path, boot: dict[str, Path]) -> None:
+    """The library takes bytes as well as paths; both measure the same."""
+    sig = CPU_TYPES["EPYC-v4"]
+    by_path = ours(
+        SevMode.SNP, ovmf, (1, 4), vcpu_sig=sig, kernel=boot["kernel"], initrd=boot["initrd"]
+    )
+    by_bytes = ours(
+        SevMode.SNP,
+        ovmf.read_bytes(),  # type: ignore[arg-type]
+        (1, 4),
+        vcpu_sig=sig,
+        kernel=boot["kernel"].read_bytes(),
+        initrd=boot["initrd"].read_bytes(),
+    )
+    assert by_bytes == by_path

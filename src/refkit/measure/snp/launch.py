@@ -60,6 +60,8 @@ from refkit.measure.snp.vmsa import (
 
 #: A file path as callers hold it (text or a path object).
 StrPath = str | os.PathLike[str]
+#: An input given by path, or as its bytes (e.g. a kernel a builder has just produced).
+Input = StrPath | bytes
 
 MAX_VCPUS = 512
 #: Largest firmware, SVSM or VARS image accepted (the whole image must sit below 4 GiB).
@@ -96,16 +98,16 @@ class SnpRequest(NamedTuple):
     """
 
     mode: SevMode
-    ovmf: StrPath
+    ovmf: Input
     vcpus: tuple[int, ...] = ()
     vcpu_sig: int | None = None
     vmm_type: VmmType = VmmType.QEMU
     guest_features: int = 0x1
-    kernel: StrPath | None = None
-    initrd: StrPath | None = None
+    kernel: Input | None = None
+    initrd: Input | None = None
     append: str | None = None
     ovmf_hash: bytes | None = None
-    svsm: StrPath | None = None
+    svsm: Input | None = None
     vars_size: int | None = None
     keep_vmsa: bool = False
     input_digests: bool = False
@@ -192,8 +194,7 @@ def measure(request: SnpRequest, *, digester: FileDigester | None = None) -> Snp
     """
     _check_request(request)
     files = digester or DirectDigester()
-    ovmf_data = read_input_file(request.ovmf, what="OVMF firmware", limit=MAX_FIRMWARE_BYTES)
-    source = os.fspath(request.ovmf)
+    ovmf_data, source = _load(request.ovmf, "OVMF firmware")
     check_page_layout(ovmf_data, source=source)
     firmware = parse_firmware(ovmf_data, source=source)
     mode = request.mode
@@ -232,11 +233,11 @@ def measure(request: SnpRequest, *, digester: FileDigester | None = None) -> Snp
         if request.input_digests:
             tasks.append(("svsm", lambda: digest_bytes(svsm_bytes, ("sha256", "sha384"))))
     if request.kernel is not None:
-        kernel_path = request.kernel
-        tasks.append(("kernel", lambda: files.digest(kernel_path, what="kernel")))
+        kernel_in = request.kernel
+        tasks.append(("kernel", lambda: _digest(kernel_in, files, "kernel")))
         if request.initrd is not None:
-            initrd_path = request.initrd
-            tasks.append(("initrd", lambda: files.digest(initrd_path, what="initrd")))
+            initrd_in = request.initrd
+            tasks.append(("initrd", lambda: _digest(initrd_in, files, "initrd")))
     results = dict(zip((n for n, _ in tasks), run_parallel([t for _, t in tasks]), strict=True))  # type: ignore[misc]
 
     kernel_hashes: KernelHashes | None = None
@@ -289,7 +290,22 @@ def measure(request: SnpRequest, *, digester: FileDigester | None = None) -> Snp
     )
 
 
-def ovmf_launch_digest(ovmf: StrPath) -> bytes:
+def _load(item: Input, what: str) -> tuple[bytes, str]:
+    """An image's bytes and the name to use for it in messages."""
+    if isinstance(item, bytes):
+        if len(item) > MAX_FIRMWARE_BYTES:
+            raise InputError(f"{what} of {len(item)} bytes is larger than {MAX_FIRMWARE_BYTES}")
+        return item, f"<{what} bytes>"
+    return read_input_file(item, what=what, limit=MAX_FIRMWARE_BYTES), os.fspath(item)
+
+
+def _digest(item: Input, files: FileDigester, what: str) -> FileDigest:
+    if isinstance(item, bytes):
+        return digest_bytes(item, ("sha256",), path=f"<{what} bytes>")
+    return files.digest(item, what=what)
+
+
+def ovmf_launch_digest(ovmf: Input) -> bytes:
     """The SNP launch digest of the OVMF pages alone (``--mode snp:ovmf-hash``)."""
     return measure(SnpRequest(mode=SevMode.SNP_OVMF_HASH, ovmf=ovmf)).measurements[0].digest
 
@@ -414,8 +430,7 @@ def _check_snp_sections(fw: Firmware, mode: SevMode, *, kernel_given: bool) -> N
 
 def _load_svsm(req: SnpRequest, ovmf: Firmware) -> tuple[Firmware, int]:
     assert req.svsm is not None and req.vars_size is not None
-    data = read_input_file(req.svsm, what="SVSM image", limit=MAX_FIRMWARE_BYTES)
-    source = os.fspath(req.svsm)
+    data, source = _load(req.svsm, "SVSM image")
     end = ovmf.gpa() - req.vars_size
     if end < 0:
         raise InputError(f"OVMF VARS size {req.vars_size} puts the SVSM below address 0")
