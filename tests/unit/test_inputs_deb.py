@@ -190,6 +190,18 @@ def test_read_control_and_parse_control() -> None:
         parse_control(b" x\n", source="c")
 
 
+@given(st.binary(max_size=300))
+def test_fuzz_parse_control(data: bytes) -> None:
+    try:
+        fields = parse_control(data, source="c")
+    except ParseError as exc:
+        error = exc
+    else:
+        assert all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())
+        return
+    assert error.location.source == "c"
+
+
 # ------------------------------------------------------------ peer: dpkg-deb on real debs
 
 DPKG_DEB = shutil.which("dpkg-deb")

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from refkit.inputs.debian import (
     AptGetDownloader,
@@ -68,6 +70,18 @@ garbage line
     assert sources[1].signed_by == "/usr/share/keyrings/x.gpg"
     assert sources[1].components == ("main",)
     assert archive_uris(sources) == (ARCHIVE, f"{ARCHIVE}-two")
+
+
+def test_one_line_sources_with_tabs() -> None:
+    sources = parse_one_line_sources(f"deb\t{ARCHIVE}\tsid\tmain\n", origin="x")
+    assert archive_uris(sources) == (ARCHIVE,)
+
+
+@given(st.text(max_size=300))
+def test_fuzz_source_parsers_never_raise(text: str) -> None:
+    for source in parse_one_line_sources(text, origin="x") + parse_deb822_sources(text, origin="x"):
+        assert isinstance(source.uris, tuple)
+    archive_uris(parse_one_line_sources(text, origin="x"))
 
 
 def test_deb822_sources() -> None:

@@ -126,7 +126,7 @@ def parse_one_line_sources(text: str, *, origin: str) -> list[AptSource]:
                 key, _sep, value = opt.partition("=")
                 options[key] = value
         else:
-            kind, _sep, rest = line.partition(" ")
+            kind, _sep, rest = line.replace("\t", " ").partition(" ")
         words = rest.split()
         if kind not in ("deb", "deb-src") or len(words) < 2:
             continue
