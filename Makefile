@@ -43,6 +43,7 @@ test: lint typecheck pytest
 
 demo: setup
 	$(REFKIT) inputs fetch images/demo/inputs.lock.json --inputs $(INPUTS) --out $(DEMO_OUT)
+	$(REFKIT) inputs verify images/demo/inputs.lock.json --out $(DEMO_OUT)
 	$(REFKIT) measure snp --mode snp --vcpus 1-4,8,16,32,64 --vcpu-type EPYC-Milan \
 	  --ovmf $(DEMO_OUT)/OVMF.amdsev.fd --kernel $(DEMO_OUT)/vmlinuz \
 	  --append "console=ttyS0 root=/dev/vda ro"

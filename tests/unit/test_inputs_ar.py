@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from refkit.errors import ParseError
 from refkit.inputs.ar import read_members
-from tests.unit.test_inputs_support import ar_archive
+from tests.inputs_support import ar_archive
 
 
 def _read(data: bytes) -> list[tuple[str, bytes]]:

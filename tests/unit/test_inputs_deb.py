@@ -17,14 +17,14 @@ from refkit.errors import EnvironmentProblem, InputError, ParseError
 from refkit.inputs.deb import extract_files, parse_control, read_control, read_layout
 from refkit.inputs.errors import UnsafeArchive
 from refkit.inputs.lock import load_lock
-from tests.shared import PROJECT_ROOT, shared_input
-from tests.unit.test_inputs_support import (
+from tests.inputs_support import (
     Entry,
     ar_archive,
     make_deb,
     sha256,
     simple_entries,
 )
+from tests.shared import PROJECT_ROOT, shared_input
 
 
 def _extract(deb: bytes, *paths: str) -> dict[str, bytes]:
@@ -350,7 +350,7 @@ ZSTD = shutil.which("zstd")
 @pytest.mark.skipif(not _has_zstd_decoder(), reason="needs Python 3.14+ or the zstandard module")
 @pytest.mark.skipif(ZSTD is None, reason="needs the zstd tool to build the fixture")
 def test_zstd_data_archive() -> None:
-    from tests.unit.test_inputs_support import tar_bytes
+    from tests.inputs_support import tar_bytes
 
     assert ZSTD is not None
     raw = tar_bytes(simple_entries(b"zstd payload"))

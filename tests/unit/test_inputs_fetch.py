@@ -26,7 +26,7 @@ from refkit.inputs import (
     fetch,
 )
 from refkit.inputs.debian import DownloadFailed
-from tests.unit.test_inputs_support import make_deb, sha256, simple_entries
+from tests.inputs_support import make_deb, sha256, simple_entries
 
 FW = b"firmware " * 64
 KERNEL = b"kernel " * 100

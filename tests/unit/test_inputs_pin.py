@@ -12,8 +12,8 @@ import pytest
 from refkit.errors import ExitCode, InputError, ParseError
 from refkit.inputs.lock import Lock, load_lock
 from refkit.inputs.pin import add_to_lock, pin_deb
+from tests.inputs_support import CONTROL, make_deb, sha256, simple_entries
 from tests.shared import PROJECT_ROOT, shared_input
-from tests.unit.test_inputs_support import CONTROL, make_deb, sha256, simple_entries
 
 RunCli = Callable[..., Any]
 FW = b"firmware"

@@ -9,7 +9,7 @@ import pytest
 
 from refkit.inputs.errors import DigestMismatch
 from refkit.inputs.store import LocalStore, open_verified
-from tests.unit.test_inputs_support import sha256
+from tests.inputs_support import sha256
 
 
 def _write(path: Path, data: bytes) -> Path:
