@@ -116,3 +116,48 @@ def test_model_disk_must_name_a_model_disk_subject() -> None:
     _bad(value, "not a subject")
     value["predicate"]["models"][0]["disk"] = value["subject"][0]["name"]
     _bad(value, "not model-disk")
+
+
+def test_absurd_sizes_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import refkit.manifests.statement as statement_module
+
+    data = (ASSETS / "release.json").read_bytes()
+    monkeypatch.setattr(statement_module, "MAX_DOCUMENT_BYTES", len(data) - 1)
+    with pytest.raises(InputError, match="limit"):
+        load_statement(data, source="big.json")
+    monkeypatch.setattr(statement_module, "MAX_SUBJECTS", 2)
+    with pytest.raises(ParseError, match="more than 2"):
+        parse_statement(example_statement(), source="many.json")
+
+
+def test_not_an_object_or_no_predicate() -> None:
+    with pytest.raises(ParseError, match="expected an object"):
+        parse_statement([], source="t")  # type: ignore[arg-type]
+    value = example_statement()
+    del value["predicate"]
+    with pytest.raises(ParseError, match=r"\$\.predicate.*required"):
+        parse_statement(value, source="t")
+    value = example_statement()
+    value["predicateType"] = 7
+    with pytest.raises(ParseError, match="predicateType"):
+        parse_statement(value, source="t")
+
+
+def test_bundle_with_foreign_payload_names_the_type() -> None:
+    import base64
+
+    from refkit.manifests.files import load_statement_or_bundle
+
+    value = example_statement()
+    value["predicateType"] = "https://model_signing/signature/v1.0"
+    bundle = {
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {"publicKey": {"hint": "x"}},
+        "dsseEnvelope": {
+            "payload": base64.b64encode(canonical_dumps(value)).decode(),
+            "payloadType": "application/vnd.in-toto+json",
+            "signatures": [{"sig": base64.b64encode(b"s").decode(), "keyid": ""}],
+        },
+    }
+    with pytest.raises(NotARefkitManifest, match="model_signing"):
+        load_statement_or_bundle(json.dumps(bundle).encode(), source="b.json")
