@@ -363,7 +363,7 @@ def _render_explain(result: SnpResult) -> None:
     console = stdout_console()
     req = result.request
     console.print(
-        f"mode {req.mode.value}, vmm {req.vmm_type.value}, firmware {req.ovmf} "
+        f"mode {req.mode.value}, vmm {req.vmm_type.value}, firmware {result.firmware_source} "
         f"({result.firmware_flavour})"
     )
     if result.sections:

@@ -147,6 +147,7 @@ class SnpResult(NamedTuple):
 
     request: SnpRequest
     measurements: tuple[Measurement, ...]
+    firmware_source: str
     firmware_flavour: str
     ovmf: FileDigest | None
     kernel: FileDigest | None
@@ -278,6 +279,7 @@ def measure(request: SnpRequest, *, digester: FileDigester | None = None) -> Snp
     return SnpResult(
         request=request,
         measurements=measurements,
+        firmware_source=source,
         firmware_flavour=firmware.flavour(),
         ovmf=ovmf_fd,
         kernel=results.get("kernel"),
