@@ -85,6 +85,8 @@ TAMPERS: list[tuple[str, Any, str]] = [
     (f"{DTDX}.minTcbEvaluationDataNumber", 2**32, "out of range"),
     (f"{MODEL0}.verity.hashOffset", 90185729, "multiple of dataBlockSize"),
     (f"{MODEL0}.verity.dataBlockSize", 3000, "power of two"),
+    (f"{TDX0}.computedBy", {"name": "refkit"}, "is required"),
+    (f"{TDX0}.computedBy", {"name": "refkit", "version": "a b"}, "does not match"),
     # enums
     (f"{SNP0}.product", "Rome", "Milan"),
     (f"{SNP0}.mode", "tdx", "snp"),

@@ -88,6 +88,7 @@ def snp_entry(vcpus: int) -> st.SearchStrategy[dict[str, Any]]:
                 "vcpuType": TOKEN,
                 "vcpuSignature": st.integers(0, 2**32 - 1),
                 "inputs": inputs(),
+                "computedBy": st.fixed_dictionaries({"name": TOKEN, "version": TOKEN}),
             },
         )
     )

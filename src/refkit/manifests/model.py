@@ -256,6 +256,29 @@ class Release:
         return merged(out, self.unrecognized)
 
 
+@dataclass(frozen=True)
+class Tool:
+    """The tool (and version) that computed a value: values are only as stable as it is."""
+
+    name: str
+    version: str
+    unrecognized: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, obj: Obj) -> Tool:
+        return cls(
+            obj.text("name", pattern=_TOKEN), obj.text("version", pattern=_TOKEN), obj.rest()
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return merged({"name": self.name, "version": self.version}, self.unrecognized)
+
+
+def _tool(obj: Obj) -> Tool | None:
+    sub = obj.opt_obj("computedBy")
+    return None if sub is None else Tool.parse(sub)
+
+
 # --------------------------------------------------------------------------- shapes
 
 
@@ -334,6 +357,7 @@ class SnpReference:
     vcpu_type: str | None = None
     vcpu_signature: int | None = None
     inputs: Mapping[str, DigestSet] | None = None
+    computed_by: Tool | None = None
     unrecognized: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -348,6 +372,7 @@ class SnpReference:
             vcpu_type=obj.opt_text("vcpuType", pattern=_TOKEN),
             vcpu_signature=obj.opt_integer("vcpuSignature", hi=2**32 - 1),
             inputs=_digest_map(obj, "inputs"),
+            computed_by=_tool(obj),
             unrecognized=obj.rest(),
         )
         if out.shape.vmm.type not in {v.value for v in SnpVmm}:
@@ -375,6 +400,7 @@ class SnpReference:
         put(out, "vcpuType", self.vcpu_type)
         put(out, "vcpuSignature", self.vcpu_signature)
         put(out, "inputs", _digest_map_json(self.inputs))
+        put(out, "computedBy", None if self.computed_by is None else self.computed_by.to_json())
         return merged(out, self.unrecognized)
 
 
@@ -386,6 +412,7 @@ class TdxReference:
     mrtd: str
     rtmrs: tuple[str, str, str, str]
     inputs: Mapping[str, DigestSet] | None = None
+    computed_by: Tool | None = None
     unrecognized: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -401,6 +428,7 @@ class TdxReference:
             mrtd=obj.hex("mrtd", TDX_MR_SIZE),
             rtmrs=(rtmrs[0], rtmrs[1], rtmrs[2], rtmrs[3]),
             inputs=_digest_map(obj, "inputs"),
+            computed_by=_tool(obj),
             unrecognized=obj.rest(),
         )
 
@@ -415,6 +443,7 @@ class TdxReference:
             "rtmrs": list(self.rtmrs),
         }
         put(out, "inputs", _digest_map_json(self.inputs))
+        put(out, "computedBy", None if self.computed_by is None else self.computed_by.to_json())
         return merged(out, self.unrecognized)
 
 
@@ -426,6 +455,7 @@ class VtpmReference:
     pcrs: Mapping[str, str]
     shape: Shape | None = None
     inputs: Mapping[str, DigestSet] | None = None
+    computed_by: Tool | None = None
     unrecognized: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -448,6 +478,7 @@ class VtpmReference:
             pcrs=pcrs,
             shape=None if shape_obj is None else Shape.parse(shape_obj),
             inputs=_digest_map(obj, "inputs"),
+            computed_by=_tool(obj),
             unrecognized=obj.rest(),
         )
 
@@ -459,6 +490,7 @@ class VtpmReference:
         out: dict[str, Any] = {"bank": self.bank.value, "pcrs": dict(self.pcrs)}
         put(out, "shape", None if self.shape is None else self.shape.to_json())
         put(out, "inputs", _digest_map_json(self.inputs))
+        put(out, "computedBy", None if self.computed_by is None else self.computed_by.to_json())
         return merged(out, self.unrecognized)
 
 
@@ -1100,6 +1132,7 @@ __all__ = [
     "Source",
     "TdxDeclared",
     "TdxReference",
+    "Tool",
     "Verity",
     "Vmm",
     "VtpmReference",
