@@ -86,7 +86,8 @@ class Obj:
     def fail(self, key: str | None, message: str, hint: str | None = None) -> ParseError:
         return fail(self.source, self.at(key) if key else self.path, message, hint)
 
-    def _get(self, key: str, required: bool) -> Any:
+    def raw(self, key: str, required: bool = False) -> Any:
+        """The field's value unchecked (None if absent), marked as known."""
         self._seen.add(key)
         if key not in self.value:
             if required:
@@ -95,7 +96,7 @@ class Obj:
         return self.value[key]
 
     def _typed(self, key: str, required: bool, kind: type[T], what: str) -> T | None:
-        value = self._get(key, required)
+        value = self.raw(key, required)
         if value is None and key in self.value:
             raise self.fail(key, f"expected {what}, found null")
         if value is None:
@@ -155,10 +156,10 @@ class Obj:
         return None if text is None else parse_time(text, source=self.source, path=self.at(key))
 
     def obj(self, key: str) -> Obj:
-        return Obj(self._get(key, True), source=self.source, path=self.at(key))
+        return Obj(self.raw(key, True), source=self.source, path=self.at(key))
 
     def opt_obj(self, key: str) -> Obj | None:
-        value = self._get(key, False)
+        value = self.raw(key, False)
         if value is None and key not in self.value:
             return None
         return Obj(value, source=self.source, path=self.at(key))
@@ -178,7 +179,7 @@ class Obj:
         required: bool = False,
         min_items: int = 0,
     ) -> tuple[T, ...] | None:
-        value = self._get(key, required)
+        value = self.raw(key, required)
         if value is None and key not in self.value:
             return None
         if not isinstance(value, list):

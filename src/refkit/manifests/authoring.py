@@ -66,7 +66,7 @@ def authoring_to_statement_json(
 ) -> dict[str, Any]:
     """Turn the authoring form into statement JSON (not yet validated or normalised)."""
     top = Obj(document, source=source, path="$")
-    raw_subjects = top._get("subjects", True)
+    raw_subjects = top.raw("subjects", True)
     if not isinstance(raw_subjects, list):
         raise top.fail("subjects", "expected a list of artifacts")
     subjects = [_subject(v, f"$.subjects[{i}]", source) for i, v in enumerate(raw_subjects)]

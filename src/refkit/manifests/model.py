@@ -175,11 +175,11 @@ class DigestSet:
 
 
 def _digests(obj: Obj, key: str) -> DigestSet:
-    return DigestSet.parse(obj._get(key, True), obj.at(key), obj.source)
+    return DigestSet.parse(obj.raw(key, True), obj.at(key), obj.source)
 
 
 def _opt_digests(obj: Obj, key: str) -> DigestSet | None:
-    value = obj._get(key, False)
+    value = obj.raw(key, False)
     if key not in obj.value:
         return None
     return DigestSet.parse(value, obj.at(key), obj.source)

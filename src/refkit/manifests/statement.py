@@ -97,7 +97,7 @@ class Subject:
             raise ann.fail("kind", f"{kind_text!r} is not one of: {allowed}") from None
         return cls(
             name=obj.text("name", pattern=_NAME),
-            digest=DigestSet.parse(obj._get("digest", True), obj.at("digest"), source),
+            digest=DigestSet.parse(obj.raw("digest", True), obj.at("digest"), source),
             kind=kind,
             uri=obj.opt_text("uri", pattern=_NAME),
             media_type=obj.opt_text("mediaType", pattern=_NAME),
@@ -162,17 +162,16 @@ def parse_statement(value: dict[str, Any], *, source: str) -> Statement:
     stype = obj.text("_type")
     if stype != STATEMENT_TYPE:
         raise obj.fail("_type", f"is {stype[:100]!r}, expected {STATEMENT_TYPE}")
-    ptype = obj.value.get("predicateType")
-    obj._seen.add("predicateType")
+    ptype = obj.raw("predicateType")
     if not isinstance(ptype, str):
         raise obj.fail("predicateType", f"expected a string, found {type_name(ptype)}")
     if ptype != PREDICATE_TYPE:
         raise NotARefkitManifest(ptype[:200], source=source)
-    raw_subjects = obj._get("subject", True)
+    raw_subjects = obj.raw("subject", True)
     if isinstance(raw_subjects, list) and len(raw_subjects) > MAX_SUBJECTS:
         raise obj.fail("subject", f"has more than {MAX_SUBJECTS} entries")
     subjects = obj.items("subject", lambda v, p: Subject.parse(v, p, source), min_items=1)
-    predicate = parse_predicate(obj._get("predicate", True), source=source)
+    predicate = parse_predicate(obj.raw("predicate", True), source=source)
     statement = Statement(subjects=subjects, predicate=predicate, unrecognized=obj.rest())
     _check_references(statement, source)
     return statement
