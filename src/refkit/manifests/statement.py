@@ -27,7 +27,8 @@ Contract with the signing code (stable):
   ``expires`` (RFC 3339 UTC) and ``source {repository, commit}``; ``predicate
   ["schemaVersion"]`` the schema version.
 
-Invariants: subject names are unique and non-empty; every subject has a sha256, sha384 or
+Invariants: whatever parses can be serialised canonically; subject names are unique and
+non-empty; every subject has a sha256, sha384 or
 sha512 digest in lower-case hex; a model's ``disk`` names a subject of kind model-disk.
 """
 
@@ -38,7 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from refkit.errors import InputError
+from refkit.errors import InputError, Location, ParseError
 from refkit.manifests import canonical
 from refkit.manifests._reader import Obj, fail, merged, put, type_name
 from refkit.manifests.constants import MAX_DOCUMENT_BYTES, PREDICATE_TYPE, STATEMENT_TYPE
@@ -174,6 +175,14 @@ def parse_statement(value: dict[str, Any], *, source: str) -> Statement:
     predicate = parse_predicate(obj.raw("predicate", True), source=source)
     statement = Statement(subjects=subjects, predicate=predicate, unrecognized=obj.rest())
     _check_references(statement, source)
+    try:
+        # Invariant for the signer: whatever parses can be written canonically (no lone
+        # surrogates, no integers beyond I-JSON, even in fields refkit does not know).
+        canonical.canonical_dumps(statement.to_json())
+    except InputError as exc:
+        raise ParseError(
+            f"cannot be written as canonical JSON: {exc.message}", location=Location(source)
+        ) from None
     return statement
 
 
