@@ -92,3 +92,8 @@ def test_billion_laughs_is_refused_before_expanding() -> None:
 def test_empty_document_is_none() -> None:
     assert load_yaml("", source="t.yaml") is None
     assert load_yaml("# only a comment\n", source="t.yaml") is None
+
+
+def test_absurd_integer_literal_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="invalid YAML value"):
+        load_yaml("a: " + "9" * 10_000 + "\n", source="t.yaml")
