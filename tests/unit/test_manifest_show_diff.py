@@ -135,6 +135,7 @@ def test_cli_show_table(run_cli: Callable[..., Any]) -> None:
         "MRSEAM",
         "all-MiniLM-L6-v2",
         "Provenance",
+        "What each value was computed from",
     ):
         assert needle in r.stdout, needle
     assert r.stderr == ""

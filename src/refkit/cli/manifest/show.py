@@ -11,7 +11,7 @@ from refkit.cli._options import json_option
 from refkit.cli._output import emit_json, note, stdout_console
 from refkit.manifests.authoring import unrecognized_fields
 from refkit.manifests.files import LoadedStatement, read_statement_file
-from refkit.manifests.model import Shape
+from refkit.manifests.model import Shape, SnpReference, TdxReference, VtpmReference
 from refkit.manifests.statement import Statement
 
 if TYPE_CHECKING:
@@ -131,6 +131,20 @@ def tables(loaded: LoadedStatement) -> list[Table]:
                 ", ".join(g.vbios_versions or ()) or "-",
                 ", ".join(g.rim_ids or ()) or "-",
             )
+        out.append(t)
+
+    computed: list[SnpReference | TdxReference | VtpmReference] = [
+        *(rv.snp or ()),
+        *(rv.tdx or ()),
+        *(rv.vtpm or ()),
+    ]
+    computed = [c for c in computed if c.inputs or c.computed_by]
+    if computed:
+        t = _table("What each value was computed from", "value", "computed by", "inputs")
+        for c in computed:
+            tool = f"{c.computed_by.name} {c.computed_by.version}" if c.computed_by else "-"
+            inputs = "\n".join(f"{k} {v}" for k, v in sorted((c.inputs or {}).items()))
+            t.add_row(c.key, tool, inputs or "-")
         out.append(t)
 
     declared = pred.declared
