@@ -5,7 +5,8 @@ Follows edgelesssys/contrast ``internal/manifest/referencevalues.go`` at commit
 ``SNPReferenceValues``, ``SNPTCB``, ``TDXReferenceValues``), serialised with Go's
 ``encoding/json`` defaults: struct field names as keys in declaration order, ``HexString``
 as lower-case hex strings, ``SVN`` and integers as JSON numbers, booleans as booleans, the
-``snp``/``tdx`` lists omitted when empty (``omitempty``). ``GuestPolicy`` and
+``snp``/``tdx`` lists omitted when empty (``omitempty``), an absent allow-list as ``null``
+(a nil slice) and a declared empty one as ``[]``. ``GuestPolicy`` and
 ``PlatformInfo`` are go-sev-guest's ``abi.SnpPolicy`` and ``abi.SnpPlatformInfo`` (no JSON
 tags), decoded from the u64 report fields with the bit positions of google/go-sev-guest
 ``abi/abi.go`` at commit af1c107a648f47253da23a9de7a7c82ec073cfdb (``ParseSnpPolicy``,
@@ -92,7 +93,8 @@ def _snp_set(ref: SnpReference, product: SnpProduct, dec: SnpDeclared) -> dict[s
         "GuestPolicy": guest_policy(dec.guest_policy),
         "PlatformInfo": platform_info(dec.platform_info or 0),
         "MinimumMitigationVector": dec.minimum_mitigation_vector or 0,
-        "AllowedChipIDs": list(dec.allowed_chip_ids or ()),
+        # a nil Go slice marshals as null, an empty one as []: keep the distinction
+        "AllowedChipIDs": None if dec.allowed_chip_ids is None else list(dec.allowed_chip_ids),
         "CPUs": ref.shape.vcpus,
     }
 
@@ -108,7 +110,7 @@ def _tdx_set(ref: TdxReference, mr_seam: str, statement: Statement) -> dict[str,
         "MrSeam": mr_seam,
         "Rtmrs": list(ref.rtmrs),
         "Xfam": tdx.xfam or "",
-        "AllowedPIIDs": list(tdx.allowed_piids or ()),
+        "AllowedPIIDs": None if tdx.allowed_piids is None else list(tdx.allowed_piids),
         "MemoryIntegrity": False,
         "SMTDisabled": False,
         "StaticPlatform": False,
