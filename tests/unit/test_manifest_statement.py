@@ -161,3 +161,19 @@ def test_bundle_with_foreign_payload_names_the_type() -> None:
     }
     with pytest.raises(NotARefkitManifest, match="model_signing"):
         load_statement_or_bundle(json.dumps(bundle).encode(), source="b.json")
+
+
+def test_library_never_imports_click_or_rich() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import refkit.manifests.statement, refkit.manifests.authoring, refkit.manifests.diff\n"
+        "import refkit.manifests.files, refkit.manifests.yamlio\n"
+        "import refkit.manifests.exports.contrast, refkit.manifests.exports.rvps\n"
+        "import refkit.manifests.exports.vsa, refkit.manifests.schema\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('click', 'rich')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
