@@ -18,8 +18,9 @@ Contract with the signing code (stable):
 - :func:`load_statement` parses bytes strictly (duplicate keys, NaN, BOM, depth, size:
   :mod:`refkit.manifests.canonical`) and validates; malformed input raises
   :class:`~refkit.errors.ParseError`, a statement of another predicate type raises
-  :class:`NotARefkitManifest` naming the type found. :func:`parse_statement` does the same
-  for an already-parsed dict.
+  :class:`NotARefkitManifest` naming the type found. ``require_canonical=True`` also
+  refuses bytes that are not exactly RFC 8785. :func:`parse_statement` does the same for
+  an already-parsed dict.
 - :class:`Statement` is frozen; ``to_json()`` gives the dict back, unknown fields
   included at every level; ``canonical_bytes()`` is its RFC 8785 serialisation, the bytes
   that are signed and hashed.
@@ -28,8 +29,8 @@ Contract with the signing code (stable):
   ["schemaVersion"]`` the schema version.
 
 Invariants: whatever parses can be serialised canonically; subject names are unique and
-non-empty; every subject has a sha256, sha384 or
-sha512 digest in lower-case hex; a model's ``disk`` names a subject of kind model-disk.
+non-empty; every subject has a sha256, sha384 or sha512 digest in lower-case hex; a
+model's ``disk`` names a subject of kind model-disk.
 """
 
 from __future__ import annotations
