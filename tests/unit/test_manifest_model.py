@@ -196,3 +196,18 @@ def test_parse_predicate_alone() -> None:
     assert predicate.to_json() == doc["predicate"]
     with pytest.raises(ParseError, match=r"\$\.release"):
         parse_predicate({**doc["predicate"], "release": 1}, source="p.json", path="$")
+
+
+def test_published_schema_is_valid_and_accepts_the_golden() -> None:
+    import json
+
+    from jsonschema import Draft202012Validator
+
+    from refkit.manifests.schema import schema_text
+
+    schema = json.loads(schema_text())
+    Draft202012Validator.check_schema(schema)
+    predicate = example_statement()["predicate"]
+    assert list(Draft202012Validator(schema).iter_errors(predicate)) == []
+    predicate["release"]["created"] = "yesterday"
+    assert list(Draft202012Validator(schema).iter_errors(predicate))
