@@ -91,3 +91,15 @@ def test_completion_scripts(run_cli: Callable[..., Any], shell: str) -> None:
     r = run_cli("completion", shell)
     assert r.code == 0
     assert "_REFKIT_COMPLETE" in r.stdout
+
+
+def test_ctx_exit_code_is_returned(
+    monkeypatch: pytest.MonkeyPatch, run_cli: Callable[..., Any]
+) -> None:
+    @click.command("boom")
+    @click.pass_context
+    def boom(ctx: click.Context) -> None:
+        ctx.exit(1)
+
+    monkeypatch.setattr(cli_module.cli, "get_command", lambda ctx, name: boom)
+    assert run_cli("boom").code == 1

@@ -115,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = _verbosity(args)
     try:
-        cli.main(args=args, prog_name="refkit", standalone_mode=False)
+        # Without standalone mode click returns ctx.exit(n)'s code instead of exiting.
+        returned = cli.main(args=args, prog_name="refkit", standalone_mode=False)
     except click.exceptions.Abort:
         _print_error("aborted")
         return int(ExitCode.BAD_INPUT)
@@ -150,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             traceback.print_exc(file=sys.stderr)
         return int(ExitCode.INTERNAL)
-    return int(ExitCode.OK)
+    return returned if isinstance(returned, int) else int(ExitCode.OK)
 
 
 def _print_cause_chain(exc: BaseException, verbose: int) -> None:
