@@ -90,13 +90,66 @@ def loads_strict(data: bytes | str, *, source: str, max_bytes: int = MAX_DOCUMEN
 
 
 def canonical_dumps(value: Any) -> bytes:
-    """RFC 8785 canonical JSON bytes of ``value`` (UTF-8)."""
+    """RFC 8785 canonical JSON bytes of ``value`` (UTF-8).
+
+    Documents made of objects, arrays, strings, integers within I-JSON's exact range,
+    booleans and null (everything refkit writes) take a fast path through the C JSON
+    encoder: for them RFC 8785 is exactly sorted keys, no white space, ECMAScript string
+    escaping (which ``json`` with ``ensure_ascii=False`` matches) and integer digits.
+    Anything else (floats, lone surrogates, keys that UTF-16 order would sort differently
+    from code-point order, integers beyond 2**53) goes to the reference implementation,
+    rfc8785, which raises for what cannot be canonicalised. A property test keeps the two
+    paths equal.
+    """
+    if _fast_path_ok(value):
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        ).encode("utf-8")
     import rfc8785
 
     try:
         return bytes(rfc8785.dumps(value))
-    except rfc8785.CanonicalizationError as exc:
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError, ValueError, TypeError) as exc:
+        # rfc8785 raises UnicodeEncodeError for lone surrogates, TypeError for other types
         raise InputError(f"value cannot be canonicalised (RFC 8785): {exc}") from exc
+
+
+_MAX_EXACT = 2**53 - 1
+
+
+def _fast_path_ok(value: Any) -> bool:
+    """Whether ``value`` only holds what the fast path serialises exactly as RFC 8785."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is str:
+            if not _plain_text(node):
+                return False
+        elif kind is dict:
+            for key, child in node.items():
+                if type(key) is not str or not _plain_key(key):
+                    return False
+                stack.append(child)
+        elif kind is list:
+            stack.extend(node)
+        elif kind is int:
+            if not -_MAX_EXACT <= node <= _MAX_EXACT:
+                return False
+        elif node is not None and kind is not bool:
+            return False  # floats, tuples, subclasses: the reference implementation decides
+    return True
+
+
+def _plain_text(text: str) -> bool:
+    # Lone surrogates cannot be encoded as UTF-8; the reference implementation refuses them.
+    return text.isascii() or not any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def _plain_key(key: str) -> bool:
+    # RFC 8785 sorts keys by UTF-16 code units; Python by code points. The two orders agree
+    # unless a key holds a character outside the BMP (a surrogate pair in UTF-16).
+    return key.isascii() or (_plain_text(key) and all(ch <= "\uffff" for ch in key))
 
 
 def is_canonical(data: bytes, *, source: str) -> bool:
