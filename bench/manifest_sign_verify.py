@@ -12,7 +12,9 @@ already imported (process start-up excluded):
   (``verify_manifest``), one bundle, threshold 1;
 - and, to show where verify's time goes: the signature path alone (strict bundle parsing
   and the DSSE signature check) and the manifest validation alone
-  (``refkit.manifests.statement.load_statement``, JSON Schema plus semantic checks).
+  (``refkit.manifests.statement.load_statement``), with the JSON Schema as build and sign
+  run it, and without it as verify runs it (refkit's own checks refuse all the schema
+  refuses; a property test holds them to it).
 
 Medians (and min/max) over --runs runs after one warm-up. Goal: verify under 50 ms.
 
@@ -123,6 +125,9 @@ def main() -> None:
     report["manifest_validation"] = timed(
         lambda: load_statement(statement, source="bench"), args.runs
     )
+    report["manifest_validation_no_schema"] = timed(
+        lambda: load_statement(statement, source="bench", schema=False), args.runs
+    )
 
     if args.json:
         print(json.dumps(report, indent=2))
@@ -137,8 +142,10 @@ def main() -> None:
         ok = "ok" if r["verify"]["median_ms"] < GOAL_VERIFY_MS else "MISSED"
         print(f"{name:<12} {cells[0]:>20} {cells[1]:>20} {cells[2]:>20}  verify goal: {ok}")
     print(
-        f"manifest validation alone (load_statement): {_cell(report['manifest_validation'])} ms"
-        f"; goal: verify < {GOAL_VERIFY_MS:.0f} ms"
+        "manifest validation alone (load_statement): with the JSON Schema (build, sign) "
+        f"{_cell(report['manifest_validation'])} ms; refkit's checks only (verify) "
+        f"{_cell(report['manifest_validation_no_schema'])} ms; goal: verify < "
+        f"{GOAL_VERIFY_MS:.0f} ms"
     )
 
 

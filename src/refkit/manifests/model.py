@@ -1062,7 +1062,9 @@ class ReferenceManifest:
         return merged(out, self.unrecognized)
 
 
-def parse_predicate(value: Any, *, source: str, path: str = "$.predicate") -> ReferenceManifest:
+def parse_predicate(
+    value: Any, *, source: str, path: str = "$.predicate", schema: bool = True
+) -> ReferenceManifest:
     """Validate a predicate (semantic checks, then the JSON Schema) and build the model.
 
     Raises :class:`~refkit.errors.ParseError` naming the field path on any failure.
@@ -1094,7 +1096,8 @@ def parse_predicate(value: Any, *, source: str, path: str = "$.predicate") -> Re
         raise obj.fail("referenceValues", "holds no reference value and there are no models")
     # The published schema is checked too, after the semantic checks (whose messages are
     # the more helpful): a document refkit accepts always follows the schema it ships.
-    validate_predicate(value, source=source, path=path)
+    if schema:
+        validate_predicate(value, source=source, path=path)
     return out
 
 

@@ -149,16 +149,23 @@ class Statement:
         return canonical.canonical_dumps(self.to_json())
 
 
-def load_statement(data: bytes, *, source: str, require_canonical: bool = False) -> Statement:
-    """Parse and validate statement bytes (strict JSON; canonical too if asked)."""
+def load_statement(
+    data: bytes, *, source: str, require_canonical: bool = False, schema: bool = True
+) -> Statement:
+    """Parse and validate statement bytes (strict JSON; canonical too if asked).
+
+    ``schema=False`` skips the published JSON Schema and keeps refkit's own checks, which
+    refuse everything the schema refuses (a property test holds them to it); verification
+    uses it because jsonschema costs most of the time on large manifests.
+    """
     if require_canonical:
         value = canonical.require_canonical(data, source=source)
     else:
         value = canonical.loads_strict(data, source=source, max_bytes=MAX_DOCUMENT_BYTES)
-    return parse_statement(value, source=source)
+    return parse_statement(value, source=source, schema=schema)
 
 
-def parse_statement(value: dict[str, Any], *, source: str) -> Statement:
+def parse_statement(value: dict[str, Any], *, source: str, schema: bool = True) -> Statement:
     """Validate an already-parsed statement and build the typed :class:`Statement`."""
     obj = Obj(value, source=source, path="$")
     stype = obj.text("_type")
@@ -173,7 +180,7 @@ def parse_statement(value: dict[str, Any], *, source: str) -> Statement:
     if isinstance(raw_subjects, list) and len(raw_subjects) > MAX_SUBJECTS:
         raise obj.fail("subject", f"has more than {MAX_SUBJECTS} entries")
     subjects = obj.items("subject", lambda v, p: Subject.parse(v, p, source), min_items=1)
-    predicate = parse_predicate(obj.raw("predicate", True), source=source)
+    predicate = parse_predicate(obj.raw("predicate", True), source=source, schema=schema)
     statement = Statement(subjects=subjects, predicate=predicate, unrecognized=obj.rest())
     _check_references(statement, source)
     try:
