@@ -13,6 +13,8 @@ STAMP := $(VENV)/.installed
 # not found there by sha256 is downloaded by package name and version.
 INPUTS ?= ../shared/inputs
 DEMO_OUT ?= build/demo
+DEMO_BOOT = --ovmf $(DEMO_OUT)/OVMF.amdsev.fd --kernel $(DEMO_OUT)/vmlinuz \
+	--append "console=ttyS0 root=/dev/vda ro"
 PYTEST_ARGS ?=
 
 .PHONY: setup system-deps test lint typecheck pytest demo bench clean
@@ -44,12 +46,18 @@ test: lint typecheck pytest
 demo: setup
 	$(REFKIT) inputs fetch images/demo/inputs.lock.json --inputs $(INPUTS) --out $(DEMO_OUT)
 	$(REFKIT) inputs verify images/demo/inputs.lock.json --out $(DEMO_OUT)
-	$(REFKIT) measure snp --mode snp --vcpus 1-4,8,16,32,64 --vcpu-type EPYC-Milan \
-	  --ovmf $(DEMO_OUT)/OVMF.amdsev.fd --kernel $(DEMO_OUT)/vmlinuz \
-	  --append "console=ttyS0 root=/dev/vda ro"
-	$(REFKIT) measure snp --mode snp --vcpus 4 --vcpu-type EPYC-Milan --explain \
-	  --ovmf $(DEMO_OUT)/OVMF.amdsev.fd --kernel $(DEMO_OUT)/vmlinuz \
-	  --append "console=ttyS0 root=/dev/vda ro"
+	$(REFKIT) measure snp --mode snp --vcpus 4 --vcpu-type EPYC-Milan --explain $(DEMO_BOOT)
+	$(REFKIT) measure snp --mode snp --vcpus 1-4,8,16,32,64 --vcpu-type EPYC-Milan $(DEMO_BOOT) \
+	  --json > $(DEMO_OUT)/snp.json
+	sed "s/@COMMIT@/$$(git rev-parse HEAD 2>/dev/null || printf '%040d' 0)/" \
+	  images/demo/release.yaml.in > $(DEMO_OUT)/release.yaml
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || echo 0) $(REFKIT) manifest build \
+	  $(DEMO_OUT)/release.yaml --add-snp $(DEMO_OUT)/snp.json -o $(DEMO_OUT)/release.json --force
+	$(REFKIT) keygen --out $(DEMO_OUT)/demo.key --force
+	$(REFKIT) manifest sign $(DEMO_OUT)/release.json --key $(DEMO_OUT)/demo.key \
+	  -o $(DEMO_OUT)/release.bundle.json --force
+	$(REFKIT) manifest verify $(DEMO_OUT)/release.bundle.json --key $(DEMO_OUT)/demo.key.pub
+	$(REFKIT) manifest show $(DEMO_OUT)/release.bundle.json
 
 bench: setup
 	$(PY) bench/snp_measure.py

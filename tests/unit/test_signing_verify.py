@@ -536,3 +536,17 @@ def test_cli_sign_to_stdout(run_cli: Run) -> None:
 
 def test_library_error_types() -> None:
     assert issubclass(ParseError, InputError)
+
+
+def test_sign_does_not_overwrite_without_force(tmp_path: Path, run_cli: Any) -> None:
+    """No data loss: an existing bundle is kept unless --force is given."""
+    key = tmp_path / "k.key"
+    assert run_cli("keygen", "--out", key).code == 0
+    statement = Path(__file__).resolve().parent.parent / "assets" / "signing" / "release.json"
+    out = tmp_path / "b.json"
+    out.write_bytes(b"precious")
+    r = run_cli("manifest", "sign", statement, "--key", key, "-o", out)
+    assert r.code == 2
+    assert out.read_bytes() == b"precious"
+    assert run_cli("manifest", "sign", statement, "--key", key, "-o", out, "--force").code == 0
+    assert out.read_bytes() != b"precious"

@@ -18,6 +18,7 @@ from the document, an explicit option or ``SOURCE_DATE_EPOCH``, or the build fai
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -122,6 +123,18 @@ def build_statement(
     return normalise(parse_statement(value, source=source))
 
 
+def natural_key(text: str) -> tuple[tuple[tuple[int, int | str], ...], str]:
+    """Sort key reading digit runs as numbers: "4 vCPU" before "32 vCPU".
+
+    The text itself breaks ties ("7" and "07"), so the order is total and the canonical
+    form never depends on the order entries were written in.
+    """
+    parts = tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part
+    )
+    return parts, text
+
+
 def _sorted(items: tuple[Any, ...] | None, key: Any) -> tuple[Any, ...] | None:
     return None if items is None else tuple(sorted(items, key=key))
 
@@ -135,7 +148,7 @@ def normalise(statement: Statement) -> Statement:
     rep = dataclasses.replace
     p = statement.predicate
     rv = p.reference_values
-    by_key = lambda e: e.key  # noqa: E731
+    by_key = lambda e: natural_key(e.key)  # noqa: E731
     rv = rep(
         rv,
         snp=_sorted(rv.snp, by_key),

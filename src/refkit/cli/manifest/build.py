@@ -14,6 +14,8 @@ from refkit.cli._output import emit_json, note, warn
 from refkit.cli.manifest._common import force_option, output_option, write_result
 from refkit.errors import InputError, Location, ParseError, read_input_file
 from refkit.manifests.authoring import build_statement, choose_created, unrecognized_fields
+from refkit.manifests.canonical import loads_strict
+from refkit.manifests.measured import add_snp_values
 from refkit.manifests.yamlio import MAX_YAML_BYTES, load_yaml
 
 
@@ -26,6 +28,15 @@ from refkit.manifests.yamlio import MAX_YAML_BYTES, load_yaml
     help="Release creation time (UTC). Overrides release.created and SOURCE_DATE_EPOCH.",
 )
 @click.option("--strict", is_flag=True, help="Refuse fields refkit does not know (usually typos).")
+@click.option(
+    "--add-snp",
+    "add_snp",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="MEASURED.json",
+    help="Add the SNP reference values (one per vCPU count) and the firmware, kernel and "
+    "initrd subjects from `refkit measure snp --json` output. Repeatable.",
+)
 @force_option
 @json_option
 def build(
@@ -33,6 +44,7 @@ def build(
     output: Path,
     created: str | None,
     strict: bool,
+    add_snp: tuple[Path, ...],
     force: bool,
     as_json: bool,
 ) -> None:
@@ -49,9 +61,12 @@ def build(
     never uses the current time silently.
 
     \b
-    Example:
+    Examples:
       SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) \\
         refkit manifest build release.yaml -o release.json
+      refkit measure snp --mode snp --vcpus 1-64 --vcpu-type EPYC-Milan \\
+        --ovmf OVMF.amdsev.fd --kernel vmlinuz --json > snp.json
+      refkit manifest build release.yaml --add-snp snp.json -o release.json
     """
     source = os.fspath(yaml_file)
     if as_json and str(output) == "-":
@@ -65,6 +80,12 @@ def build(
             location=Location(source),
             hint="start from `refkit manifest example`",
         )
+    for measured_file in add_snp:
+        measured_source = os.fspath(measured_file)
+        measured = loads_strict(
+            read_input_file(measured_file, what="measurement JSON"), source=measured_source
+        )
+        document = add_snp_values(document, measured, source=measured_source)
     release = document.get("release")
     in_doc = release.get("created") if isinstance(release, dict) else None
     when, origin = choose_created(

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from refkit.cli._output import note
+from refkit.cli.manifest._common import force_option, write_result
 from refkit.errors import InputError, read_input_file
 from refkit.manifests.constants import MAX_DOCUMENT_BYTES
 from refkit.manifests.signing.keys import (
@@ -51,6 +52,7 @@ from refkit.manifests.signing.sign import sign_manifest
     type=click.Path(dir_okay=False, path_type=Path),
     help="Bundle file to write (Sigstore bundle v0.3 JSON); '-' for stdout.",
 )
+@force_option
 def sign(
     statement: Path,
     key_path: Path | None,
@@ -58,6 +60,7 @@ def sign(
     keyless: bool,
     sigstore_staging: bool,
     output: Path,
+    force: bool,
 ) -> None:
     """Sign STATEMENT (canonical JSON) as DSSE in a Sigstore bundle.
 
@@ -91,11 +94,6 @@ def sign(
         )
         bundle = sign_manifest(data, source=str(statement), keyless=signer)
         signer_text = "Sigstore (keyless)"
-    if str(output) == "-":
-        click.echo(bundle.decode("utf-8"), nl=False)
+    if not write_result(output, bundle, force=force):
         return
-    try:
-        output.write_bytes(bundle)
-    except OSError as exc:
-        raise InputError(f"cannot write {output}: {exc.strerror or exc}") from None
     note(f"signed {statement} with {signer_text}: {output}")

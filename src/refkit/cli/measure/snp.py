@@ -19,7 +19,7 @@ from refkit.errors import InputError
 from refkit.measure.cpu import CPU_TYPES, resolve_signature
 
 if TYPE_CHECKING:
-    from refkit.measure.snp import SnpResult
+    from refkit.measure.snp import SnpRequest, SnpResult
 
 # The engine (refkit.measure.snp) is imported inside the command, after the kernel and
 # initrd have started hashing in background threads, so that its import overlaps with
@@ -308,7 +308,9 @@ def _json_document(result: SnpResult, vcpu_type: str | None) -> dict[str, Any]:
         "vmmType": req.vmm_type.value,
         "vcpuType": vcpu_type,
         "vcpuSignature": None if req.vcpu_sig is None else f"{req.vcpu_sig:#x}",
-        "guestFeatures": f"{req.guest_features:#x}",
+        # The SEV_FEATURES actually written into the VMSA pages (seves uses 0, snp:svsm
+        # always 0x1, sev has no VMSA).
+        "guestFeatures": _features_used(req),
         "firmware": _digest_doc(
             result.ovmf,
             extra={
@@ -355,6 +357,13 @@ def _json_document(result: SnpResult, vcpu_type: str | None) -> dict[str, Any]:
         "pageCounts": result.page_counts,
     }
     return doc
+
+
+def _features_used(req: SnpRequest) -> str | None:
+    mode = req.mode.value
+    if mode == "snp":
+        return f"{req.guest_features:#x}"
+    return {"seves": "0x0", "snp:svsm": "0x1"}.get(mode)
 
 
 def _render_explain(result: SnpResult) -> None:
