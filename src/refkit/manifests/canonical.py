@@ -56,19 +56,23 @@ def _depth(value: Any, limit: int) -> int:
     return deepest
 
 
-def loads_strict(data: bytes | str, *, source: str, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
-    """Parse a JSON document strictly; see the module docstring for what is refused."""
+def decode_document(data: bytes | str, *, source: str, max_bytes: int) -> str:
+    """A document's text: size-limited, UTF-8 without a byte-order mark (JSON and YAML)."""
     if len(data) > max_bytes:
         raise InputError(f"{source}: {len(data)} bytes is more than the limit of {max_bytes}")
-    if isinstance(data, bytes):
-        if data.startswith(b"\xef\xbb\xbf"):
-            raise ParseError("starts with a byte-order mark", location=Location(source, 0))
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ParseError("not valid UTF-8", location=Location(source, exc.start)) from None
-    else:
-        text = data
+    if isinstance(data, str):
+        return data
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise ParseError("starts with a byte-order mark", location=Location(source, 0))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParseError("not valid UTF-8", location=Location(source, exc.start)) from None
+
+
+def loads_strict(data: bytes | str, *, source: str, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
+    """Parse a JSON document strictly; see the module docstring for what is refused."""
+    text = decode_document(data, source=source, max_bytes=max_bytes)
     try:
         value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except _DuplicateKey as exc:

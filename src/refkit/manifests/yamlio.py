@@ -33,7 +33,8 @@ from yaml.reader import Reader
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
-from refkit.errors import InputError, Location, ParseError
+from refkit.errors import Location, ParseError
+from refkit.manifests.canonical import decode_document
 
 #: Largest YAML authoring file refkit reads. A release with hundreds of shapes is < 1 MiB.
 MAX_YAML_BYTES = 4 * 1024 * 1024
@@ -131,17 +132,7 @@ def _line(mark: Any) -> str:
 
 def load_yaml(data: bytes | str, *, source: str, max_bytes: int = MAX_YAML_BYTES) -> Any:
     """Parse one YAML document strictly into JSON-compatible Python values."""
-    if len(data) > max_bytes:
-        raise InputError(f"{source}: {len(data)} bytes is more than the limit of {max_bytes}")
-    if isinstance(data, bytes):
-        if data.startswith(b"\xef\xbb\xbf"):
-            raise ParseError("starts with a byte-order mark", location=Location(source, 0))
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ParseError("not valid UTF-8", location=Location(source, exc.start)) from None
-    else:
-        text = data
+    text = decode_document(data, source=source, max_bytes=max_bytes)
     loader: _StrictLoader | None = None
     try:
         loader = _StrictLoader(text)  # the reader already checks characters here

@@ -67,9 +67,8 @@ KNOWN_GUIDS: Mapping[str, str] = MappingProxyType(
 
 _ENTRY_HEADER = 18  # u16 size + 16-byte GUID
 _FOOTER_GAP = 32  # the table ends 32 bytes before the end of the image
-_SEV_HEADER = struct.Struct("<4sIII")
+_TABLE_HEADER = struct.Struct("<4sIII")  # magic, size (TDVF: length), version, count
 _SEV_SECTION = struct.Struct("<III")
-_TDVF_HEADER = struct.Struct("<4sIII")
 _TDVF_SECTION = struct.Struct("<IIQQII")
 
 
@@ -296,53 +295,42 @@ def _table_start(data: bytes, source: str, footer: Mapping[str, bytes], guid: st
     return start
 
 
+def _read_table(
+    data: bytes,
+    source: str,
+    footer: Mapping[str, bytes],
+    guid: str,
+    magic: bytes,
+    entry: struct.Struct,
+) -> list[tuple[int, ...]]:
+    """The entries of a metadata table with a {magic, u32 size, u32 version 1, u32 count}
+    header (the SEV "ASEV" and the TDX "TDVF" tables share this shape)."""
+    start = _table_start(data, source, footer, guid)
+    signature, size, version, count = _TABLE_HEADER.unpack_from(data, start)
+    what = "SEV metadata" if magic == b"ASEV" else "TDX metadata"
+    loc = Location(source, start, what)
+    if signature != magic:
+        raise ParseError(f"bad {what} signature {signature!r}, expected {magic!r}", location=loc)
+    if version != 1:
+        raise ParseError(f"unsupported {what} version {version}", location=loc)
+    needed = _TABLE_HEADER.size + count * entry.size
+    if size < needed or start + size > len(data):
+        raise ParseError(
+            f"{what} size {size} does not hold {count} sections inside the image", location=loc
+        )
+    first = start + _TABLE_HEADER.size
+    return [entry.unpack_from(data, first + i * entry.size) for i in range(count)]
+
+
 def _parse_sev_metadata(
     data: bytes, source: str, footer: Mapping[str, bytes]
 ) -> tuple[SevSection, ...]:
-    start = _table_start(data, source, footer, SEV_METADATA_GUID)
-    signature, size, version, count = _SEV_HEADER.unpack_from(data, start)
-    loc = Location(source, start, "SEV metadata")
-    if signature != b"ASEV":
-        raise ParseError(
-            f"bad SEV metadata signature {signature!r}, expected b'ASEV'", location=loc
-        )
-    if version != 1:
-        raise ParseError(f"unsupported SEV metadata version {version}", location=loc)
-    needed = _SEV_HEADER.size + count * _SEV_SECTION.size
-    if size < needed or start + size > len(data):
-        raise ParseError(
-            f"SEV metadata size {size} does not hold {count} sections inside the image",
-            location=loc,
-        )
-    sections = []
-    for i in range(count):
-        off = start + _SEV_HEADER.size + i * _SEV_SECTION.size
-        gpa, sec_size, type_code = _SEV_SECTION.unpack_from(data, off)
-        sections.append(SevSection(number=i, gpa=gpa, size=sec_size, type_code=type_code))
-    return tuple(sections)
+    rows = _read_table(data, source, footer, SEV_METADATA_GUID, b"ASEV", _SEV_SECTION)
+    return tuple(SevSection(i, *row) for i, row in enumerate(rows))
 
 
 def _parse_tdvf_metadata(
     data: bytes, source: str, footer: Mapping[str, bytes]
 ) -> tuple[TdvfSection, ...]:
-    start = _table_start(data, source, footer, TDX_METADATA_GUID)
-    signature, length, version, count = _TDVF_HEADER.unpack_from(data, start)
-    loc = Location(source, start, "TDX metadata")
-    if signature != b"TDVF":
-        raise ParseError(
-            f"bad TDX metadata signature {signature!r}, expected b'TDVF'", location=loc
-        )
-    if version != 1:
-        raise ParseError(f"unsupported TDX metadata version {version}", location=loc)
-    needed = _TDVF_HEADER.size + count * _TDVF_SECTION.size
-    if length < needed or start + length > len(data):
-        raise ParseError(
-            f"TDX metadata length {length} does not hold {count} sections inside the image",
-            location=loc,
-        )
-    sections = []
-    for i in range(count):
-        off = start + _TDVF_HEADER.size + i * _TDVF_SECTION.size
-        fields = _TDVF_SECTION.unpack_from(data, off)
-        sections.append(TdvfSection(i, *fields))
-    return tuple(sections)
+    rows = _read_table(data, source, footer, TDX_METADATA_GUID, b"TDVF", _TDVF_SECTION)
+    return tuple(TdvfSection(i, *row) for i, row in enumerate(rows))
