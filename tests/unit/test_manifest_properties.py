@@ -310,6 +310,52 @@ def test_yaml_to_json_to_model_round_trip(doc: dict[str, Any]) -> None:
     assert not diff_statements(statement, again).differs
 
 
+_SIGNING_KEYS: dict[str, Any] = {}
+
+
+def _key(kind: str) -> Any:
+    from refkit.manifests.signing.keys import KeyType, generate
+
+    if kind not in _SIGNING_KEYS:
+        _SIGNING_KEYS[kind] = generate(KeyType(kind))
+    return _SIGNING_KEYS[kind]
+
+
+@SETTINGS
+@given(authoring_docs(), st.sampled_from(["ecdsa-p256", "ecdsa-p384", "ed25519"]))
+def test_yaml_to_signed_bundle_to_verified_show(doc: dict[str, Any], kind: str) -> None:
+    """The whole chain of issue 3: YAML -> canonical JSON -> sign -> verify -> show."""
+    from datetime import UTC, datetime
+
+    from refkit.cli.manifest.show import tables
+    from refkit.manifests.signing.policy import KeySigner, TrustPolicy, key_signer_name
+    from refkit.manifests.signing.sign import sign_manifest
+    from refkit.manifests.signing.verify import verify_manifest
+
+    text = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+    statement = build_statement(
+        load_yaml(text, source="gen.yaml"), source="gen.yaml", created=None, refkit_version="0.1.0"
+    )
+    data = statement.canonical_bytes()
+    key = _key(kind)
+    bundle = sign_manifest(data, source="gen.json", key=key)
+    public = key.public_key()
+    policy = TrustPolicy(signers=(KeySigner(key_signer_name(public), public),))
+    at = statement.predicate.release.created
+    result = verify_manifest([("gen.bundle.json", bundle)], policy, at=at.astimezone(UTC))
+    assert result.ok, result.failure
+    shown = load_statement_or_bundle(bundle, source="gen.bundle.json")
+    assert tables(shown)
+    assert shown.statement == statement
+    # one changed payload byte and the answer is no
+    tampered = bundle.replace(b'"payload":"', b'"payload":"A', 1)
+    try:
+        bad = verify_manifest([("t", tampered)], policy, at=datetime.now(UTC))
+    except RefkitError:
+        return
+    assert not bad.ok
+
+
 @SETTINGS
 @given(authoring_docs())
 def test_exports_give_a_result_or_a_typed_error(doc: dict[str, Any]) -> None:
