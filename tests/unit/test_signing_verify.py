@@ -550,3 +550,23 @@ def test_sign_does_not_overwrite_without_force(tmp_path: Path, run_cli: Any) -> 
     assert out.read_bytes() == b"precious"
     assert run_cli("manifest", "sign", statement, "--key", key, "-o", out, "--force").code == 0
     assert out.read_bytes() != b"precious"
+
+
+def test_keygen_and_sign_json(tmp_path: Path, run_cli: Any) -> None:
+    key = tmp_path / "k.key"
+    r = run_cli("keygen", "--out", key, "--type", "ed25519", "--json")
+    assert r.code == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["publicKey"] == f"{key}.pub"
+    assert info["type"] == "ed25519"
+    assert len(info["keyId"]) == 64
+    statement = Path(__file__).resolve().parent.parent / "assets" / "signing" / "release.json"
+    out = tmp_path / "b.json"
+    r = run_cli("manifest", "sign", statement, "--key", key, "-o", out, "--json")
+    assert r.code == 0, r.stderr
+    signed = json.loads(r.stdout)
+    import hashlib
+
+    assert signed["statementSha256"] == hashlib.sha256(statement.read_bytes()).hexdigest()
+    assert signed["output"] == str(out)
+    assert info["keyId"][:16] in signed["signer"]

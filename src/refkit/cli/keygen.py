@@ -7,11 +7,13 @@ from pathlib import Path
 
 import click
 
-from refkit.cli._output import note
+from refkit.cli._options import json_option
+from refkit.cli._output import emit_json, note
 from refkit.errors import InputError
 from refkit.manifests.signing.keys import (
     DEFAULT_PASSPHRASE_ENV,
     KeyType,
+    cosign_hint,
     generate,
     passphrase_from_env,
 )
@@ -63,7 +65,10 @@ def _write_new(path: Path, data: bytes, *, mode: int, force: bool) -> None:
     help="Environment variable holding the passphrase (never give it on the command line).",
 )
 @click.option("--force", is_flag=True, help="Replace existing key files.")
-def keygen(out: Path, key_type: str, encrypt: bool, passphrase_env: str, force: bool) -> None:
+@json_option
+def keygen(
+    out: Path, key_type: str, encrypt: bool, passphrase_env: str, force: bool, as_json: bool
+) -> None:
     """Generate a signing key pair for `refkit manifest sign --key`.
 
     \b
@@ -90,5 +95,18 @@ def keygen(out: Path, key_type: str, encrypt: bool, passphrase_env: str, force: 
     key = generate(KeyType(key_type))
     _write_new(out, key.pem(passphrase), mode=0o600, force=force)
     _write_new(pub_path, key.public_key().pem(), mode=0o644, force=force)
+    public = key.public_key()
+    if as_json:
+        emit_json(
+            {
+                "privateKey": os.fspath(out),
+                "publicKey": os.fspath(pub_path),
+                "type": key_type,
+                "encrypted": encrypt,
+                "keyId": public.key_id,
+                "hint": cosign_hint(public),
+            }
+        )
+        return
     note(f"wrote {out} ({key_type}{', encrypted' if encrypt else ''}) and {pub_path}")
-    note(f"key id (sha256 of the public key): {key.public_key().key_id}")
+    note(f"key id (sha256 of the public key): {public.key_id}")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
 import click
 
-from refkit.cli._output import note
+from refkit.cli._options import json_option
+from refkit.cli._output import emit_json, note
 from refkit.cli.manifest._common import force_option, write_result
 from refkit.errors import InputError, read_input_file
 from refkit.manifests.constants import MAX_DOCUMENT_BYTES
@@ -53,6 +55,7 @@ from refkit.manifests.signing.sign import sign_manifest
     help="Bundle file to write (Sigstore bundle v0.3 JSON); '-' for stdout.",
 )
 @force_option
+@json_option
 def sign(
     statement: Path,
     key_path: Path | None,
@@ -61,6 +64,7 @@ def sign(
     sigstore_staging: bool,
     output: Path,
     force: bool,
+    as_json: bool,
 ) -> None:
     """Sign STATEMENT (canonical JSON) as DSSE in a Sigstore bundle.
 
@@ -94,6 +98,18 @@ def sign(
         )
         bundle = sign_manifest(data, source=str(statement), keyless=signer)
         signer_text = "Sigstore (keyless)"
+    if as_json and str(output) == "-":
+        raise InputError("--json prints a summary on stdout: write the bundle with -o FILE")
     if not write_result(output, bundle, force=force):
+        return
+    if as_json:
+        emit_json(
+            {
+                "output": os.fspath(output),
+                "statement": os.fspath(statement),
+                "statementSha256": hashlib.sha256(data).hexdigest(),
+                "signer": signer_text,
+            }
+        )
         return
     note(f"signed {statement} with {signer_text}: {output}")
