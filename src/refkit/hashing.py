@@ -1,9 +1,10 @@
 """File digests, computed once per input and in parallel where it pays.
 
 hashlib releases the GIL while it hashes large buffers, so hashing several inputs in
-threads uses every core (two on the project's machines). Files are read through
-:func:`hashlib.file_digest` in chunks, never whole into memory unless the caller needs the
-bytes anyway. Order of results is the order of the tasks, whatever finishes first.
+threads uses every core (two on the project's machines). Files are memory-mapped and
+hashed in one call each (:mod:`refkit._fasthash`), never copied into memory. Results come
+back in the order of the tasks, whatever finishes first. A :class:`FileDigester` lets a
+caller hand over digests computed earlier (the console script's prefetch).
 """
 
 from __future__ import annotations
@@ -12,12 +13,10 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol
 
 from refkit._fasthash import digest_path
 from refkit.errors import input_os_error
-
-T = TypeVar("T")
 
 
 class FileDigest(NamedTuple):
