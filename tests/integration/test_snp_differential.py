@@ -394,3 +394,54 @@ def test_bytes_inputs_equal_paths(ovmf: Path, boot: dict[str, Path]) -> None:
         initrd=boot["initrd"].read_bytes(),
     )
     assert by_bytes == by_path
+
+
+@pytest.mark.vectors
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    mode=st.sampled_from([SevMode.SNP, SevMode.SEV_ES, SevMode.SEV]),
+    vmm=st.sampled_from(list(VmmType)),
+    sig=st.sampled_from(sorted(set(CPU_TYPES.values()))),
+    features=st.integers(0, 0x3F),
+    vcpus=st.integers(1, 24),
+    kernel=st.one_of(st.none(), st.binary(max_size=20000)),
+    initrd=st.one_of(st.none(), st.binary(max_size=20000)),
+    append=st.one_of(st.none(), st.text(max_size=60).filter(lambda s: "\x00" not in s)),
+)
+def test_real_ovmf_random_boot_inputs(
+    tmp_path_factory: pytest.TempPathFactory,
+    mode: SevMode,
+    vmm: VmmType,
+    sig: int,
+    features: int,
+    vcpus: int,
+    kernel: bytes | None,
+    initrd: bytes | None,
+    append: str | None,
+) -> None:
+    """Random kernel, initrd and command line contents and sizes on the real firmware."""
+    ovmf = vector("firmware", "OVMF.amdsev.fd")
+    d = tmp_path_factory.mktemp("rnd")
+    kw: dict[str, object] = {}
+    if kernel is not None:
+        (d / "k").write_bytes(kernel)
+        kw["kernel"] = d / "k"
+        if initrd is not None:
+            (d / "i").write_bytes(initrd)
+            kw["initrd"] = d / "i"
+        if append:
+            kw["append"] = append
+    counts = (vcpus,) if mode is not SevMode.SEV else ()
+    got = ours(mode, ovmf, counts, vcpu_sig=sig, vmm_type=vmm, guest_features=features, **kw)
+    expected = peer(
+        mode,
+        ovmf,
+        vcpus=vcpus if counts else None,
+        sig=sig if mode is not SevMode.SEV else 0,
+        vmm=vmm,
+        features=features,
+        **kw,  # type: ignore[arg-type]
+    )
+    assert got[vcpus if counts else None] == expected
