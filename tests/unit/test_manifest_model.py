@@ -16,7 +16,7 @@ import pytest
 from refkit.errors import ParseError
 from refkit.manifests.model import SnpProduct, parse_predicate
 from refkit.manifests.statement import parse_statement
-from tests.unit.test_manifest_support import example_statement
+from tests.manifest_support import example_statement
 
 P = "$.predicate"
 SNP0 = f"{P}.referenceValues.snp[0]"

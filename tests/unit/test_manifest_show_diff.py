@@ -14,7 +14,7 @@ from refkit.errors import ExitCode
 from refkit.manifests.canonical import canonical_dumps
 from refkit.manifests.diff import ChangeKind, diff_statements
 from refkit.manifests.statement import parse_statement
-from tests.unit.test_manifest_support import ASSETS, example_statement
+from tests.manifest_support import ASSETS, example_statement
 
 RELEASE = ASSETS / "release.json"
 

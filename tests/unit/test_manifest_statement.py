@@ -18,7 +18,7 @@ from refkit.manifests.statement import (
     load_statement,
     parse_statement,
 )
-from tests.unit.test_manifest_support import ASSETS, example_statement
+from tests.manifest_support import ASSETS, example_statement
 
 
 def test_loads_the_golden_statement() -> None:
