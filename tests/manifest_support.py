@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets" / "manifests"
+ASSETS = Path(__file__).resolve().parent / "assets" / "manifests"
 
 
 def example_statement() -> dict[str, Any]:
