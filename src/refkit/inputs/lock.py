@@ -25,7 +25,7 @@ Invariants (checked once, here, when the lock is parsed):
   nothing read from a lock can inject a path or URL component;
 * digests are 64 lowercase hex digits; sizes are integers in ``[0, MAX_INPUT_SIZE]``;
 * member paths are normalised relative POSIX paths (no ``..``, no leading ``/``); output
-  names are plain file names, unique across the whole lock.
+  names are plain file names, unique across the whole lock even ignoring case.
 
 Every failure is a :class:`~refkit.errors.ParseError` naming the lock file and the field
 (``inputs[0].extract[1].sha256``) or, for JSON syntax, the offset.
@@ -269,7 +269,9 @@ class _Validator:
             raise self.fail("inputs", f"must be an array, not {_json_type(raw_inputs)}")
         inputs = tuple(self.package(raw, f"inputs[{i}]") for i, raw in enumerate(raw_inputs))
         seen_inputs: dict[tuple[str, str, str], int] = {}
-        seen_outputs: dict[str, str] = {}
+        # Keyed by the case-folded name: on a case-insensitive file system two outputs that
+        # differ only in case would be one file.
+        seen_outputs: dict[str, tuple[str, str]] = {}
         for i, item in enumerate(inputs):
             key = (item.name, item.version, item.architecture)
             if key in seen_inputs:
@@ -278,12 +280,17 @@ class _Validator:
                 )
             seen_inputs[key] = i
             for j, spec in enumerate(item.extract):
-                if spec.output in seen_outputs:
-                    raise self.fail(
-                        f"inputs[{i}].extract[{j}].output",
-                        f"output {spec.output!r} is already written by {seen_outputs[spec.output]}",
+                folded = spec.output.casefold()
+                if folded in seen_outputs:
+                    other, where = seen_outputs[folded]
+                    clash = (
+                        f"output {spec.output!r} is already written by {where}"
+                        if other == spec.output
+                        else f"outputs {other!r} ({where}) and {spec.output!r} differ only in "
+                        "case, and would be one file on a case-insensitive file system"
                     )
-                seen_outputs[spec.output] = f"inputs[{i}]"
+                    raise self.fail(f"inputs[{i}].extract[{j}].output", clash)
+                seen_outputs[folded] = (spec.output, f"inputs[{i}]")
         return Lock(inputs=inputs, source=self.source)
 
     def package(self, raw: Any, field: str) -> DebianPackage:
