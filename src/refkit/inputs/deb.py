@@ -18,6 +18,10 @@ Invariants:
   (absolute targets are taken relative to the package root, as a chroot would); a target
   that leaves the root, a loop, or a target that is not a regular file is refused; device
   files, FIFOs and directories are refused;
+* memory and output are bounded whatever the archive: long-name and pax headers over
+  :data:`MAX_TAR_HEADER_DATA`, more than :data:`MAX_TAR_ENTRIES` entries and sparse members
+  are refused before tarfile buffers them, and a requested member larger than the caller's
+  limit is refused before any of it is written;
 * the tar stream is read sequentially (one pass; a second one only when a requested member
   was a link), so memory stays constant whatever the package size;
 * every malformed-archive failure (ar, compression, tar) is a
@@ -45,7 +49,7 @@ from typing import Any, BinaryIO, Final, cast
 
 from refkit.errors import EnvironmentProblem, InputError, Location, ParseError
 from refkit.inputs.ar import ArMember, read_members
-from refkit.inputs.errors import UnsafeArchive
+from refkit.inputs.errors import MemberTooLarge, UnsafeArchive
 from refkit.inputs.lock import normalize_member_path
 
 #: Compression suffixes of control.tar / data.tar that deb(5) allows.
@@ -54,6 +58,12 @@ COMPRESSIONS: Final = ("", ".gz", ".xz", ".bz2", ".lzma", ".zst")
 MAX_LINK_HOPS: Final = 16
 #: Largest control file read by :func:`read_control`.
 MAX_CONTROL_BYTES: Final = 1024 * 1024
+#: Largest GNU long-name or pax extended header (bytes): tarfile reads each one whole into
+#: memory, so its size is checked before it is read. Real ones hold a path or a few xattrs.
+MAX_TAR_HEADER_DATA: Final = 1024 * 1024
+#: Most entries one tar archive may have: tarfile keeps every entry it read in memory (about
+#: 0.5 KiB each), and so does the index of the data archive.
+MAX_TAR_ENTRIES: Final = 1_000_000
 _CHUNK: Final = 1024 * 1024
 
 # Decompressors and tarfile signal malformed data with any of these.
@@ -229,14 +239,63 @@ def _zstd_reader(raw: BinaryIO) -> BinaryIO:
     return cast(BinaryIO, io.BufferedReader(mapped, _CHUNK))
 
 
+class _Refused(Exception):
+    """Raised from inside tarfile's header parsing; becomes :class:`UnsafeArchive`."""
+
+
+_HEADER_DATA_TYPES: Final = frozenset(
+    {
+        tarfile.GNUTYPE_LONGNAME,
+        tarfile.GNUTYPE_LONGLINK,
+        tarfile.XHDTYPE,
+        tarfile.XGLTYPE,
+        tarfile.SOLARIS_XHDTYPE,
+    }
+)
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A TarInfo that refuses, before tarfile reads them, headers it would hold in memory
+    unbounded: oversized long-name and pax headers, and GNU sparse members (whose extension
+    blocks tarfile accumulates, and whose declared size would be produced as zeros; dpkg
+    never builds them)."""
+
+    def _proc_member(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _HEADER_DATA_TYPES and self.size > MAX_TAR_HEADER_DATA:
+            raise _Refused(
+                f"has an extended header of {self.size} bytes (more than {MAX_TAR_HEADER_DATA})"
+            )
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            raise _Refused(f"member {self.name!r} is a sparse file; refusing it")
+        result: tarfile.TarInfo = super()._proc_member(archive)  # type: ignore[misc]
+        return result
+
+
 def _iter_tar(
     stream: BinaryIO, member: ArMember, *, source: str
 ) -> Iterator[tuple[str, tarfile.TarInfo, tarfile.TarFile]]:
     """Each entry of a tar member as (normalised name, info, open tar); names are checked."""
     suffix = member.name[member.name.index(".tar") + len(".tar") :]
     seen: set[str] = set()
-    with tarfile.open(fileobj=_decompressed(stream, member, suffix), mode="r|") as tar:
+    try:
+        yield from _checked_entries(stream, member, suffix, seen, source=source)
+    except _Refused as exc:
+        raise UnsafeArchive(
+            f"{source}: {member.name} {exc}",
+            hint="a package with members refkit cannot read safely is refused as a whole",
+        ) from None
+
+
+def _checked_entries(
+    stream: BinaryIO, member: ArMember, suffix: str, seen: set[str], *, source: str
+) -> Iterator[tuple[str, tarfile.TarInfo, tarfile.TarFile]]:
+    decompressed = _decompressed(stream, member, suffix)
+    with tarfile.open(fileobj=decompressed, mode="r|", tarinfo=_BoundedTarInfo) as tar:
         for info in tar:
+            if len(seen) >= MAX_TAR_ENTRIES:
+                raise _Refused(f"has more than {MAX_TAR_ENTRIES} entries")
+            if info.sparse is not None:
+                raise _Refused(f"member {info.name!r} is a sparse file; refusing it")
             name = normalize_member_path(info.name)
             if name is None:
                 if info.name in (".", "./") and info.isdir():
@@ -254,8 +313,21 @@ def _iter_tar(
 
 
 def _copy(
-    tar: tarfile.TarFile, info: tarfile.TarInfo, sinks: Sequence[BinaryIO]
+    tar: tarfile.TarFile,
+    info: tarfile.TarInfo,
+    sinks: Sequence[BinaryIO],
+    *,
+    limit: int | None = None,
+    source_name: str = "",
 ) -> tuple[int, str]:
+    if limit is not None and info.size > limit:
+        # A regular (non-sparse) member holds exactly info.size bytes: refuse before copying.
+        raise MemberTooLarge(
+            f"{source_name}: member {info.name!r} holds {info.size} bytes, more than "
+            f"{limit}; not extracted",
+            size=info.size,
+            limit=limit,
+        )
     source = tar.extractfile(info)
     assert source is not None  # a regular file always has data
     digest = hashlib.sha256()
@@ -296,16 +368,21 @@ def _pass(
     wanted: Mapping[str, Sequence[BinaryIO]],
     *,
     source: str,
+    limits: Mapping[str, int] | None = None,
 ) -> tuple[dict[str, _Entry], dict[str, tuple[int, str]]]:
-    """One read of the data archive: index every entry, copy the wanted regular files."""
+    """One read of the data archive: index every entry, copy the wanted regular files
+    (each at most ``limits[name]`` bytes, when given)."""
     index: dict[str, _Entry] = {}
     written: dict[str, tuple[int, str]] = {}
+    bounds = limits or {}
     try:
         for name, info, tar in _iter_tar(stream, layout.data, source=source):
             kind = _kind(info)
             index[name] = _Entry(kind, info.linkname)
             if kind == "file" and name in wanted:
-                written[name] = _copy(tar, info, wanted[name])
+                written[name] = _copy(
+                    tar, info, wanted[name], limit=bounds.get(name), source_name=source
+                )
     except _SinkError as exc:
         raise EnvironmentProblem(f"cannot write an extracted file: {exc}") from exc
     except _FORMAT_ERRORS as exc:
@@ -358,29 +435,38 @@ def _resolve(path: str, index: Mapping[str, _Entry], *, source: str) -> str:
 
 
 def extract_files(
-    stream: BinaryIO, sinks: Mapping[str, BinaryIO], *, source: str
+    stream: BinaryIO,
+    sinks: Mapping[str, BinaryIO],
+    *,
+    source: str,
+    limits: Mapping[str, int] | None = None,
 ) -> dict[str, Extracted]:
     """Write the bytes of each requested member of a ``.deb`` to its sink.
 
     ``sinks`` maps a normalised member path (``usr/share/ovmf/OVMF.amdsev.fd``) to a
     writable binary stream; returns, per requested path, the resolved member, size and
-    sha256 of what was written. Raises before returning if any requested path is missing,
-    unsafe, or not (a link to) a regular file; sinks may then hold partial data, which the
-    caller discards.
+    sha256 of what was written. ``limits`` maps a requested path to the most bytes it may
+    hold: a larger member raises :class:`MemberTooLarge` before anything of it is written.
+    Raises before returning if any requested path is missing, unsafe, too large or not (a
+    link to) a regular file; sinks may then hold partial data, which the caller discards.
     """
     for path in sinks:
         if normalize_member_path(path) != path:
             raise InputError(f"requested member {path!r} is not a normalised relative path")
+    bounds = dict(limits or {})
     layout = read_layout(stream, source=source)
     first = {path: [sink] for path, sink in sinks.items()}
-    index, written = _pass(stream, layout, first, source=source)
+    index, written = _pass(stream, layout, first, source=source, limits=bounds)
     resolved = {path: _resolve(path, index, source=source) for path in sinks}
     second: dict[str, list[BinaryIO]] = {}
+    second_limits: dict[str, int] = {}
     for path, member in resolved.items():
         if path not in written:
             second.setdefault(member, []).append(sinks[path])
+            if path in bounds:
+                second_limits[member] = min(bounds[path], second_limits.get(member, bounds[path]))
     if second:
-        _index, written_second = _pass(stream, layout, second, source=source)
+        _index, written_second = _pass(stream, layout, second, source=source, limits=second_limits)
         written.update(written_second)
     result: dict[str, Extracted] = {}
     for path, member in resolved.items():

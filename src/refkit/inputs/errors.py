@@ -21,6 +21,15 @@ class UnsafeArchive(InputError):
     """An archive member would escape the extraction root or is of a refused type."""
 
 
+class MemberTooLarge(InputError):
+    """A member to extract holds more bytes than allowed (the pinned size, for fetch)."""
+
+    def __init__(self, message: str, *, size: int, limit: int) -> None:
+        super().__init__(message)
+        self.size = size
+        self.limit = limit
+
+
 class OutputConflict(InputError):
     """An output file exists with other content; refkit never overwrites it silently."""
 

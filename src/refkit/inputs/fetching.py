@@ -36,7 +36,13 @@ from typing import BinaryIO, Final
 from refkit.errors import EnvironmentProblem, RefkitError
 from refkit.inputs.deb import extract_files
 from refkit.inputs.debian import Downloader, DownloadFailed
-from refkit.inputs.errors import DigestMismatch, MissingInputs, OutputConflict, Unavailable
+from refkit.inputs.errors import (
+    DigestMismatch,
+    MemberTooLarge,
+    MissingInputs,
+    OutputConflict,
+    Unavailable,
+)
 from refkit.inputs.lock import DebianPackage, ExtractSpec, Lock
 from refkit.inputs.store import LocalStore, open_verified, sha256_stream
 
@@ -272,7 +278,16 @@ def _extract(
                 fd, name = tempfile.mkstemp(prefix=f".{spec.output}.", suffix=".part", dir=out_dir)
                 temps[spec.output] = Path(name)
                 sinks[spec.path] = stack.enter_context(os.fdopen(fd, "wb"))
-            extracted = extract_files(handle, sinks, source=source)
+            try:
+                extracted = extract_files(
+                    handle, sinks, source=source, limits={s.path: s.size for s in specs}
+                )
+            except MemberTooLarge as exc:  # bounded by the pinned size: nothing of it written
+                raise DigestMismatch(
+                    f"{exc.message}: the lock pins {exc.limit} bytes",
+                    hint="the package matched its pin, so the lock's extract entry is wrong "
+                    "(compare with `dpkg-deb -x`)",
+                ) from exc
             for sink in sinks.values():
                 sink.flush()
                 os.fsync(sink.fileno())

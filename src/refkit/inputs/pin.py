@@ -22,6 +22,7 @@ from typing import BinaryIO, cast
 from refkit.errors import InputError
 from refkit.inputs.deb import extract_files, read_control
 from refkit.inputs.lock import (
+    MAX_INPUT_SIZE,
     DebianPackage,
     ExtractSpec,
     Lock,
@@ -60,7 +61,9 @@ def pin_deb(
             raise InputError(f"{source}: control file has no {missing[0]} field")
         sinks = {member: cast(BinaryIO, _Discard()) for member, _output in extract}
         handle.seek(0)
-        extracted = extract_files(handle, sinks, source=source)
+        # A lock cannot pin more than MAX_INPUT_SIZE: stop there, not after a bomb's output.
+        limits = {member: MAX_INPUT_SIZE for member, _output in extract}
+        extracted = extract_files(handle, sinks, source=source, limits=limits)
     name = fields["Package"]
     version = fields["Version"]
     architecture = fields["Architecture"]

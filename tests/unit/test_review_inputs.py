@@ -1,0 +1,185 @@
+"""Review of the pinned-input store: crafted packages and locks that must be refused, bounded.
+
+Each test names the attack it guards against. Packages are built in memory (no network).
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zlib
+from dataclasses import replace
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+
+from refkit.errors import ExitCode, InputError, ParseError
+from refkit.inputs import DigestMismatch, Lock, UnsafeArchive, fetch, parse_lock
+from refkit.inputs import deb as deb_module
+from refkit.inputs.deb import extract_files
+from refkit.inputs.lock import dumps_lock
+from tests.inputs_support import CONTROL, Entry, ar_archive, compress, sha256, tar_bytes
+from tests.unit.test_inputs_fetch import _mirror, _package
+
+
+def _raw_header(name: str, size: int, kind: bytes) -> bytearray:
+    fields = {
+        "name": name,
+        "mode": 0o644,
+        "uid": 0,
+        "gid": 0,
+        "size": size,
+        "mtime": 0,
+        "type": kind,
+        "linkname": "",
+        "uname": "",
+        "gname": "",
+        "devmajor": 0,
+        "devminor": 0,
+        "magic": tarfile.GNU_MAGIC,
+        "prefix": "",
+    }
+    create = tarfile.TarInfo()._create_header  # type: ignore[attr-defined]
+    return bytearray(create(fields, tarfile.GNU_FORMAT, "utf-8", "strict"))
+
+
+def _checksummed(header: bytearray) -> bytes:
+    header[148:156] = b" " * 8
+    header[148:156] = b"%06o\0 " % sum(header)
+    return bytes(header)
+
+
+def _deb_with_data(data_gz: bytes) -> bytes:
+    control = compress(tar_bytes([Entry("./", kind="dir"), Entry("./control", CONTROL)]), ".gz")
+    return ar_archive(
+        [("debian-binary", b"2.0\n"), ("control.tar.gz", control), ("data.tar.gz", data_gz)]
+    )
+
+
+def _gzip_with_zeros(before: bytes, zeros: int, after: bytes) -> bytes:
+    """gzip of ``before``, ``zeros`` 'a' bytes and ``after``, built without holding them."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    out = bytearray(packer.compress(before))
+    block = b"a" * (1 << 16)
+    left = zeros
+    while left:
+        out += packer.compress(block[: min(left, len(block))])
+        left -= min(left, len(block))
+    out += packer.compress(after) + packer.flush()
+    return bytes(out)
+
+
+class _Counting(io.BytesIO):
+    """A sink that counts what it is given and keeps nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        self.count += len(memoryview(data))
+        return len(memoryview(data))
+
+
+@pytest.mark.parametrize("kind", [tarfile.GNUTYPE_LONGNAME, tarfile.XHDTYPE])
+def test_a_huge_long_name_or_pax_header_is_refused_before_it_is_read(kind: bytes) -> None:
+    # tarfile reads a GNU long name or a pax header whole into memory: a 400 MB one in a
+    # 400 KB package took 1.2 GB of memory. Its size must be bounded before it is read.
+    size = 2 * deb_module.MAX_TAR_HEADER_DATA
+    header = _raw_header("././@LongLink", size, kind)
+    tail = b"\0" * ((-size) % 512) + tar_bytes([Entry("./x", b"x")])
+    evil = _deb_with_data(_gzip_with_zeros(bytes(header), size, tail))
+    with pytest.raises(UnsafeArchive, match="header") as info:
+        extract_files(io.BytesIO(evil), {"x": io.BytesIO()}, source="evil.deb")
+    assert info.value.exit_code is ExitCode.BAD_INPUT
+    assert "evil.deb" in info.value.message
+
+
+def _gnu_sparse(name: str, realsize: int) -> bytes:
+    header = _raw_header(name, 0, tarfile.GNUTYPE_SPARSE)
+    header[386:410] = b"0".rjust(11, b"0") + b"\0" + b"0".rjust(11, b"0") + b"\0"
+    header[483:495] = tarfile.itn(realsize, 12, tarfile.GNU_FORMAT)  # type: ignore[attr-defined]
+    return _checksummed(header) + b"\0" * 1024
+
+
+def test_a_sparse_member_is_refused() -> None:
+    # A 446-byte package whose sparse member claims 2 GB made refkit write 2 GB of zeros
+    # (any size up to 2**88 fits the header). dpkg never builds sparse members.
+    evil = _deb_with_data(compress(_gnu_sparse("./big", 2_000_000_000), ".gz"))
+    sink = _Counting()
+    with pytest.raises(UnsafeArchive, match="sparse"):
+        extract_files(io.BytesIO(evil), {"big": sink}, source="evil.deb")
+    assert sink.count == 0
+
+
+def test_a_pax_sparse_member_is_refused() -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("./big")
+        info.pax_headers = {"GNU.sparse.map": "0,0", "GNU.sparse.size": "2000000000"}
+        tar.addfile(info, io.BytesIO(b""))
+    evil = _deb_with_data(compress(buffer.getvalue(), ".gz"))
+    sink = _Counting()
+    with pytest.raises(UnsafeArchive, match="sparse"):
+        extract_files(io.BytesIO(evil), {"big": sink}, source="evil.deb")
+    assert sink.count == 0
+
+
+def test_too_many_entries_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # tarfile keeps every entry it read in memory: a package of millions of empty entries
+    # (a few MB compressed) would take gigabytes.
+    monkeypatch.setattr(deb_module, "MAX_TAR_ENTRIES", 5)
+    entries = [Entry(f"./f{i}", b"") for i in range(6)]
+    evil = _deb_with_data(compress(tar_bytes(entries), ".gz"))
+    with pytest.raises(UnsafeArchive, match="more than 5 entries"):
+        extract_files(io.BytesIO(evil), {"f0": io.BytesIO()}, source="evil.deb")
+
+
+def test_extraction_is_bounded_by_the_pinned_size(tmp_path: Path) -> None:
+    # The package matches its pin, but the lock's extract entry pins a smaller size than the
+    # member holds: nothing beyond the pinned size may be written (a pinned package could
+    # hold a member of any size; the extracted size is the lock's promise).
+    big = b"A" * (3 * 1024 * 1024)
+    deb = _deb_with_data(compress(tar_bytes([Entry("./big", big)]), ".gz"))
+    sink = _Counting()
+    with pytest.raises(InputError, match="more than"):
+        extract_files(io.BytesIO(deb), {"big": sink}, source="ok.deb", limits={"big": 10})
+    assert sink.count == 0
+    package = _package(deb)
+    spec = replace(package.extract[0], path="big", output="big", size=10, sha256=sha256(b"x"))
+    pinned = replace(package, extract=(spec,))
+    with pytest.raises(DigestMismatch, match="the lock pins 10 bytes") as info:
+        fetch(Lock((pinned,)), [_mirror(tmp_path, deb)], tmp_path / "out", downloader=None)
+    assert info.value.exit_code is ExitCode.VERIFICATION_FAILED
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_link_to_a_member_is_bounded_by_the_smallest_limit() -> None:
+    deb = _deb_with_data(
+        compress(
+            tar_bytes([Entry("./big", b"B" * 100), Entry("./l", kind="symlink", link="big")]),
+            ".gz",
+        )
+    )
+    sinks: dict[str, BinaryIO] = {"big": io.BytesIO(), "l": io.BytesIO()}
+    with pytest.raises(InputError, match="more than"):
+        extract_files(io.BytesIO(deb), sinks, source="ok.deb", limits={"big": 100, "l": 10})
+    got = extract_files(
+        io.BytesIO(deb),
+        {"l": io.BytesIO()},
+        source="ok.deb",
+        limits={"l": 100},
+    )
+    assert got["l"].size == 100
+
+
+def test_outputs_that_differ_only_in_case_are_refused() -> None:
+    # On a case-insensitive file system (macOS, Windows, some mounts) both would be one file:
+    # the second write would fail half-way or, with --force, replace the first.
+    package = _package()
+    first, second = package.extract
+    clash = replace(package, extract=(first, replace(second, output=first.output.upper())))
+    text = dumps_lock(Lock((clash,)))
+    with pytest.raises(ParseError, match="differ only in case"):
+        parse_lock(text.encode(), source="clash.lock.json")
