@@ -15,11 +15,12 @@ gives the same file.
 
 Reading (:func:`parse_bundle`) accepts media types v0.1 to v0.3 and is strict about every
 part refkit interprets: duplicate keys, unknown keys at the top level, in the verification
-material, the envelope and its signatures are refused, as are base64 strings that are not
-the canonical standard encoding (a second spelling of the same bytes would let a changed
-byte go unnoticed). Transparency-log entries and timestamps are kept as raw JSON for
-sigstore-python, which checks them on the keyless path; refkit's key-based bundles carry
-none. Every failure is a :class:`~refkit.errors.ParseError` naming the source and field.
+material, the envelope and its signatures are refused, as are strings with lone surrogate
+escapes (not UTF-8 text) and base64 strings that are not the canonical standard encoding
+(a second spelling of the same bytes would let a changed byte go unnoticed).
+Transparency-log entries and timestamps are kept as raw JSON for sigstore-python, which
+checks them on the keyless path; refkit's key-based bundles carry none. Every failure is
+a :class:`~refkit.errors.ParseError` naming the source and field.
 """
 
 from __future__ import annotations
@@ -106,6 +107,12 @@ class _Reader:
     def string(self, value: Any, path: str) -> str:
         if not isinstance(value, str):
             raise self.fail(f"expected a string, found {_kind(value)}", path)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            # JSON's \ud800 escapes decode to lone surrogates, which no UTF-8 text holds
+            # (the PAE encodes the payload type as UTF-8).
+            raise self.fail("not UTF-8 text (a lone surrogate escape)", path) from None
         return value
 
     def b64(self, value: Any, path: str) -> bytes:

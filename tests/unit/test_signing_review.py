@@ -1,0 +1,73 @@
+"""Security review of `refkit manifest verify`: inputs that once crashed or passed wrongly.
+
+Each test names the problem it guards. A crash (exit 4) where a typed error is due is a
+bug even when it cannot make verification pass: scripts and users read exit 4 as "refkit
+is broken", not as "this input is bad".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from refkit.errors import ExitCode, ParseError
+from refkit.manifests.signing.bundle import parse_bundle
+from refkit.manifests.signing.keys import KeyType
+from refkit.manifests.signing.policy import (
+    KeySigner,
+    TrustPolicy,
+    key_signer_name,
+)
+from refkit.manifests.signing.verify import verify_manifest
+from tests.unit.test_signing_helpers import ASSETS, key, sign, statement
+
+Run = Callable[..., Any]
+AT = datetime(2026, 12, 1, tzinfo=UTC)
+GOLDEN = ASSETS / "release.ed25519.bundle.json"
+PUB = ASSETS / "test-ed25519.key.pub"
+
+
+def _with(data: bytes, path: tuple[str | int, ...], value: Any) -> bytes:
+    """``data`` (a bundle) with one field replaced; plain json.dumps keeps lone surrogates
+    as \\ud800 escapes, which is how an attacker would write them."""
+    doc = json.loads(data)
+    node = doc
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    return json.dumps(doc).encode("ascii")
+
+
+# --- lone surrogates in a bundle's strings -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ("dsseEnvelope", "payloadType"),
+        ("verificationMaterial", "publicKey", "hint"),
+        ("dsseEnvelope", "signatures", 0, "keyid"),
+    ],
+)
+def test_lone_surrogate_in_a_bundle_string_is_a_parse_error(path: tuple[str | int, ...]) -> None:
+    """A JSON \\ud800 escape decodes to a str that UTF-8 cannot encode; the PAE encodes the
+    payload type, so verification crashed with UnicodeEncodeError (exit 4)."""
+    k = key(KeyType.ED25519)
+    bad = _with(sign(statement(), k), path, "application/\ud800")
+    with pytest.raises(ParseError, match="UTF-8"):
+        parse_bundle(bad, source="b.json")
+    policy = TrustPolicy(signers=(KeySigner(key_signer_name(k.public_key()), k.public_key()),))
+    with pytest.raises(ParseError):
+        verify_manifest([("b.json", bad)], policy, at=AT)
+
+
+def test_cli_lone_surrogate_payload_type_is_exit_2(run_cli: Run, tmp_path: Path) -> None:
+    bad = tmp_path / "b.json"
+    bad.write_bytes(_with(GOLDEN.read_bytes(), ("dsseEnvelope", "payloadType"), "\ud800"))
+    r = run_cli("manifest", "verify", bad, "--key", PUB, "--at", "2026-12-01T00:00:00Z")
+    assert r.code == ExitCode.BAD_INPUT, r.stderr
