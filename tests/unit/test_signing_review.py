@@ -22,6 +22,7 @@ from refkit.manifests.signing.policy import (
     KeySigner,
     TrustPolicy,
     key_signer_name,
+    parse_rfc3339,
 )
 from refkit.manifests.signing.verify import verify_manifest
 from tests.unit.test_signing_helpers import ASSETS, key, sign, statement
@@ -71,3 +72,47 @@ def test_cli_lone_surrogate_payload_type_is_exit_2(run_cli: Run, tmp_path: Path)
     bad.write_bytes(_with(GOLDEN.read_bytes(), ("dsseEnvelope", "payloadType"), "\ud800"))
     r = run_cli("manifest", "verify", bad, "--key", PUB, "--at", "2026-12-01T00:00:00Z")
     assert r.code == ExitCode.BAD_INPUT, r.stderr
+
+
+# --- the verification time ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"],
+)
+def test_cli_at_out_of_range_in_utc_is_exit_2(run_cli: Run, text: str) -> None:
+    """Times that exist in their own zone but not in UTC overflowed when compared with the
+    manifest's times or printed (OverflowError, exit 4)."""
+    r = run_cli("manifest", "verify", GOLDEN, "--key", PUB, "--at", text)
+    assert r.code == ExitCode.BAD_INPUT, r.stderr
+    assert "--at" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-W49-2T00:00:00Z",  # ISO 8601 week date
+        "20261201T000000Z",  # ISO 8601 basic format
+        "2026-12-01T00Z",  # reduced precision
+        "2026-12-01T00:00:00+0000",  # offset without a colon
+        "\uff12\uff10\uff12\uff16-12-01T00:00:00Z",  # non-ASCII digits
+        "2026-12-01T00:00:00Z\n",
+    ],
+)
+def test_at_is_rfc3339_only(text: str) -> None:
+    """The docs promise RFC 3339; datetime.fromisoformat takes much more of ISO 8601."""
+    with pytest.raises(ParseError):
+        parse_rfc3339(text, source="--at", field="time")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-12-01T00:00:00Z", datetime(2026, 12, 1, tzinfo=UTC)),
+        ("2026-12-01t01:00:00+01:00", datetime(2026, 12, 1, tzinfo=UTC)),
+        ("2026-11-30T23:00:00.5-01:00", datetime(2026, 12, 1, 0, 0, 0, 500000, tzinfo=UTC)),
+    ],
+)
+def test_at_accepts_rfc3339_with_any_offset(text: str, expected: datetime) -> None:
+    assert parse_rfc3339(text, source="--at", field="time") == expected

@@ -550,13 +550,26 @@ def rfc3339(t: datetime) -> str:
     return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+#: RFC 3339 section 5.6 ``date-time`` with a required offset (ASCII digits only).
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
 def parse_rfc3339(value: str, *, source: str, field: str) -> datetime:
-    """An RFC 3339 date-time with an explicit offset ("Z" or "+hh:mm")."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None or "T" not in value.upper():
+    """An RFC 3339 date-time with an explicit offset ("Z" or "+hh:mm"), in UTC.
+
+    Only RFC 3339: ``datetime.fromisoformat`` alone also takes ISO 8601 week dates, the
+    basic format and reduced precision. A time that exists in its own zone but not in UTC
+    (year 9999 at -01:00) is refused here rather than overflowing later comparisons.
+    """
+    parsed = None
+    if _RFC3339.fullmatch(value):
+        try:
+            parsed = datetime.fromisoformat(value.upper()).astimezone(UTC)
+        except (ValueError, OverflowError):
+            parsed = None
+    if parsed is None:
         raise ParseError(
             f"{value!r} is not an RFC 3339 date-time with a time zone",
             location=Location(source, field=field),
