@@ -22,6 +22,7 @@ from refkit.manifests.signing.policy import (
     KeySigner,
     TrustPolicy,
     key_signer_name,
+    load_yaml_strict,
     parse_rfc3339,
 )
 from refkit.manifests.signing.verify import verify_manifest
@@ -116,3 +117,29 @@ def test_at_is_rfc3339_only(text: str) -> None:
 )
 def test_at_accepts_rfc3339_with_any_offset(text: str, expected: datetime) -> None:
     assert parse_rfc3339(text, source="--at", field="time") == expected
+
+
+# --- the trust policy ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'version: 1\nsigners:\n  - key-pem: "\\ud800"\n',
+        'version: 1\nsigners:\n  - name: "a\\ud800"\n    key: k.pub\n',
+        'version: 1\nsigners:\n  - key: "k\\0.pub"\n',
+        'version: 1\ntrusted-root: "r\\0.json"\nsigners:\n  - key: k.pub\n',
+    ],
+)
+def test_policy_strings_utf8_cannot_encode_or_paths_cannot_hold_are_refused(text: str) -> None:
+    """Double-quoted YAML escapes give lone surrogates (UnicodeEncodeError when the PEM or a
+    name is encoded or printed) and NUL (ValueError from open()): both crashed (exit 4)."""
+    with pytest.raises(ParseError):
+        load_yaml_strict(text.encode(), source="p.yaml")
+
+
+def test_cli_policy_with_nul_in_a_key_path_is_exit_2(run_cli: Run, tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text('version: 1\nsigners:\n  - key: "k\\0.pub"\n')
+    r = run_cli("manifest", "verify", GOLDEN, "--policy", policy, "--at", "2026-12-01T00:00:00Z")
+    assert r.code == ExitCode.BAD_INPUT, r.stderr

@@ -31,9 +31,10 @@ File format (version 1)::
     require-expiry: false           # true: a manifest without release.expires fails
 
 Strictness: UTF-8, at most :data:`MAX_POLICY_BYTES`, one document, YAML safe loading with
-no tags, anchors, aliases or directives, duplicate keys and unknown keys refused, and
-versions must be quoted strings (YAML would read ``1.10`` as the number 1.1). Every failure
-is a :class:`~refkit.errors.ParseError` (exit 2) naming the file and the field.
+no tags, anchors, aliases or directives, no strings holding NUL or lone surrogate escapes,
+duplicate keys and unknown keys refused, and versions must be quoted strings (YAML would
+read ``1.10`` as the number 1.1). Every failure is a :class:`~refkit.errors.ParseError`
+(exit 2) naming the file and the field.
 
 Version ordering (anti-rollback) follows Semantic Versioning 2.0.0, section 11:
 ``MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]``, numeric identifiers compared as numbers,
@@ -224,6 +225,12 @@ _REFUSED_TOKENS: tuple[tuple[type[yaml.Token], str], ...] = (
 )
 
 
+def _plain_scalar(value: str) -> bool:
+    # Double-quoted escapes ("\0", "\ud800") give what no path holds (NUL: open() raises
+    # ValueError) and what UTF-8 cannot encode (lone surrogates: PEM and names are encoded).
+    return "\0" not in value and not any("\ud800" <= ch <= "\udfff" for ch in value)
+
+
 def load_yaml_strict(data: bytes, *, source: str, max_bytes: int = MAX_POLICY_BYTES) -> Any:
     """Parse one YAML document strictly (see the module docstring)."""
     if len(data) > max_bytes:
@@ -234,6 +241,12 @@ def load_yaml_strict(data: bytes, *, source: str, max_bytes: int = MAX_POLICY_BY
         raise ParseError("not valid UTF-8", location=Location(source, exc.start)) from None
     try:
         for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, yaml.ScalarToken) and not _plain_scalar(token.value):
+                mark = token.start_mark
+                raise ParseError(
+                    f"a string holds NUL or a lone surrogate escape (line {mark.line + 1})",
+                    location=Location(source, mark.index),
+                )
             for kind, what in _REFUSED_TOKENS:
                 if isinstance(token, kind):
                     mark = token.start_mark
