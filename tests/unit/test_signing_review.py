@@ -143,3 +143,13 @@ def test_cli_policy_with_nul_in_a_key_path_is_exit_2(run_cli: Run, tmp_path: Pat
     policy.write_text('version: 1\nsigners:\n  - key: "k\\0.pub"\n')
     r = run_cli("manifest", "verify", GOLDEN, "--policy", policy, "--at", "2026-12-01T00:00:00Z")
     assert r.code == ExitCode.BAD_INPUT, r.stderr
+
+
+@pytest.mark.parametrize("version", ["true", "1.0"])
+def test_policy_version_must_be_the_integer_1(run_cli: Run, tmp_path: Path, version: str) -> None:
+    """`True == 1 == 1.0` in Python: `version: true` was read as version 1."""
+    policy = tmp_path / "p.yaml"
+    policy.write_text(f"version: {version}\nsigners:\n  - key: {PUB}\n")
+    r = run_cli("manifest", "verify", GOLDEN, "--policy", policy, "--at", "2026-12-01T00:00:00Z")
+    assert r.code == ExitCode.BAD_INPUT, r.stdout
+    assert "version" in r.stderr

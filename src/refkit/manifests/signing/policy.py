@@ -336,7 +336,7 @@ def parse_policy(
         ("version", "threshold", "signers", "trusted-root", "accept", "release", "require-expiry"),
         source,
     )
-    if doc.value.get("version") != 1:
+    if type(doc.value.get("version")) is not int or doc.value["version"] != 1:
         raise doc.fail(f"unsupported policy version {doc.value.get('version')!r}", "version")
     raw_signers = doc.value.get("signers")
     if not isinstance(raw_signers, list) or not raw_signers:
