@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from refkit.errors import ExitCode, ParseError
+from refkit.errors import ExitCode, InputError, ParseError
 from refkit.manifests.signing.bundle import parse_bundle
+from refkit.manifests.signing.keyless import SigstoreIdentity
 from refkit.manifests.signing.keys import KeyType
 from refkit.manifests.signing.policy import (
     KeySigner,
@@ -153,3 +154,23 @@ def test_policy_version_must_be_the_integer_1(run_cli: Run, tmp_path: Path, vers
     r = run_cli("manifest", "verify", GOLDEN, "--policy", policy, "--at", "2026-12-01T00:00:00Z")
     assert r.code == ExitCode.BAD_INPUT, r.stdout
     assert "version" in r.stderr
+
+
+# --- keyless identities --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("identity", "issuer"), [("https://x/y", ""), ("", "https://i")])
+def test_empty_identity_or_issuer_is_refused(identity: str, issuer: str) -> None:
+    """sigstore-python's Identity(issuer="") checks no issuer at all: `--issuer "$UNSET"`
+    silently trusted the identity from any OIDC issuer."""
+    with pytest.raises(InputError, match="empty"):
+        SigstoreIdentity(identity, issuer)
+
+
+def test_cli_empty_issuer_is_exit_2(run_cli: Run) -> None:
+    r = run_cli(
+        "manifest", "verify", GOLDEN, "--identity", "https://x/y", "--issuer", "",
+        "--trusted-root", ASSETS / "release.json",
+    )  # fmt: skip
+    assert r.code == ExitCode.BAD_INPUT, r.stderr
+    assert "issuer" in r.stderr

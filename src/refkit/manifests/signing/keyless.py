@@ -48,6 +48,16 @@ class SigstoreIdentity:
     identity: str
     issuer: str
 
+    def __post_init__(self) -> None:
+        # sigstore-python's Identity(issuer="") checks no issuer at all: an empty value
+        # (an unset variable in a script) must not widen trust to every OIDC issuer.
+        for what, value in (("identity", self.identity), ("issuer", self.issuer)):
+            if not value:
+                raise InputError(
+                    f"empty Sigstore {what}",
+                    hint="give both the exact certificate identity and its OIDC issuer",
+                )
+
     def __str__(self) -> str:
         return f"{self.identity} (issuer {self.issuer})"
 
