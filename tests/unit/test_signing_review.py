@@ -18,7 +18,7 @@ import pytest
 from refkit.errors import ExitCode, InputError, ParseError
 from refkit.manifests.signing.bundle import parse_bundle
 from refkit.manifests.signing.keyless import SigstoreIdentity
-from refkit.manifests.signing.keys import KeyType
+from refkit.manifests.signing.keys import KeyType, passphrase_from_env
 from refkit.manifests.signing.policy import (
     KeySigner,
     TrustPolicy,
@@ -174,3 +174,27 @@ def test_cli_empty_issuer_is_exit_2(run_cli: Run) -> None:
     )  # fmt: skip
     assert r.code == ExitCode.BAD_INPUT, r.stderr
     assert "issuer" in r.stderr
+
+
+# --- passphrases ---------------------------------------------------------------------------
+
+
+def test_passphrase_that_is_not_utf8_is_used_as_its_bytes() -> None:
+    """os.environ holds undecodable bytes as surrogate escapes; encoding them as strict
+    UTF-8 crashed keygen --encrypt and sign (exit 4). The passphrase is the bytes set."""
+    assert passphrase_from_env("P", {"P": "\udcff\udcfe"}) == b"\xff\xfe"
+    assert passphrase_from_env("P", {"P": "pässword"}) == "pässword".encode()
+
+
+def test_cli_keygen_and_sign_with_a_non_utf8_passphrase(
+    run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REVIEW_PASS", "\udcff\udcfe")
+    out = tmp_path / "k.key"
+    r = run_cli("keygen", "--out", out, "--encrypt", "--passphrase-env", "REVIEW_PASS")
+    assert r.code == 0, r.stderr
+    r = run_cli(
+        "manifest", "sign", ASSETS / "release.json", "--key", out,
+        "--passphrase-env", "REVIEW_PASS", "-o", tmp_path / "b.json",
+    )  # fmt: skip
+    assert r.code == 0, r.stderr

@@ -219,9 +219,13 @@ def load_public_key(data: bytes, *, source: str) -> PublicKey:
 
 
 def passphrase_from_env(name: str, environ: Mapping[str, str]) -> bytes | None:
-    """The passphrase held in environment variable ``name``, or None if unset or empty."""
+    """The passphrase held in environment variable ``name``, or None if unset or empty.
+
+    The bytes the variable holds: ``os.environ`` keeps bytes that are not UTF-8 as
+    surrogate escapes, which ``surrogateescape`` turns back into those bytes.
+    """
     value = environ.get(name)
-    return value.encode("utf-8") if value else None
+    return value.encode("utf-8", "surrogateescape") if value else None
 
 
 HintFunction = Callable[[PublicKey], str]
