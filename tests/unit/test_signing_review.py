@@ -25,6 +25,7 @@ from refkit.manifests.signing.policy import (
     key_signer_name,
     load_yaml_strict,
     parse_rfc3339,
+    parse_semver,
 )
 from refkit.manifests.signing.verify import verify_manifest
 from tests.unit.test_signing_helpers import ASSETS, key, sign, statement
@@ -198,3 +199,13 @@ def test_cli_keygen_and_sign_with_a_non_utf8_passphrase(
         "--passphrase-env", "REVIEW_PASS", "-o", tmp_path / "b.json",
     )  # fmt: skip
     assert r.code == 0, r.stderr
+
+
+# --- versions: ASCII only --------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["1\u0660.0.0", "1.0.0-\u0661\u0662", "1.0.0\n", "1.2.\uff13"])
+def test_semver_is_ascii_only(text: str) -> None:
+    """`\\d` matches any Unicode digit and `$` matches before a final newline: a floor of
+    "1\\u0660.0.0" (Arabic-Indic zero) was read as 10.0.0."""
+    assert parse_semver(text) is None

@@ -68,7 +68,8 @@ MAX_POLICY_BYTES = 1024 * 1024
 _SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
-    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
+    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?",
+    re.ASCII,  # \d is any Unicode digit otherwise
 )
 
 
@@ -102,7 +103,7 @@ class SemVer:
 def parse_semver(text: str) -> SemVer | None:
     """The semantic version ``text`` spells, or None if it is not one (then it cannot be
     ordered). A leading ``v`` is not accepted: ``v1.2.3`` is not a semantic version."""
-    m = _SEMVER.match(text)
+    m = _SEMVER.fullmatch(text)  # not match + "$", which allows a final newline
     if m is None or len(text) > 256:
         return None
     pre = tuple(int(p) if p.isdigit() else p for p in m.group(4).split(".")) if m.group(4) else ()
