@@ -27,7 +27,9 @@ from refkit.manifests.signing.policy import (
     parse_rfc3339,
     parse_semver,
 )
+from refkit.manifests.signing.statements import read_manifest
 from refkit.manifests.signing.verify import verify_manifest
+from refkit.manifests.statement import load_statement
 from tests.unit.test_signing_helpers import ASSETS, key, sign, statement
 
 Run = Callable[..., Any]
@@ -201,7 +203,7 @@ def test_cli_keygen_and_sign_with_a_non_utf8_passphrase(
     assert r.code == 0, r.stderr
 
 
-# --- versions: ASCII only --------------------------------------------------------
+# --- versions and times: ASCII only --------------------------------------------------------
 
 
 @pytest.mark.parametrize("text", ["1\u0660.0.0", "1.0.0-\u0661\u0662", "1.0.0\n", "1.2.\uff13"])
@@ -209,3 +211,20 @@ def test_semver_is_ascii_only(text: str) -> None:
     """`\\d` matches any Unicode digit and `$` matches before a final newline: a floor of
     "1\\u0660.0.0" (Arabic-Indic zero) was read as 10.0.0."""
     assert parse_semver(text) is None
+
+
+@pytest.mark.parametrize("field", ["created", "expires"])
+def test_statement_times_are_ascii_digits_only(field: str) -> None:
+    """Verification skips the JSON Schema on the promise that refkit's own checks refuse
+    all it refuses. The schema says [0-9]; the own check said \\d, and strptime takes any
+    digits: a signed time in full-width digits verified (and re-serialised to other bytes)."""
+    value = (
+        "\uff12\uff10\uff12\uff16-11-01T00:00:00Z"
+        if field == "created"
+        else "\uff12\uff10\uff12\uff17-02-01T00:00:00Z"
+    )
+    data = statement(**{field: value})
+    with pytest.raises(ParseError, match=field):
+        load_statement(data, source="s.json")  # the schema refuses it
+    with pytest.raises(ParseError, match=field):
+        read_manifest(data, source="s.json")  # and so must the verifier's own checks

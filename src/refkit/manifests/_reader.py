@@ -25,7 +25,7 @@ from refkit.errors import Location, ParseError
 T = TypeVar("T")
 
 _HEX = re.compile(r"[0-9a-f]*")
-_RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+_RFC3339_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 #: RFC 8785 / I-JSON: integers beyond 2**53 - 1 are not exact in every JSON parser.
 MAX_SAFE_INT = 2**53 - 1
 
