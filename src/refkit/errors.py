@@ -131,15 +131,20 @@ def read_input_file(
     """Read a whole input file, turning every OS failure into an :class:`InputError`.
 
     ``what`` names the input in the message ("OVMF firmware", "kernel"); ``limit`` refuses
-    files larger than that many bytes before reading them.
+    files larger than that many bytes before reading them, and reads no more than one byte
+    past it from what has no size (a pipe, ``<(...)``, a device).
     """
     p = os.fspath(path)
     try:
         with open(p, "rb") as fh:
-            if limit is not None:
-                size = os.fstat(fh.fileno()).st_size
-                if size > limit:
-                    raise InputError(f"{what} {p} is {size} bytes, more than the limit of {limit}")
-            return fh.read()
+            if limit is None:
+                return fh.read()
+            size = os.fstat(fh.fileno()).st_size
+            if size > limit:
+                raise InputError(f"{what} {p} is {size} bytes, more than the limit of {limit}")
+            data = fh.read(limit + 1)
+            if len(data) > limit:
+                raise InputError(f"{what} {p} is more than the limit of {limit} bytes")
+            return data
     except OSError as exc:
         raise input_os_error(exc, p, what=what) from exc

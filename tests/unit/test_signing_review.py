@@ -228,3 +228,28 @@ def test_statement_times_are_ascii_digits_only(field: str) -> None:
         load_statement(data, source="s.json")  # the schema refuses it
     with pytest.raises(ParseError, match=field):
         read_manifest(data, source="s.json")  # and so must the verifier's own checks
+
+
+# --- input sizes ---------------------------------------------------------------------------
+
+
+def test_size_limit_holds_for_pipes(tmp_path: Path) -> None:
+    """The limit was checked against fstat's size, which is 0 for a pipe: `verify <(curl
+    ...)` read a bundle of any size into memory. It now stops one byte past the limit."""
+    import os
+    import threading
+
+    from refkit.errors import read_input_file
+
+    fifo = tmp_path / "bundle.fifo"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with open(fifo, "wb") as fh:
+            fh.write(b"x" * 5000)
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    with pytest.raises(InputError, match="limit"):
+        read_input_file(fifo, what="bundle", limit=1000)
+    writer.join(timeout=5)
