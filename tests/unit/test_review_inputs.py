@@ -50,10 +50,14 @@ def _checksummed(header: bytearray) -> bytes:
     return bytes(header)
 
 
-def _deb_with_data(data_gz: bytes) -> bytes:
+def _deb_with_data(data: bytes, compression: str = ".gz") -> bytes:
     control = compress(tar_bytes([Entry("./", kind="dir"), Entry("./control", CONTROL)]), ".gz")
     return ar_archive(
-        [("debian-binary", b"2.0\n"), ("control.tar.gz", control), ("data.tar.gz", data_gz)]
+        [
+            ("debian-binary", b"2.0\n"),
+            ("control.tar.gz", control),
+            (f"data.tar{compression}", data),
+        ]
     )
 
 
@@ -183,3 +187,19 @@ def test_outputs_that_differ_only_in_case_are_refused() -> None:
     text = dumps_lock(Lock((clash,)))
     with pytest.raises(ParseError, match="differ only in case"):
         parse_lock(text.encode(), source="clash.lock.json")
+
+
+@pytest.mark.parametrize("compression", [".gz", ".xz", ".bz2"])
+def test_a_decompression_bomb_is_cut_off(compression: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 1 GiB of zeros is 785 bytes of bz2: a small package could make fetch or pin decompress
+    # for days (members not asked for are still read through, to check every name).
+    monkeypatch.setattr(deb_module, "MIN_EXPANSION_BUDGET", 1024 * 1024)
+    monkeypatch.setattr(deb_module, "MAX_EXPANSION", 10)
+    entries = [Entry("./pad", b"\0" * (4 * 1024 * 1024)), Entry("./x", b"x")]
+    evil = _deb_with_data(compress(tar_bytes(entries), compression), compression)
+    with pytest.raises(UnsafeArchive, match="expands to more than") as info:
+        extract_files(io.BytesIO(evil), {"x": io.BytesIO()}, source="evil.deb")
+    assert "evil.deb" in info.value.message
+    monkeypatch.setattr(deb_module, "MIN_EXPANSION_BUDGET", 8 * 1024 * 1024)
+    got = extract_files(io.BytesIO(evil), {"x": io.BytesIO()}, source="evil.deb")
+    assert got["x"].size == 1

@@ -20,8 +20,9 @@ Invariants:
   files, FIFOs and directories are refused;
 * memory and output are bounded whatever the archive: long-name and pax headers over
   :data:`MAX_TAR_HEADER_DATA`, more than :data:`MAX_TAR_ENTRIES` entries and sparse members
-  are refused before tarfile buffers them, and a requested member larger than the caller's
-  limit is refused before any of it is written;
+  are refused before tarfile buffers them, a requested member larger than the caller's
+  limit is refused before any of it is written, and decompression stops at
+  :data:`MAX_EXPANSION` times the compressed size (decompression bombs);
 * the tar stream is read sequentially (one pass; a second one only when a requested member
   was a link), so memory stays constant whatever the package size;
 * every malformed-archive failure (ar, compression, tar) is a
@@ -61,6 +62,11 @@ MAX_CONTROL_BYTES: Final = 1024 * 1024
 #: Largest GNU long-name or pax extended header (bytes): tarfile reads each one whole into
 #: memory, so its size is checked before it is read. Real ones hold a path or a few xattrs.
 MAX_TAR_HEADER_DATA: Final = 1024 * 1024
+#: Most bytes a compressed tar member may expand to: this many times its compressed size, or
+#: MIN_EXPANSION_BUDGET if that is more. Bounds the time a decompression bomb can take (1 GiB
+#: of zeros is 785 bytes of bz2); real packages expand less than a hundredfold.
+MAX_EXPANSION: Final = 1000
+MIN_EXPANSION_BUDGET: Final = 1024**3
 #: Most entries one tar archive may have: tarfile keeps every entry it read in memory (about
 #: 0.5 KiB each), and so does the index of the data archive.
 MAX_TAR_ENTRIES: Final = 1_000_000
@@ -182,10 +188,47 @@ class _Window(io.RawIOBase):
         return len(data)
 
 
-def _decompressed(stream: BinaryIO, member: ArMember, suffix: str) -> BinaryIO:
+class _Budget(io.RawIOBase):
+    """Reads a decompressed stream, refusing the archive beyond a number of bytes."""
+
+    def __init__(self, inner: BinaryIO, budget: int, what: str) -> None:
+        super().__init__()
+        self._inner = inner
+        self._left = budget
+        self._budget = budget
+        self._what = what
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._inner.read(min(len(view), self._left + 1))
+        if len(data) > self._left:
+            raise UnsafeArchive(
+                f"{self._what} expands to more than {self._budget} bytes; refusing a "
+                "decompression bomb",
+                hint="a package with members refkit cannot read safely is refused as a whole",
+            )
+        self._left -= len(data)
+        view[: len(data)] = data
+        return len(data)
+
+
+def _decompressed(stream: BinaryIO, member: ArMember, suffix: str, *, source: str) -> BinaryIO:
     raw = io.BufferedReader(_Window(stream, member.data_offset, member.size), _CHUNK)
     if suffix == "":
         return raw
+    budget = max(MIN_EXPANSION_BUDGET, MAX_EXPANSION * member.size)
+    return cast(
+        BinaryIO,
+        io.BufferedReader(
+            _Budget(_decompressor(raw, suffix), budget, f"{source}: {member.name}"), _CHUNK
+        ),
+    )
+
+
+def _decompressor(raw: BinaryIO, suffix: str) -> BinaryIO:
     if suffix == ".gz":
         return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))
     if suffix == ".xz":
@@ -289,7 +332,7 @@ def _iter_tar(
 def _checked_entries(
     stream: BinaryIO, member: ArMember, suffix: str, seen: set[str], *, source: str
 ) -> Iterator[tuple[str, tarfile.TarInfo, tarfile.TarFile]]:
-    decompressed = _decompressed(stream, member, suffix)
+    decompressed = _decompressed(stream, member, suffix, source=source)
     with tarfile.open(fileobj=decompressed, mode="r|", tarinfo=_BoundedTarInfo) as tar:
         for info in tar:
             if len(seen) >= MAX_TAR_ENTRIES:
