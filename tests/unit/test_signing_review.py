@@ -253,3 +253,40 @@ def test_size_limit_holds_for_pipes(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="limit"):
         read_input_file(fifo, what="bundle", limit=1000)
     writer.join(timeout=5)
+
+
+# --- keyless: interpret what sigstore-python verified ------------------------------------
+
+
+@pytest.mark.vectors
+def test_keyless_signer_counts_only_if_sigstore_verified_the_bytes_refkit_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """refkit and sigstore-python each parse the bundle; refkit then interprets its own
+    parse. No differential is known today (refkit's strict reader refuses duplicate and
+    unknown keys and non-canonical base64), but if one appeared, refkit would read a
+    payload sigstore-python never verified. A mismatch is now a failed bundle."""
+    from refkit.manifests.signing import verify as verify_module
+    from refkit.manifests.signing.keyless import KeylessVerified, TrustedRoot
+    from refkit.manifests.signing.policy import IdentitySigner
+    from tests.shared import vector
+    from tests.unit.test_signing_helpers import GITHUB_ISSUER, SLSA_IDENTITY
+
+    real = verify_module.verify_keyless
+
+    def other_bytes(*args: Any, **kw: Any) -> KeylessVerified:
+        r = real(*args, **kw)
+        return KeylessVerified(r.identity, r.payload_type, b"{}")
+
+    monkeypatch.setattr(verify_module, "verify_keyless", other_bytes)
+    root_path = vector("sigstore", "staging-trusted-root.json")
+    ident = SigstoreIdentity(SLSA_IDENTITY, GITHUB_ISSUER)
+    result = verify_manifest(
+        [("a.json", vector("sigstore", "a.dsse.staging-rekor-v2.txt.sigstore.json").read_bytes())],
+        TrustPolicy(signers=(IdentitySigner("beacon", ident),)),
+        at=AT,
+        trusted_root=TrustedRoot(str(root_path), root_path.read_bytes()),
+    )
+    assert not result.ok
+    assert result.verified_signers == ()
+    assert "other bytes" in result.bundles[0].detail

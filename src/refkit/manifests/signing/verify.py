@@ -298,10 +298,15 @@ def _establish_signer(
     reasons = []
     for signer in policy.identity_signers:
         try:
-            verify_keyless(bundle, trusted_root, signer.identity)
+            checked = verify_keyless(bundle, trusted_root, signer.identity)
         except KeylessVerificationFailed as exc:
             reasons.append(exc.message.removeprefix(f"{bundle.source}: "))
             continue
+        if (checked.payload_type, checked.payload) != (env.payload_type, env.payload):
+            # Each parses the bundle; interpret only what sigstore-python verified.
+            return BundleOutcome(
+                bundle.source, False, None, "sigstore-python verified other bytes than refkit read"
+            )
         return BundleOutcome(bundle.source, True, signer.name, f"verified: {signer.identity}")
     return BundleOutcome(bundle.source, False, None, "; ".join(reasons))
 
