@@ -14,13 +14,13 @@ from typing import BinaryIO
 
 import pytest
 
-from refkit.errors import ExitCode, InputError, ParseError
+from refkit.errors import EnvironmentProblem, ExitCode, InputError, ParseError
 from refkit.inputs import DigestMismatch, Lock, UnsafeArchive, fetch, parse_lock
 from refkit.inputs import deb as deb_module
 from refkit.inputs.deb import extract_files
 from refkit.inputs.lock import dumps_lock
 from tests.inputs_support import CONTROL, Entry, ar_archive, compress, sha256, tar_bytes
-from tests.unit.test_inputs_fetch import _mirror, _package
+from tests.unit.test_inputs_fetch import FakeDownloader, _mirror, _package
 
 
 def _raw_header(name: str, size: int, kind: bytes) -> bytearray:
@@ -203,3 +203,17 @@ def test_a_decompression_bomb_is_cut_off(compression: str, monkeypatch: pytest.M
     monkeypatch.setattr(deb_module, "MIN_EXPANSION_BUDGET", 8 * 1024 * 1024)
     got = extract_files(io.BytesIO(evil), {"x": io.BytesIO()}, source="evil.deb")
     assert got["x"].size == 1
+
+
+def test_an_unwritable_out_for_a_download_is_an_environment_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `refkit inputs fetch --out DIR` with DIR read-only (chattr +i) crashed with exit 4
+    # (PermissionError creating the private download directory) instead of exit 3.
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr("refkit.inputs.fetching.tempfile.TemporaryDirectory", refuse)
+    with pytest.raises(EnvironmentProblem, match="cannot write into") as info:
+        fetch(Lock((_package(),)), [], tmp_path, downloader=FakeDownloader({}))
+    assert info.value.exit_code is ExitCode.ENVIRONMENT

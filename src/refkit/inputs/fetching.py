@@ -208,7 +208,11 @@ def _obtained(
         reasons.append("downloads are disabled (--offline)")
         yield None
         return
-    with tempfile.TemporaryDirectory(prefix=".refkit-download-", dir=out_dir) as work:
+    try:
+        private = tempfile.TemporaryDirectory(prefix=".refkit-download-", dir=out_dir)
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot write into {out_dir}: {exc.strerror or exc}") from exc
+    with private as work:
         dest = Path(work, package.filename)
         progress(Progress(Stage.DOWNLOADING, package.label, package.filename, 0, package.size))
 
