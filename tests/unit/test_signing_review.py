@@ -290,3 +290,21 @@ def test_keyless_signer_counts_only_if_sigstore_verified_the_bytes_refkit_reads(
     assert not result.ok
     assert result.verified_signers == ()
     assert "other bytes" in result.bundles[0].detail
+
+
+# --- work bounded by the input -------------------------------------------------------------
+
+
+def test_envelope_with_very_many_signatures_is_refused() -> None:
+    """Each signature was tried with each candidate key: 10,000 ECDSA signatures (1.5 MiB)
+    and 4 trusted keys with an empty hint took 15 s, a 64 MiB bundle ten minutes. refkit
+    writes one signature and sigstore-python accepts one; more than a few is refused."""
+    k = key(KeyType.ECDSA_P256)
+    good = sign(statement(), k)
+    sig = json.loads(good)["dsseEnvelope"]["signatures"][0]
+    policy = TrustPolicy(signers=(KeySigner(key_signer_name(k.public_key()), k.public_key()),))
+    few = _with(good, ("dsseEnvelope", "signatures"), [sig] * 16)
+    assert verify_manifest([("few.json", few)], policy, at=AT).ok
+    many = _with(good, ("dsseEnvelope", "signatures"), [sig] * 17)
+    with pytest.raises(ParseError, match="signatures"):
+        parse_bundle(many, source="many.json")

@@ -17,10 +17,11 @@ Reading (:func:`parse_bundle`) accepts media types v0.1 to v0.3 and is strict ab
 part refkit interprets: duplicate keys, unknown keys at the top level, in the verification
 material, the envelope and its signatures are refused, as are strings with lone surrogate
 escapes (not UTF-8 text) and base64 strings that are not the canonical standard encoding
-(a second spelling of the same bytes would let a changed byte go unnoticed).
-Transparency-log entries and timestamps are kept as raw JSON for sigstore-python, which
-checks them on the keyless path; refkit's key-based bundles carry none. Every failure is
-a :class:`~refkit.errors.ParseError` naming the source and field.
+(a second spelling of the same bytes would let a changed byte go unnoticed), and
+envelopes with more than :data:`MAX_SIGNATURES` signatures. Transparency-log entries and
+timestamps are kept as raw JSON for sigstore-python, which checks them on the keyless
+path; refkit's key-based bundles carry none. Every failure is a
+:class:`~refkit.errors.ParseError` naming the source and field.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ KNOWN_MEDIA_TYPES = (
 
 #: Largest bundle read (bytes).
 MAX_BUNDLE_BYTES = MAX_DOCUMENT_BYTES
+
+#: Most signatures read from one envelope. refkit writes one and sigstore-python accepts
+#: one; each is tried with each candidate key, so the count bounds the verifier's work.
+MAX_SIGNATURES = 16
 
 _TOP_KEYS = frozenset({"mediaType", "verificationMaterial", "dsseEnvelope", "messageSignature"})
 _MATERIAL_KEYS = frozenset(
@@ -202,6 +207,11 @@ def _parse_envelope(r: _Reader, value: Any) -> Envelope:
     sigs = env.get("signatures")
     if not isinstance(sigs, list) or not sigs:
         raise r.fail("expected a non-empty array", "dsseEnvelope.signatures")
+    if len(sigs) > MAX_SIGNATURES:
+        raise r.fail(
+            f"{len(sigs)} signatures, more than the limit of {MAX_SIGNATURES}",
+            "dsseEnvelope.signatures",
+        )
     signatures = []
     for i, s in enumerate(sigs):
         path = f"dsseEnvelope.signatures[{i}]"
