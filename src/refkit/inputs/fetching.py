@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from refkit.errors import EnvironmentProblem, RefkitError
+from refkit.errors import EnvironmentProblem, InputError, RefkitError
 from refkit.inputs.deb import extract_files
 from refkit.inputs.debian import Downloader, DownloadFailed
 from refkit.inputs.errors import (
@@ -164,6 +164,19 @@ def _existing(path: Path, spec: ExtractSpec) -> _Existing:
         raise EnvironmentProblem(f"cannot read {path}: {exc.strerror or exc}") from exc
     same = size == spec.size and digest == spec.sha256
     return _Existing(path, "same" if same else "different")
+
+
+def _refuse_non_directory(out_dir: Path) -> None:
+    """Bad input (not an environment problem): the output directory, or a parent of it,
+    is a file."""
+    for path in (out_dir, *out_dir.parents):
+        if path.exists() and not path.is_dir():
+            raise InputError(
+                f"output directory {out_dir}: {path} is not a directory",
+                hint="give --out a directory (it is created if missing)",
+            )
+        if path.exists():
+            return
 
 
 def _preflight(lock: Lock, out_dir: Path, *, force: bool) -> dict[str, _Existing]:
@@ -334,6 +347,7 @@ def fetch(
     extracted file is not what the lock pins, or a parse error for a malformed package.
     """
     report = progress or _ignore
+    _refuse_non_directory(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -417,6 +431,7 @@ class CheckResult:
 
 def check(lock: Lock, out_dir: Path) -> CheckResult:
     """Whether every file the lock pins is in ``out_dir`` with the pinned content."""
+    _refuse_non_directory(out_dir)
     checks = []
     for _package, spec in lock.outputs():
         path = out_dir / spec.output
