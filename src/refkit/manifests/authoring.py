@@ -43,7 +43,7 @@ def choose_created(
     4. otherwise :class:`~refkit.errors.InputError`: refkit never takes the clock silently.
     """
     if option is not None:
-        parse_time(option, source="--created", path="--created")
+        parse_time(option, source="command line", path="--created")
         return option, "--created"
     if document is not None:
         return document, "release.created"
