@@ -46,7 +46,8 @@ CONTEXT_SETTINGS: dict[str, Any] = {
     "-v",
     "--verbose",
     count=True,
-    help="More detail on stderr; -v also shows the cause chain and traceback of errors.",
+    help="More detail on stderr; on errors, -v shows the cause chain (and the traceback of "
+    "an internal error), -vv the traceback of any error.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Only results and errors: no logs or progress.")
 @click.pass_context
@@ -66,7 +67,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     \b
     Examples:
       refkit measure snp --mode snp --ovmf OVMF.amdsev.fd --vcpus 1-8 --vcpu-type EPYC-v4
-      refkit manifest verify release.bundle.json --key release.pub
+      refkit manifest verify release.bundle.json --key release.key.pub
     """
     state = CliState(verbose=verbose, quiet=quiet)
     ctx.obj = state

@@ -31,6 +31,11 @@ def diff(old: Path, new: Path, exit_code: bool, as_json: bool) -> None:
     Both files may be statements or bundles (bundle signatures are not verified here).
     Exit status: 0 whether or not they differ; with --exit-code, 1 when they differ.
     Bad input is 2 either way.
+
+    \b
+    Examples:
+      refkit manifest diff old.json new.json
+      refkit manifest diff old.bundle.json new.bundle.json --exit-code --json
     """
     a = read_statement_file(old, what="old manifest")
     b = read_statement_file(new, what="new manifest")

@@ -31,6 +31,11 @@ def show(manifest_file: Path, as_json: bool) -> None:
     Showing a bundle does not verify its signature: `refkit manifest verify` does.
     With --json, prints {source, fromBundle, signatureVerified, canonical,
     unrecognized, statement}.
+
+    \b
+    Examples:
+      refkit manifest show release.json
+      refkit manifest show release.bundle.json --json
     """
     loaded = read_statement_file(manifest_file)
     if as_json:

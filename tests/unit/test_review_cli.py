@@ -1,0 +1,92 @@
+"""Review of the command line: exit codes, one-line errors naming the file, accurate help."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from refkit.errors import ExitCode
+from refkit.inputs import Lock
+from refkit.inputs.lock import dumps_lock
+from tests.unit.test_inputs_fetch import DEB, _package
+
+RunCli = Callable[..., Any]
+
+
+@pytest.fixture
+def lock_file(tmp_path: Path) -> Path:
+    path = tmp_path / "inputs.lock.json"
+    path.write_text(dumps_lock(Lock((_package(),))))
+    return path
+
+
+@pytest.mark.parametrize("command", ["fetch", "verify"])
+@pytest.mark.parametrize("where", ["file", "below-a-file"])
+def test_out_that_is_a_file_is_bad_input(
+    run_cli: RunCli, lock_file: Path, tmp_path: Path, command: str, where: str
+) -> None:
+    # Was exit 3 ("cannot create X: File exists" / "cannot inspect X/out: Not a directory"),
+    # as if the machine lacked something; the user named a file where a directory goes.
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a directory\n")
+    out = a_file if where == "file" else a_file / "sub"
+    extra = ["--offline"] if command == "fetch" else []
+    r = run_cli("inputs", command, lock_file, "--out", out, *extra)
+    assert r.code == ExitCode.BAD_INPUT, r.stderr
+    assert r.stdout == ""
+    first = r.stderr.splitlines()[0]
+    assert first.startswith("error: ")
+    assert str(a_file) in first
+    assert "not a directory" in first
+    assert "Traceback" not in r.stderr
+    assert a_file.read_text() == "not a directory\n"
+
+
+def test_pin_lock_in_a_missing_directory_is_bad_input(run_cli: RunCli, tmp_path: Path) -> None:
+    # Was exit 3 "cannot write X: No such file or directory"; every other command that
+    # writes a file says exit 2 "output directory ... does not exist".
+    deb = tmp_path / "fw.deb"
+    deb.write_bytes(DEB)
+    target = tmp_path / "missing" / "inputs.lock.json"
+    r = run_cli("inputs", "pin", deb, "--suite", "sid", "--lock", target)
+    assert r.code == ExitCode.BAD_INPUT, r.stderr
+    assert r.stderr.splitlines() == [f"error: output directory {target.parent} does not exist"]
+
+
+def test_bad_created_names_the_option_once(run_cli: RunCli, tmp_path: Path) -> None:
+    # Printed "error: --created, --created: 'yesterday' is not ...".
+    yaml_file = tmp_path / "release.yaml"
+    r = run_cli("manifest", "example", "-o", yaml_file)
+    assert r.code == ExitCode.OK
+    r = run_cli("manifest", "build", yaml_file, "-o", "-", "--created", "yesterday")
+    assert r.code == ExitCode.BAD_INPUT
+    first = r.stderr.splitlines()[0]
+    assert first.count("--created") == 1, first
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("inputs", "fetch"),
+        ("inputs", "verify"),
+        ("inputs", "pin"),
+        ("manifest", "show"),
+        ("manifest", "diff"),
+    ],
+)
+def test_help_has_an_example(run_cli: RunCli, command: tuple[str, ...]) -> None:
+    # README: "Every command has --help with examples."
+    r = run_cli(*command, "--help")
+    assert r.code == ExitCode.OK
+    assert "Example" in r.stdout
+    assert f"refkit {' '.join(command)} " in r.stdout
+
+
+def test_top_level_help_examples_use_the_files_keygen_writes(run_cli: RunCli) -> None:
+    # `refkit keygen --out release.key` writes release.key.pub, not release.pub.
+    r = run_cli("--help")
+    assert "--key release.pub" not in r.stdout
+    assert "--key release.key.pub" in r.stdout
