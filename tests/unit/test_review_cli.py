@@ -90,3 +90,17 @@ def test_top_level_help_examples_use_the_files_keygen_writes(run_cli: RunCli) ->
     r = run_cli("--help")
     assert "--key release.pub" not in r.stdout
     assert "--key release.key.pub" in r.stdout
+
+
+def test_pin_extract_accepts_the_dpkg_deb_listing_form(run_cli: RunCli, tmp_path: Path) -> None:
+    # `dpkg-deb -c` lists ./usr/...; `--extract ./usr/...` failed with "requested member
+    # './usr/...' is not a normalised relative path", naming neither --extract nor a fix.
+    deb = tmp_path / "fw.deb"
+    deb.write_bytes(DEB)
+    r = run_cli("inputs", "pin", deb, "--suite", "sid", "--extract", "./usr/share/fw/image.fd")
+    assert r.code == ExitCode.OK, r.stderr
+    assert '"path": "usr/share/fw/image.fd"' in r.stdout
+    assert '"output": "image.fd"' in r.stdout
+    r = run_cli("inputs", "pin", deb, "--suite", "sid", "--extract", "../etc/passwd=x")
+    assert r.code == ExitCode.BAD_INPUT
+    assert "--extract" in r.stderr.splitlines()[-1]

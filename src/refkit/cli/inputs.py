@@ -261,7 +261,16 @@ def check_to_json(result: CheckResult) -> dict[str, Any]:
 
 
 def _extract_pair(text: str) -> tuple[str, str]:
-    member, sep, output = text.partition("=")
+    """``PATH[=OUTPUT]``; PATH may be written as `dpkg-deb -c` lists it (``./usr/...``)."""
+    from refkit.inputs.lock import normalize_member_path
+
+    raw, sep, output = text.partition("=")
+    member = normalize_member_path(raw)
+    if member is None:
+        raise click.BadParameter(
+            f"{raw!r} is not a path inside the package (no '..', not absolute)",
+            param_hint="--extract",
+        )
     return member, (output if sep else member.rsplit("/", 1)[-1])
 
 
