@@ -217,3 +217,30 @@ def test_an_unwritable_out_for_a_download_is_an_environment_problem(
     with pytest.raises(EnvironmentProblem, match="cannot write into") as info:
         fetch(Lock((_package(),)), [], tmp_path, downloader=FakeDownloader({}))
     assert info.value.exit_code is ExitCode.ENVIRONMENT
+
+
+def test_pin_from_a_pipe_is_bad_input_not_a_crash(tmp_path: Path) -> None:
+    # `cat x.deb | refkit inputs pin /dev/stdin --suite sid` was exit 4 (UnsupportedOperation:
+    # the package is read twice, so it must be a file).
+    import os
+    import threading
+
+    from refkit.inputs.pin import pin_deb
+    from tests.unit.test_inputs_fetch import DEB
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        try:
+            with fifo.open("wb") as writer:
+                writer.write(DEB)
+        except OSError:
+            pass  # the reader may close first
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    with pytest.raises(InputError, match="not a regular file") as info:
+        pin_deb(fifo, suite="sid")
+    assert info.value.exit_code is ExitCode.BAD_INPUT
+    writer.join(timeout=5)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -53,6 +55,11 @@ def pin_deb(
     except OSError as exc:
         raise InputError(f"cannot read package {path}: {exc.strerror or exc}") from exc
     with handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise InputError(
+                f"package {path} is not a regular file (it is read more than once)",
+                hint="save it to a file first, then pin that file",
+            )
         size, sha256 = sha256_stream(handle)
         handle.seek(0)
         fields = read_control(handle, source=source)
