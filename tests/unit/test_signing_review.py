@@ -267,15 +267,13 @@ def test_keyless_signer_counts_only_if_sigstore_verified_the_bytes_refkit_reads(
     unknown keys and non-canonical base64), but if one appeared, refkit would read a
     payload sigstore-python never verified. A mismatch is now a failed bundle."""
     from refkit.manifests.signing import verify as verify_module
-    from refkit.manifests.signing.keyless import KeylessVerified, TrustedRoot
+    from refkit.manifests.signing.keyless import KeylessVerified, TrustedRoot, verify_keyless
     from refkit.manifests.signing.policy import IdentitySigner
     from tests.shared import vector
     from tests.unit.test_signing_helpers import GITHUB_ISSUER, SLSA_IDENTITY
 
-    real = verify_module.verify_keyless
-
     def other_bytes(*args: Any, **kw: Any) -> KeylessVerified:
-        r = real(*args, **kw)
+        r = verify_keyless(*args, **kw)
         return KeylessVerified(r.identity, r.payload_type, b"{}")
 
     monkeypatch.setattr(verify_module, "verify_keyless", other_bytes)
@@ -308,3 +306,76 @@ def test_envelope_with_very_many_signatures_is_refused() -> None:
     many = _with(good, ("dsseEnvelope", "signatures"), [sig] * 17)
     with pytest.raises(ParseError, match="signatures"):
         parse_bundle(many, source="many.json")
+
+
+# --- attacks that held up (kept as regression tests) ---------------------------------------
+
+
+def _policy(*keys: Any, threshold: int = 1) -> TrustPolicy:
+    signers = tuple(KeySigner(key_signer_name(k.public_key()), k.public_key()) for k in keys)
+    return TrustPolicy(signers=signers, threshold=threshold)
+
+
+def test_several_signatures_untrusted_valid_plus_garbage_is_no() -> None:
+    trusted, untrusted = key(KeyType.ED25519, 1), key(KeyType.ED25519, 2)
+    by_untrusted = sign(statement(), untrusted)
+    sig = json.loads(by_untrusted)["dsseEnvelope"]["signatures"][0]
+    garbage = {"sig": "AAAA"}
+    bad = _with(by_untrusted, ("dsseEnvelope", "signatures"), [sig, garbage])
+    bad = _with(bad, ("verificationMaterial", "publicKey", "hint"), "")
+    assert not verify_manifest([("b.json", bad)], _policy(trusted), at=AT).ok
+
+
+def test_hint_naming_one_trusted_key_over_another_trusted_keys_signature_is_no() -> None:
+    """The unsigned hint selects keys; it cannot make key B's signature count as A's."""
+    from refkit.manifests.signing.keys import cosign_hint
+
+    a, b = key(KeyType.ECDSA_P256, 1), key(KeyType.ECDSA_P256, 2)
+    by_b = _with(
+        sign(statement(), b),
+        ("verificationMaterial", "publicKey", "hint"),
+        cosign_hint(a.public_key()),
+    )
+    result = verify_manifest([("b.json", by_b)], _policy(a, b), at=AT)
+    assert not result.ok
+    assert result.verified_signers == ()
+
+
+def test_one_key_under_both_hint_conventions_counts_once() -> None:
+    from refkit.manifests.signing.keys import model_signing_hint
+
+    a, b = key(KeyType.ED25519, 1), key(KeyType.ED25519, 2)
+    first = sign(statement(), a)
+    second = _with(
+        first, ("verificationMaterial", "publicKey", "hint"), model_signing_hint(a.public_key())
+    )
+    result = verify_manifest(
+        [("1.json", first), ("2.json", second)], _policy(a, b, threshold=2), at=AT
+    )
+    assert not result.ok
+    assert len(result.verified_signers) == 1
+
+
+@pytest.mark.parametrize(
+    "payload_type",
+    ["application/vnd.in-toto+JSON", "application/vnd.in-toto+json ", "application/json"],
+)
+def test_validly_signed_other_payload_type_is_exit_1_not_0(payload_type: str) -> None:
+    from refkit.manifests.signing.bundle import dump_bundle, key_bundle
+    from refkit.manifests.signing.dsse import sign_envelope
+
+    k = key(KeyType.ED25519, 1)
+    env = sign_envelope(statement(), k, payload_type=payload_type)
+    result = verify_manifest([("b.json", dump_bundle(key_bundle(env, "")))], _policy(k), at=AT)
+    assert not result.ok
+    assert "payload type" in (result.failure or "")
+
+
+@pytest.mark.vectors
+def test_keyless_bundle_that_also_names_a_public_key_is_refused() -> None:
+    from tests.shared import vector
+
+    data = vector("sigstore", "a.dsse.staging-rekor-v2.txt.sigstore.json").read_bytes()
+    both = _with(data, ("verificationMaterial", "publicKey"), {"hint": ""})
+    with pytest.raises(ParseError, match="exactly one"):
+        parse_bundle(both, source="both.json")
