@@ -15,7 +15,7 @@ from typing import BinaryIO
 import pytest
 
 from refkit.errors import EnvironmentProblem, ExitCode, InputError, ParseError
-from refkit.inputs import DigestMismatch, Lock, UnsafeArchive, fetch, parse_lock
+from refkit.inputs import DigestMismatch, Lock, OutputConflict, UnsafeArchive, fetch, parse_lock
 from refkit.inputs import deb as deb_module
 from refkit.inputs.deb import extract_files
 from refkit.inputs.lock import dumps_lock
@@ -244,3 +244,28 @@ def test_pin_from_a_pipe_is_bad_input_not_a_crash(tmp_path: Path) -> None:
         pin_deb(fifo, suite="sid")
     assert info.value.exit_code is ExitCode.BAD_INPUT
     writer.join(timeout=5)
+
+
+def test_a_dangling_symlink_named_like_an_output_is_never_followed(tmp_path: Path) -> None:
+    # Held up: lstat sees the link itself; without --force it is a conflict, with --force
+    # the link (not its target) is replaced and nothing is created where it pointed.
+    out = tmp_path / "out"
+    out.mkdir()
+    target = tmp_path / "outside" / "created-through-the-link"
+    (out / "fw.fd").symlink_to(target)
+    lock = Lock((_package(),))
+    with pytest.raises(OutputConflict):
+        fetch(lock, [_mirror(tmp_path)], out, downloader=None)
+    fetch(lock, [_mirror(tmp_path)], out, downloader=None, force=True)
+    assert not (out / "fw.fd").is_symlink()
+    assert not target.parent.exists()
+
+
+def test_a_symlink_to_a_host_path_resolves_inside_the_package() -> None:
+    # Held up: an absolute target is taken relative to the package root, as in a chroot,
+    # so a link to /etc/hostname never reads the host's file.
+    deb = _deb_with_data(
+        compress(tar_bytes([Entry("./x", kind="symlink", link="/etc/hostname")]), ".gz")
+    )
+    with pytest.raises(UnsafeArchive, match="not in it"):
+        extract_files(io.BytesIO(deb), {"x": io.BytesIO()}, source="evil.deb")
