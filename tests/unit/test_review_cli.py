@@ -104,3 +104,21 @@ def test_pin_extract_accepts_the_dpkg_deb_listing_form(run_cli: RunCli, tmp_path
     r = run_cli("inputs", "pin", deb, "--suite", "sid", "--extract", "../etc/passwd=x")
     assert r.code == ExitCode.BAD_INPUT
     assert "--extract" in r.stderr.splitlines()[-1]
+
+
+def test_bad_time_verified_names_the_option_once(run_cli: RunCli, tmp_path: Path) -> None:
+    # Printed "error: --time-verified, --time-verified: 'now' is not ...".
+    yaml_file = tmp_path / "release.yaml"
+    statement = tmp_path / "release.json"
+    assert run_cli("manifest", "example", "-o", yaml_file).code == ExitCode.OK
+    r = run_cli(
+        "manifest", "build", yaml_file, "-o", statement, "--created", "2026-01-01T00:00:00Z"
+    )
+    assert r.code == ExitCode.OK, r.stderr
+    r = run_cli(
+        "manifest", "export", statement, "--format", "vsa", "--verifier-id", "https://v",
+        "--result", "PASSED", "--time-verified", "now", "--resource-uri", "r", "--policy-uri", "p",
+    )  # fmt: skip
+    assert r.code == ExitCode.BAD_INPUT
+    first = r.stderr.splitlines()[0]
+    assert first.count("--time-verified") == 1, first

@@ -99,9 +99,7 @@ def export(
         outcome = vsa.VerificationOutcome(
             verifier_id=verifier_id,
             result=vsa.Result(result),
-            time_verified=parse_time(
-                time_verified, source="--time-verified", path="--time-verified"
-            ),
+            time_verified=parse_time(time_verified, source="command line", path="--time-verified"),
             resource_uri=resource_uri,
             policy_uri=policy_uri,
             policy_digest=_digest(policy_digest),
