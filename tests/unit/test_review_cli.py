@@ -122,3 +122,17 @@ def test_bad_time_verified_names_the_option_once(run_cli: RunCli, tmp_path: Path
     assert r.code == ExitCode.BAD_INPUT
     first = r.stderr.splitlines()[0]
     assert first.count("--time-verified") == 1, first
+
+
+@pytest.mark.parametrize("command", ["show", "export"])
+def test_the_yaml_form_given_to_show_or_export_says_to_build_it(
+    run_cli: RunCli, tmp_path: Path, command: str
+) -> None:
+    # Was "invalid JSON: Expecting value (line 1 column 1)" and nothing on what to do.
+    yaml_file = tmp_path / "release.yaml"
+    assert run_cli("manifest", "example", "-o", yaml_file).code == ExitCode.OK
+    extra = ["--format", "rvps"] if command == "export" else []
+    r = run_cli("manifest", command, yaml_file, *extra)
+    assert r.code == ExitCode.BAD_INPUT
+    assert r.stderr.splitlines()[-1].startswith("hint: ")
+    assert "refkit manifest build" in r.stderr.splitlines()[-1]

@@ -43,7 +43,17 @@ def read_statement_file(path: Path | str, *, what: str = "manifest") -> LoadedSt
 
 
 def load_statement_or_bundle(data: bytes, *, source: str) -> LoadedStatement:
-    value = canonical.loads_strict(data, source=source)
+    try:
+        value = canonical.loads_strict(data, source=source)
+    except ParseError as exc:
+        if exc.hint is None and source.endswith((".yaml", ".yml")):
+            raise ParseError(
+                exc.reason,
+                location=exc.location,
+                hint="this looks like the YAML authoring form: build it first with "
+                f"`refkit manifest build {source} -o release.json`",
+            ) from exc
+        raise
     if isinstance(value, dict) and "mediaType" in value and "_type" not in value:
         from refkit.manifests.signing.bundle import parse_bundle
 
