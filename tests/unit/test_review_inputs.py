@@ -5,19 +5,31 @@ Each test names the attack it guards against. Packages are built in memory (no n
 
 from __future__ import annotations
 
+import http.server
 import io
 import tarfile
+import threading
+import time
 import zlib
 from dataclasses import replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pytest
 
 from refkit.errors import EnvironmentProblem, ExitCode, InputError, ParseError
-from refkit.inputs import DigestMismatch, Lock, OutputConflict, UnsafeArchive, fetch, parse_lock
+from refkit.inputs import (
+    DigestMismatch,
+    Lock,
+    OutputConflict,
+    UnsafeArchive,
+    debian,
+    fetch,
+    parse_lock,
+)
 from refkit.inputs import deb as deb_module
 from refkit.inputs.deb import extract_files
+from refkit.inputs.debian import DownloadFailed
 from refkit.inputs.lock import dumps_lock
 from tests.inputs_support import CONTROL, Entry, ar_archive, compress, sha256, tar_bytes
 from tests.unit.test_inputs_fetch import FakeDownloader, _mirror, _package
@@ -269,3 +281,44 @@ def test_a_symlink_to_a_host_path_resolves_inside_the_package() -> None:
     )
     with pytest.raises(UnsafeArchive, match="not in it"):
         extract_files(io.BytesIO(deb), {"x": io.BytesIO()}, source="evil.deb")
+
+
+class _Trickle(http.server.BaseHTTPRequestHandler):
+    """Announces 40 bytes and sends one every 0.1 s: always inside the socket timeout."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "40")
+        self.end_headers()
+        for _ in range(40):
+            try:
+                self.wfile.write(b"x")
+                self.wfile.flush()
+            except OSError:
+                return  # the client gave up
+            time.sleep(0.1)
+
+    def log_message(self, *_args: Any) -> None:
+        return None
+
+
+def test_a_trickling_download_is_given_up_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The only time bound was the socket timeout per read: a server (or anyone on an http
+    # path) sending a byte every 29 s held `refkit inputs fetch` forever.
+    monkeypatch.setattr(debian, "MIN_DOWNLOAD_RATE", 100)  # 40 bytes: 0.4 s + the timeout
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/x.deb"
+        start = time.monotonic()
+        with pytest.raises(DownloadFailed, match="bytes/s"):
+            debian.UrllibFetcher(timeout=0.5).get(
+                url, io.BytesIO(), limit=40, progress=lambda _d, _t: None
+            )
+        assert time.monotonic() - start < 3
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)

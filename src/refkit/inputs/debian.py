@@ -15,7 +15,8 @@ Two ways, tried in order by :class:`ChainDownloader`:
 Invariants: a downloader writes only to the destination path it is given (a fresh file
 in a private directory) and never decides whether the bytes are right: the caller checks
 size and sha256 before anything is moved into place. Downloads are bounded in time
-(socket timeouts) and in size (the pinned size; a longer body is cut off and refused).
+(socket timeouts, and a minimum average rate) and in size (the pinned size; a longer body
+is cut off and refused).
 Failures are :class:`DownloadFailed` with a one-line reason; nothing else escapes.
 
 Formats followed: sources.list(5), one-line and deb822 styles; the Debian archive's pool
@@ -30,6 +31,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -44,6 +46,10 @@ ByteProgress = Callable[[int, int | None], None]
 
 #: Socket timeout of one HTTP request (seconds): connecting and each read.
 HTTP_TIMEOUT: Final = 30.0
+#: Slowest average rate a download may keep (bytes/s), beyond a grace of one socket
+#: timeout: a server that trickles bytes just inside the socket timeout cannot hold a fetch
+#: forever (at this rate the pinned 70 MB kernel package may take about 36 minutes).
+MIN_DOWNLOAD_RATE: Final = 32 * 1024
 #: How long ``apt-get download`` may run (seconds).
 APT_GET_TIMEOUT: Final = 900.0
 _CHUNK: Final = 256 * 1024
@@ -255,10 +261,18 @@ class UrllibFetcher:
                     )
                 done = 0
                 progress(done, total)
-                while chunk := response.read(_CHUNK):
+                deadline = time.monotonic() + self.timeout + limit / MIN_DOWNLOAD_RATE
+                # read1: at most one read from the socket, so the deadline is checked
+                # between small reads, not only after a whole chunk trickled in.
+                while chunk := response.read1(_CHUNK):
                     done += len(chunk)
                     if done > limit:
                         raise DownloadFailed(f"{url}: more than the pinned {limit} bytes")
+                    if time.monotonic() > deadline:
+                        raise DownloadFailed(
+                            f"{url}: {done} of {total or limit} bytes, slower than "
+                            f"{MIN_DOWNLOAD_RATE} bytes/s on average; giving up"
+                        )
                     sink.write(chunk)
                     progress(done, total)
         except urllib.error.HTTPError as exc:
