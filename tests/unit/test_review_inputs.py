@@ -322,3 +322,18 @@ def test_a_trickling_download_is_given_up_on(monkeypatch: pytest.MonkeyPatch) ->
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+def test_a_file_archive_downloads(tmp_path: Path) -> None:
+    # docs/inputs.md: "Downloads use http, https or file URLs"; `--archive file:///mirror`
+    # always failed with "HTTP None" (urllib's file responses have no HTTP status).
+    deb = _deb_with_data(compress(tar_bytes([Entry("./x", b"x")]), ".gz"))
+    package = replace(_package(deb), name="fw", source="fw")
+    pool = tmp_path / "mirror" / "pool" / "main" / "f" / "fw"
+    pool.mkdir(parents=True)
+    (pool / package.filename).write_bytes(deb)
+    downloader = debian.PoolDownloader([(tmp_path / "mirror").as_uri()])
+    dest = tmp_path / "got.deb"
+    where = downloader.download(package, dest, lambda _d, _t: None)
+    assert where.startswith("file://")
+    assert dest.read_bytes() == deb

@@ -250,8 +250,8 @@ class UrllibFetcher:
         request = urllib.request.Request(url, headers={"User-Agent": "refkit"})  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                status = getattr(response, "status", 200)
-                if status != 200:
+                status = getattr(response, "status", None)  # None for file: URLs
+                if status not in (None, 200):
                     raise DownloadFailed(f"{url}: HTTP {status}")
                 length = response.headers.get("Content-Length")
                 total = int(length) if length and length.isdigit() else None
