@@ -136,3 +136,24 @@ def test_the_yaml_form_given_to_show_or_export_says_to_build_it(
     assert r.code == ExitCode.BAD_INPUT
     assert r.stderr.splitlines()[-1].startswith("hint: ")
     assert "refkit manifest build" in r.stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize("command", ["fetch", "verify"])
+def test_out_below_an_unsearchable_directory_is_not_a_crash(
+    run_cli: RunCli, lock_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    # As a non-root user, --out below a directory without search permission made the
+    # "is it a directory" check raise PermissionError: exit 4 (internal error).
+    out = tmp_path / "locked" / "sub"
+    real_stat = Path.stat
+
+    def stat(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == out:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    extra = ["--offline"] if command == "fetch" else []
+    r = run_cli("inputs", command, lock_file, "--out", out, *extra)
+    assert r.code != ExitCode.INTERNAL, r.stderr
+    assert "internal error" not in r.stderr

@@ -170,13 +170,18 @@ def _refuse_non_directory(out_dir: Path) -> None:
     """Bad input (not an environment problem): the output directory, or a parent of it,
     is a file."""
     for path in (out_dir, *out_dir.parents):
-        if path.exists() and not path.is_dir():
+        try:
+            st = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError:
+            return  # e.g. no search permission: creating or reading --out reports it
+        if not stat.S_ISDIR(st.st_mode):
             raise InputError(
                 f"output directory {out_dir}: {path} is not a directory",
                 hint="give --out a directory (it is created if missing)",
             )
-        if path.exists():
-            return
+        return
 
 
 def _preflight(lock: Lock, out_dir: Path, *, force: bool) -> dict[str, _Existing]:
