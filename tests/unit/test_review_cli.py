@@ -157,3 +157,24 @@ def test_out_below_an_unsearchable_directory_is_not_a_crash(
     r = run_cli("inputs", command, lock_file, "--out", out, *extra)
     assert r.code != ExitCode.INTERNAL, r.stderr
     assert "internal error" not in r.stderr
+
+
+def test_pin_lock_below_an_unsearchable_directory_is_not_a_crash(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As a non-root user, `pin --lock DIR/x.json` with DIR lacking search permission was
+    # exit 4 (PermissionError from checking whether the lock exists).
+    deb = tmp_path / "fw.deb"
+    deb.write_bytes(DEB)
+    locked = tmp_path / "locked"
+    real_stat = Path.stat
+
+    def stat(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if locked in (self, *self.parents):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    r = run_cli("inputs", "pin", deb, "--suite", "sid", "--lock", locked / "x.json")
+    assert r.code != ExitCode.INTERNAL, r.stderr
+    assert "internal error" not in r.stderr

@@ -6,6 +6,8 @@ render the result (text or ``--json`` on stdout, progress on stderr).
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any, assert_never
 
@@ -318,22 +320,35 @@ def pin_command(
     if lock_path is None:
         emit_text(dumps_lock(Lock((package,))).rstrip("\n"))
         return
-    current = load_lock(lock_path) if lock_path.exists() else Lock((), source=str(lock_path))
+    absent = _stat_mode(lock_path) is None  # unreadable counts as present: load_lock says why
+    current = Lock((), source=str(lock_path)) if absent else load_lock(lock_path)
     updated = add_to_lock(current, package)
     _write_atomically(lock_path, dumps_lock(updated))
     note(f"pinned {package.label} (sha256 {package.sha256}) in {lock_path}")
 
 
+def _stat_mode(path: Path) -> int | None:
+    """The file mode; None if nothing is there; -1 if it cannot be looked at (permissions:
+    the read or write that follows reports it)."""
+    try:
+        return os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError:
+        return -1
+
+
 def _write_atomically(path: Path, text: str) -> None:
-    import os
     import tempfile
 
     from refkit.errors import EnvironmentProblem, InputError
 
     directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        what = "is not a directory" if directory.exists() else "does not exist"
-        raise InputError(f"output directory {directory} {what}")
+    mode = _stat_mode(directory)
+    if mode is None:
+        raise InputError(f"output directory {directory} does not exist")
+    if mode >= 0 and not stat.S_ISDIR(mode):
+        raise InputError(f"output directory {directory} is not a directory")
     try:
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
         try:
