@@ -178,3 +178,52 @@ def test_pin_lock_below_an_unsearchable_directory_is_not_a_crash(
     r = run_cli("inputs", "pin", deb, "--suite", "sid", "--lock", locked / "x.json")
     assert r.code != ExitCode.INTERNAL, r.stderr
     assert "internal error" not in r.stderr
+
+
+def _unsearchable(monkeypatch: pytest.MonkeyPatch, locked: Path) -> None:
+    """Make pathlib's stat of anything at or below ``locked`` fail as for a non-root user
+    whose path crosses a directory without search permission (root cannot see that)."""
+    real_stat = Path.stat
+
+    def stat(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if locked in (self, *self.parents):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", stat)
+
+
+@pytest.mark.parametrize("command", [("example",), ("export", "--format", "rvps")])
+def test_manifest_output_below_an_unsearchable_directory_is_not_a_crash(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]
+) -> None:
+    # `manifest example|build|export -o DIR/x` with DIR lacking search permission was exit 4
+    # (PermissionError from Path.is_dir() in the output writer).
+    yaml_file = tmp_path / "release.yaml"
+    statement = tmp_path / "release.json"
+    assert run_cli("manifest", "example", "-o", yaml_file).code == ExitCode.OK
+    r = run_cli(
+        "manifest", "build", yaml_file, "-o", statement, "--created", "2026-01-01T00:00:00Z"
+    )
+    assert r.code == ExitCode.OK, r.stderr
+    locked = tmp_path / "locked"
+    _unsearchable(monkeypatch, locked)
+    args = [statement, *command[1:]] if command[0] == "export" else []
+    r = run_cli("manifest", command[0], *args, "-o", locked / "out")
+    assert r.code == ExitCode.BAD_INPUT, r.stderr
+    assert "internal error" not in r.stderr
+
+
+def test_an_unsearchable_inputs_directory_is_skipped_not_a_crash(
+    run_cli: RunCli, lock_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # docs/inputs.md: a directory that cannot be read is reported and skipped; below a
+    # directory without search permission it was exit 4 (PermissionError from is_dir()).
+    locked = tmp_path / "locked"
+    _unsearchable(monkeypatch, locked)
+    r = run_cli(
+        "inputs", "fetch", lock_file, "--out", tmp_path / "out", "--offline",
+        "--inputs", locked / "debs",
+    )  # fmt: skip
+    assert r.code == ExitCode.ENVIRONMENT, r.stderr
+    assert f"skipping {locked / 'debs'}" in r.stderr

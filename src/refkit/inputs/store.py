@@ -103,8 +103,15 @@ class LocalStore:
         return by_size
 
     def _walk(self, directory: Path) -> Iterable[tuple[Path, os.stat_result]]:
-        if not directory.is_dir():
-            self._skip(directory, "not a directory" if directory.exists() else "does not exist")
+        try:
+            mode: int | None = os.stat(directory).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            mode = None
+        except OSError as exc:  # e.g. a parent without search permission
+            self._skip(directory, exc.strerror or str(exc))
+            return
+        if mode is None or not stat.S_ISDIR(mode):
+            self._skip(directory, "does not exist" if mode is None else "not a directory")
             return
 
         def on_error(exc: OSError) -> None:

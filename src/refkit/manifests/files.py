@@ -86,9 +86,16 @@ def load_statement_or_bundle(data: bytes, *, source: str) -> LoadedStatement:
 def write_output(path: Path | str, data: bytes, *, force: bool = False) -> None:
     """Write ``data`` to ``path`` atomically; refuse to replace a file unless ``force``."""
     target = Path(path)
-    if target.is_dir():
+    try:
+        os.lstat(target)
+        present = True
+    except (FileNotFoundError, NotADirectoryError):
+        present = False
+    except OSError as exc:  # e.g. a parent without search permission
+        raise InputError(f"cannot write {target}: {exc.strerror or exc}") from None
+    if present and os.path.isdir(target):
         raise InputError(f"output {target} is a directory")
-    if not force and (target.exists() or target.is_symlink()):
+    if present and not force:
         raise InputError(
             f"output {target} exists", hint="pass --force to replace it, or choose another name"
         )
