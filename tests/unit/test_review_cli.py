@@ -227,3 +227,22 @@ def test_an_unsearchable_inputs_directory_is_skipped_not_a_crash(
     )  # fmt: skip
     assert r.code == ExitCode.ENVIRONMENT, r.stderr
     assert f"skipping {locked / 'debs'}" in r.stderr
+
+
+def test_an_unreadable_inputs_directory_is_skipped(
+    run_cli: RunCli, lock_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # docs/inputs.md: a directory that cannot be read is reported on stderr and skipped.
+    # click refused it as a usage error (exit 2) before refkit could look elsewhere.
+    import os
+
+    debs = tmp_path / "debs"
+    debs.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda p, mode, **kw: Path(p) != debs and real_access(p, mode, **kw)
+    )
+    r = run_cli(
+        "inputs", "fetch", lock_file, "--out", tmp_path / "out", "--offline", "--inputs", debs
+    )
+    assert r.code == ExitCode.ENVIRONMENT, r.stderr

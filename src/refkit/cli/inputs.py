@@ -88,7 +88,8 @@ class _ProgressPrinter:
 @click.option(
     "--inputs",
     "search_dirs",
-    type=_path,
+    # Not click's readable check: an unreadable directory is reported and skipped.
+    type=click.Path(path_type=Path, readable=False),
     multiple=True,
     metavar="DIR",
     help="Directory to search for pinned packages by sha256 (repeatable, searched in order).",
