@@ -337,3 +337,18 @@ def test_a_file_archive_downloads(tmp_path: Path) -> None:
     where = downloader.download(package, dest, lambda _d, _t: None)
     assert where.startswith("file://")
     assert dest.read_bytes() == deb
+
+
+def test_apt_get_on_a_full_disk_is_an_environment_problem(tmp_path: Path) -> None:
+    # The private directory and the move of apt-get's file were outside any OSError
+    # handler: a full disk during `refkit inputs fetch` was exit 4 (internal error).
+    import subprocess
+
+    def fake_run(argv: list[str], *, cwd: str, **_kw: Any) -> subprocess.CompletedProcess[str]:
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    downloader = debian.AptGetDownloader(apt_get="sh", run=fake_run)
+    missing_parent = tmp_path / "gone" / "p.deb"  # mkdtemp there fails like ENOSPC would
+    with pytest.raises(EnvironmentProblem) as info:
+        downloader.download(_package(), missing_parent, lambda _d, _t: None)
+    assert info.value.exit_code is ExitCode.ENVIRONMENT

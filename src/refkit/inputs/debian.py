@@ -330,6 +330,14 @@ class AptGetDownloader:
             raise DownloadFailed(f"{self.apt_get} not found")
         arch = "" if package.architecture == "all" else f":{package.architecture}"
         spec = f"{package.name}{arch}={package.version}"
+        try:
+            self._download_in(executable, spec, dest)
+        except OSError as exc:  # the private directory or the move: disk full, permissions
+            raise DownloadFailed(f"apt-get download {spec}: {exc.strerror or exc}") from exc
+        progress(package.size, package.size)
+        return f"apt-get download {spec}"
+
+    def _download_in(self, executable: str, spec: str, dest: Path) -> None:
         with tempfile.TemporaryDirectory(prefix=".apt-", dir=dest.parent) as work:
             try:
                 done = self.run(
@@ -357,8 +365,6 @@ class AptGetDownloader:
                     f"apt-get download {spec}: expected one .deb, found {len(files)}"
                 )
             os.replace(files[0], dest)
-        progress(package.size, package.size)
-        return f"apt-get download {spec}"
 
 
 class ChainDownloader:
