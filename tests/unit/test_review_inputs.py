@@ -352,3 +352,35 @@ def test_apt_get_on_a_full_disk_is_an_environment_problem(tmp_path: Path) -> Non
     with pytest.raises(EnvironmentProblem) as info:
         downloader.download(_package(), missing_parent, lambda _d, _t: None)
     assert info.value.exit_code is ExitCode.ENVIRONMENT
+
+
+def test_an_output_swapped_for_a_fifo_after_lstat_does_not_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # lstat said "regular file of the pinned size", then the name was opened by path: a
+    # FIFO put there in between (by anyone who can write to --out) blocked fetch and
+    # verify forever in open().
+    import os
+
+    from refkit.inputs import check
+
+    package = _package()
+    out = tmp_path / "out"
+    out.mkdir()
+    fifo = out / package.extract[0].output
+    os.mkfifo(fifo)
+    decoy = tmp_path / "decoy"
+    decoy.write_bytes(b"\0" * package.extract[0].size)
+    real_lstat = Path.lstat
+    monkeypatch.setattr(Path, "lstat", lambda self: real_lstat(decoy if self == fifo else self))
+    done: list[object] = []
+    worker = threading.Thread(target=lambda: done.append(check(Lock((package,)), out)))
+    worker.daemon = True
+    worker.start()
+    worker.join(timeout=5)
+    finished_in_time = bool(done)
+    if not finished_in_time:  # unblock the stuck open() so the thread ends
+        with fifo.open("wb"):
+            pass
+        worker.join(timeout=5)
+    assert finished_in_time, "check() blocked opening a FIFO"

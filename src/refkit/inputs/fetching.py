@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import errno
 import os
 import stat
 import tempfile
@@ -158,7 +159,18 @@ def _existing(path: Path, spec: ExtractSpec) -> _Existing:
     if not stat.S_ISREG(st.st_mode) or st.st_size != spec.size:
         return _Existing(path, "different")
     try:
-        with path.open("rb") as handle:
+        # Open what lstat saw, not what the name points at by now: no symlink is followed,
+        # and a FIFO swapped in meanwhile cannot block the open.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return _Existing(path, "different")  # replaced by a symlink meanwhile
+        raise EnvironmentProblem(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            now = os.fstat(handle.fileno())
+            if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino) or not stat.S_ISREG(now.st_mode):
+                return _Existing(path, "different")
             size, digest = sha256_stream(handle, limit=spec.size)
     except OSError as exc:
         raise EnvironmentProblem(f"cannot read {path}: {exc.strerror or exc}") from exc
