@@ -5,6 +5,7 @@ Each test names the attack it guards against. Packages are built in memory (no n
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import io
 import tarfile
@@ -384,3 +385,42 @@ def test_an_output_swapped_for_a_fifo_after_lstat_does_not_hang(
             pass
         worker.join(timeout=5)
     assert finished_in_time, "check() blocked opening a FIFO"
+
+
+def test_a_search_file_swapped_for_a_fifo_does_not_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same race in an --inputs directory: the walk saw a regular file of the pinned
+    # size, the lookup then opened a FIFO by name and blocked forever.
+    import os
+
+    from refkit.inputs.store import LocalStore, open_verified
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    fifo = mirror / "pkg.deb"
+    os.mkfifo(fifo)
+    decoy = tmp_path / "decoy"
+    decoy.write_bytes(b"\0" * 100)
+    real_stat = Path.stat
+    monkeypatch.setattr(
+        Path, "stat", lambda self, **kw: real_stat(decoy if self == fifo else self, **kw)
+    )
+    results: list[object] = []
+
+    def lookups() -> None:
+        results.append(LocalStore([mirror]).find("0" * 64, 100))
+        with contextlib.suppress(DigestMismatch, OSError):
+            open_verified(fifo, sha256="0" * 64, size=100, what="package file")
+        results.append("opened")
+
+    worker = threading.Thread(target=lookups, daemon=True)
+    worker.start()
+    worker.join(timeout=5)
+    finished_in_time = len(results) == 2
+    for _ in range(2):  # unblock stuck opens so the thread ends
+        if worker.is_alive():
+            with fifo.open("wb"):
+                pass
+            worker.join(timeout=2)
+    assert finished_in_time, "a lookup blocked opening a FIFO"

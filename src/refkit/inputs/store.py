@@ -21,6 +21,7 @@ This module reads files only; it never writes.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -130,7 +131,7 @@ class LocalStore:
 
     def _digest(self, path: Path, size: int) -> str | None:
         try:
-            with path.open("rb") as handle:
+            with _open_regular(path) as handle:
                 identity = _identity(os.fstat(handle.fileno()))
                 if identity.size != size:
                     return None
@@ -148,6 +149,20 @@ class LocalStore:
         return digest
 
 
+def _open_regular(path: Path) -> BinaryIO:
+    """Open ``path`` (following a file symlink) for reading, without ever blocking: a FIFO
+    or device put in place of a file is refused with OSError, not waited on."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def open_verified(path: Path, *, sha256: str, size: int, what: str) -> BinaryIO:
     """Open ``path``, check its size and sha256 through that handle, return it at offset 0.
 
@@ -155,7 +170,7 @@ def open_verified(path: Path, *, sha256: str, size: int, what: str) -> BinaryIO:
     reads exactly the bytes that were checked (short of someone rewriting the file in
     place, which the pinned digests of everything extracted from it would reveal).
     """
-    handle = path.open("rb")
+    handle = _open_regular(path)
     try:
         read, digest = sha256_stream(handle, limit=size)
         if read != size or digest != sha256:
