@@ -99,6 +99,16 @@ class EnvironmentProblem(RefkitError):
     exit_code = ExitCode.ENVIRONMENT
 
 
+class OutputClosed(EnvironmentProblem):
+    """stdout was closed before the result was written (``refkit ... | head``).
+
+    Not a verification outcome: the result, whatever it was, did not reach the reader.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("stdout was closed before all output was written")
+
+
 class MissingTool(EnvironmentProblem):
     """An external program refkit needs is not installed."""
 

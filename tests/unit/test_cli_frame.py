@@ -103,3 +103,20 @@ def test_ctx_exit_code_is_returned(
 
     monkeypatch.setattr(cli_module.cli, "get_command", lambda ctx, name: boom)
     assert run_cli("boom").code == 1
+
+
+def test_closed_stdout_is_not_a_verification_failure(tmp_path: Any) -> None:
+    """`refkit ... | head`: the reader left; exit 3 (environment), never 1 or a traceback."""
+    import subprocess
+    import sys
+
+    script = "import sys; from refkit.cli import main; sys.exit(main(['completion', 'bash']))"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # nobody reads: the first write fails with EPIPE
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == ExitCode.ENVIRONMENT, err
+    assert b"stdout was closed" in err
+    assert b"Traceback" not in err

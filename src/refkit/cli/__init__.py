@@ -20,7 +20,7 @@ import click
 from refkit import __version__
 from refkit.cli._lazy import LazyGroup
 from refkit.cli._state import CliState
-from refkit.errors import ExitCode, RefkitError
+from refkit.errors import ExitCode, OutputClosed, RefkitError
 
 ISSUES_URL = "https://github.com/refkit/refkit/issues"
 
@@ -118,7 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # Without standalone mode click returns ctx.exit(n)'s code instead of exiting.
         returned = cli.main(args=args, prog_name="refkit", standalone_mode=False)
-    except click.exceptions.Abort:
+        sys.stdout.flush()  # a closed pipe shows here for output still buffered
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt | EOFError):
+            _print_error("interrupted")
+            return 130
         _print_error("aborted")
         return int(ExitCode.BAD_INPUT)
     except click.exceptions.Exit as exc:
@@ -127,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         exc.show()
         return int(ExitCode.BAD_INPUT)
     except RefkitError as exc:
+        if isinstance(exc, OutputClosed):
+            _silence_stdout()
         _print_error(exc.diagnostics())
         if verbose:
             _print_cause_chain(exc, verbose)
@@ -134,9 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             click.echo(f"this is a bug in refkit; please report it at {ISSUES_URL}", err=True)
         return int(exc.exit_code)
     except BrokenPipeError:
-        # stdout closed early (`refkit ... | head`): not an error of ours.
+        # stdout closed early (`refkit ... | head`): the result did not reach the reader.
         _silence_stdout()
-        return int(ExitCode.OK)
+        _print_error(OutputClosed().message)
+        return int(ExitCode.ENVIRONMENT)
     except KeyboardInterrupt:
         _print_error("interrupted")
         return 130

@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from refkit.errors import OutputClosed
+
 
 class LazyGroup(click.Group):
     """``lazy_subcommands`` maps a command name to ``(module, attribute)``."""
@@ -29,6 +31,14 @@ class LazyGroup(click.Group):
             if importlib.util.find_spec(module) is not None
         }
         return sorted({*super().list_commands(ctx), *present})
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # click's main() turns a broken stdout pipe into exit 1, which refkit reserves for
+        # "verification failed": raise refkit's own error instead, which click lets through.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise OutputClosed() from None
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy_subcommands:
