@@ -84,10 +84,17 @@ def keygen(
                 f"--encrypt needs a passphrase in the environment variable {passphrase_env}",
                 hint=f"export {passphrase_env}=... (it is never read from the command line)",
             )
+    if str(out) == "-":
+        raise InputError("--out names the private key file to write; '-' is not a file")
     pub_path = out.with_name(out.name + ".pub")
     if not force:
         for p in (out, pub_path):
-            if p.exists():
+            try:
+                present = os.path.lexists(p)
+                os.stat(p.parent)  # a parent we cannot search fails here, not later
+            except OSError as exc:
+                raise InputError(f"cannot write {p}: {exc.strerror or exc}") from None
+            if present:
                 raise InputError(
                     f"{p} already exists; not overwriting it",
                     hint="choose another --out, or pass --force to replace the key pair",

@@ -8,7 +8,7 @@ import click
 
 from refkit.cli._options import json_option
 from refkit.cli._output import emit_json, emit_text
-from refkit.errors import InputError, read_input_file
+from refkit.errors import InputError, ParseError, read_input_file
 from refkit.manifests.constants import MAX_DOCUMENT_BYTES
 from refkit.manifests.signing.bundle import MAX_BUNDLE_BYTES
 from refkit.manifests.signing.keyless import SigstoreIdentity, TrustedRoot
@@ -119,7 +119,12 @@ def verify(
         else None
     )
     if at_text is not None:
-        at, at_source = parse_rfc3339(at_text, source="--at", field="time"), "--at"
+        try:
+            at, at_source = parse_rfc3339(at_text, source="--at", field="time"), "--at"
+        except ParseError as exc:
+            raise InputError(
+                f"--at {exc.reason}", hint="for example --at 2026-12-01T00:00:00Z"
+            ) from None
     else:
         at, at_source = clock(), "clock"
     prev = None

@@ -31,7 +31,7 @@ import binascii
 from dataclasses import dataclass, field
 from typing import Any
 
-from refkit.errors import Location, ParseError
+from refkit.errors import InputError, Location, ParseError
 from refkit.manifests.canonical import canonical_dumps, loads_strict
 from refkit.manifests.constants import BUNDLE_MEDIA_TYPE, MAX_DOCUMENT_BYTES
 from refkit.manifests.signing.dsse import Envelope, Signature
@@ -140,7 +140,13 @@ def _kind(value: Any) -> str:
 def parse_bundle(data: bytes, *, source: str) -> Bundle:
     """Parse and validate a Sigstore bundle (see the module docstring for what is refused)."""
     r = _Reader(source)
-    doc = r.obj(loads_strict(data, source=source, max_bytes=MAX_BUNDLE_BYTES), "$", _TOP_KEYS)
+    value = loads_strict(data, source=source, max_bytes=MAX_BUNDLE_BYTES)
+    if isinstance(value, dict) and "_type" in value and "mediaType" not in value:
+        raise InputError(
+            f"{source}: this is an unsigned in-toto statement, not a Sigstore bundle",
+            hint="sign it first: refkit manifest sign STATEMENT --key KEY -o BUNDLE",
+        )
+    doc = r.obj(value, "$", _TOP_KEYS)
     media_type = r.string(doc.get("mediaType"), "mediaType")
     if media_type not in KNOWN_MEDIA_TYPES:
         raise r.fail(f"unsupported bundle media type {media_type!r}", "mediaType")

@@ -185,12 +185,16 @@ def load_private_key(data: bytes, *, source: str, passphrase: bytes | None = Non
         key = serialization.load_pem_private_key(data, password=passphrase if encrypted else None)
     except TypeError as exc:  # an unencrypted key given a passphrase, or the reverse
         raise InputError(f"{source}: {exc}") from None
-    except ValueError as exc:
+    except ValueError:
         if encrypted:
             raise InputError(
                 f"{source}: cannot decrypt the private key (wrong passphrase?)"
             ) from None
-        raise InputError(f"{source}: not a PEM private key ({exc})") from None
+        # cryptography's message points at its FAQ; say what refkit needs instead.
+        raise InputError(
+            f"{source}: not a PEM private key",
+            hint="give the private key `refkit keygen` wrote (PKCS#8 or traditional PEM)",
+        ) from None
     except UnsupportedAlgorithm as exc:
         raise UnsupportedInput(f"{source}: unsupported private key: {exc}") from None
     kind = _type_of(key, source=source)
