@@ -97,7 +97,8 @@ def verify(
     against the threshold; then the predicate type, expiry and anti-rollback are checked.
     Exit codes: 0 verified, 1 verification failed (bad or untrusted signature, too few
     signers, wrong identity, expired, rolled back, not a refkit manifest), 2 bad input,
-    3 environment (e.g. a trusted root that cannot be read), 4 a bug in refkit.
+    3 environment (sigstore-python missing for a keyless bundle, stdout closed), 4 a
+    bug in refkit.
 
     \b
     Examples:
