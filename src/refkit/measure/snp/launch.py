@@ -27,8 +27,8 @@ from __future__ import annotations
 import enum
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple
 
 from refkit.errors import InputError, UnsupportedInput, read_input_file
 from refkit.hashing import (
@@ -190,8 +190,8 @@ def measure(request: SnpRequest, *, digester: FileDigester | None = None) -> Snp
     """Compute the launch measurement(s) that ``request`` describes.
 
     ``digester`` supplies the SHA-256 of the kernel and initrd files; pass a
-    :class:`~refkit.hashing.BackgroundDigester` started earlier to overlap hashing with
-    other work. By default they are hashed here, in parallel with the firmware pages.
+    :class:`~refkit.hashing.PrefetchedDigester` over hashing started earlier to overlap it
+    with other work. By default they are hashed here, in parallel with the firmware pages.
     """
     _check_request(request)
     files = digester or DirectDigester()
@@ -222,24 +222,23 @@ def measure(request: SnpRequest, *, digester: FileDigester | None = None) -> Snp
     want_ovmf_pages = mode in (SevMode.SNP, SevMode.SNP_OVMF_HASH, SevMode.SNP_SVSM) and (
         request.ovmf_hash is None
     )
-    tasks: list[tuple[str, object]] = []
+    tasks: dict[str, Callable[[], Any]] = {}
     if want_ovmf_pages:
-        tasks.append(("ovmf_pages", lambda: page_digests(ovmf_data)))
+        tasks["ovmf_pages"] = lambda: page_digests(ovmf_data)
     if request.input_digests:
-        algs = ("sha256", "sha384")
-        tasks.append(("ovmf", lambda: digest_bytes(ovmf_data, algs, path=source)))
+        tasks["ovmf"] = lambda: digest_bytes(ovmf_data, ("sha256", "sha384"), path=source)
     if svsm_fw is not None:
         svsm_bytes = svsm_fw.data
-        tasks.append(("svsm_pages", lambda: page_digests(svsm_bytes)))
+        tasks["svsm_pages"] = lambda: page_digests(svsm_bytes)
         if request.input_digests:
-            tasks.append(("svsm", lambda: digest_bytes(svsm_bytes, ("sha256", "sha384"))))
+            tasks["svsm"] = lambda: digest_bytes(svsm_bytes, ("sha256", "sha384"))
     if request.kernel is not None:
         kernel_in = request.kernel
-        tasks.append(("kernel", lambda: _digest(kernel_in, files, "kernel")))
+        tasks["kernel"] = lambda: _digest(kernel_in, files, "kernel")
         if request.initrd is not None:
             initrd_in = request.initrd
-            tasks.append(("initrd", lambda: _digest(initrd_in, files, "initrd")))
-    results = dict(zip((n for n, _ in tasks), run_parallel([t for _, t in tasks]), strict=True))  # type: ignore[misc]
+            tasks["initrd"] = lambda: _digest(initrd_in, files, "initrd")
+    results = dict(zip(tasks, run_parallel(list(tasks.values())), strict=True))
 
     kernel_hashes: KernelHashes | None = None
     if request.kernel is not None:
