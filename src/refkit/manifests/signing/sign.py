@@ -18,7 +18,7 @@ from refkit.manifests.signing.bundle import dump_bundle, key_bundle, parse_bundl
 from refkit.manifests.signing.dsse import sign_envelope
 from refkit.manifests.signing.keyless import KeylessSigner
 from refkit.manifests.signing.keys import HintFunction, PrivateKey, cosign_hint
-from refkit.manifests.signing.statements import read_manifest
+from refkit.manifests.statement import load_statement
 
 
 def sign_manifest(
@@ -32,9 +32,10 @@ def sign_manifest(
     """Sign ``statement`` with ``key`` or through ``keyless``; returns the bundle's bytes."""
     if (key is None) == (keyless is None):
         raise InputError("sign with exactly one of a key or keyless Sigstore")
-    # (1) canonical bytes, (2) a refkit manifest
+    # (1) canonical bytes, (2) a refkit manifest, valid by the published JSON Schema too
+    # (signing is where a malformed manifest must stop; verify skips the schema for speed)
     require_canonical(statement, source=source)
-    read_manifest(statement, source=source)
+    load_statement(statement, source=source)
     if key is not None:
         # (3) DSSE over the exact bytes, (4) a key-based bundle v0.3
         envelope = sign_envelope(statement, key)
