@@ -46,3 +46,28 @@ def test_keygen_refuses_dash(tmp_path: Path, run_cli: Runner, monkeypatch: Any) 
     assert r.code == 2
     assert "'-' is not a file" in r.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_validly_signed_malformed_manifest_is_a_no(tmp_path: Path, run_cli: Runner) -> None:
+    """Signed by a trusted key, but the content is not a valid manifest: exit 1, reported."""
+    import json
+
+    from refkit.manifests.canonical import canonical_dumps
+    from refkit.manifests.signing.bundle import dump_bundle, key_bundle
+    from refkit.manifests.signing.dsse import sign_envelope
+    from refkit.manifests.signing.keys import KeyType, cosign_hint, generate
+
+    doc = json.loads(STATEMENT.read_bytes())
+    doc["predicate"]["release"]["version"] = ""  # refkit's model refuses an empty version
+    key = generate(KeyType.ED25519)
+    envelope = sign_envelope(canonical_dumps(doc), key)
+    bundle = tmp_path / "b.json"
+    bundle.write_bytes(dump_bundle(key_bundle(envelope, cosign_hint(key.public_key()))))
+    pub = tmp_path / "k.pub"
+    pub.write_bytes(key.public_key().pem())
+    r = run_cli("manifest", "verify", bundle, "--key", pub, "--json")
+    assert r.code == 1, r.stderr
+    result = json.loads(r.stdout)
+    assert result["ok"] is False
+    assert "not a valid reference manifest" in result["failure"]
+    assert "release.version" in result["failure"]

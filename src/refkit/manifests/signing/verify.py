@@ -13,9 +13,9 @@ anti-rollback floors. Steps (each logged at INFO, each failure recorded in the r
    against the trusted root, for each trusted Sigstore identity in turn.
 4. Count *distinct* trusted signers (a signer's bundles count once) against the threshold.
    Below it, stop: an unauthenticated payload is never interpreted.
-5. The payload type is ``application/vnd.in-toto+json`` and the payload is an in-toto
-   Statement v1 with this project's predicate; another predicate (SLSA provenance, a
-   model signature) fails naming the type found.
+5. The payload type is ``application/vnd.in-toto+json`` and the payload is a valid
+   in-toto Statement v1 with this project's predicate; another predicate (SLSA provenance,
+   a model signature) fails naming the type found, a malformed one naming the field.
 6. Policy checks on the signed content, all run and all reported: accepted predicate type
    and schema version, expiry at the verification time, release name and anti-rollback
    (policy ``min-version``, ``--min-version``, a previously trusted manifest).
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from refkit.errors import InputError, VerificationFailed
+from refkit.errors import InputError, ParseError, VerificationFailed
 from refkit.manifests.canonical import loads_strict
 from refkit.manifests.constants import IN_TOTO_PAYLOAD_TYPE
 from refkit.manifests.signing.bundle import Bundle, PublicKeyHint, parse_bundle
@@ -244,6 +244,15 @@ def verify_manifest(
         view = read_manifest(first.payload, source=f"{parsed[0].source}: payload")
     except NotARefkitManifest as exc:
         return VerificationResult(ok=False, failure=exc.message, checks=(count,), **base)
+    except ParseError as exc:
+        # Validly signed, but not a valid manifest: the answer is no (exit 1), with the
+        # result reported like any other, not "bad input" (the bundle itself was fine).
+        return VerificationResult(
+            ok=False,
+            failure=f"the signed payload is not a valid reference manifest: {exc.message}",
+            checks=(count,),
+            **base,
+        )
     _log.info("step 5: %s %s", view.release.name, view.release.version)
 
     # Step 6: the policy's checks on the signed content.
