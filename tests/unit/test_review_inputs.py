@@ -318,7 +318,7 @@ def test_a_trickling_download_is_given_up_on(monkeypatch: pytest.MonkeyPatch) ->
             debian.UrllibFetcher(timeout=0.5).get(
                 url, io.BytesIO(), limit=40, progress=lambda _d, _t: None
             )
-        assert time.monotonic() - start < 3
+        assert time.monotonic() - start < 10  # generous for a loaded CI; the raise is the check
     finally:
         httpd.shutdown()
         httpd.server_close()
