@@ -80,3 +80,20 @@ def footer_table(entries: list[tuple[str, bytes]]) -> bytes:
     """Entries in file order, then the footer header (u16 total size, footer GUID)."""
     body = b"".join(entry(g, d) for g, d in entries)
     return body + struct.pack("<H", len(body) + 18) + guid_bytes_le(fw.FOOTER_TABLE_GUID)
+
+
+def svsm_image(*, pages: int, seed: int, info: int, base: int = 0x10000) -> bytes:
+    """A Coconut-SVSM-like image: SVSM info entry, no reset block, four SEV sections."""
+    return Image(
+        pages=pages,
+        seed=seed,
+        svsm_info=info,
+        reset_eip=None,
+        hashes_table_gpa=None,
+        sections=[
+            Section(base, 0x3000, 1),
+            Section(base + 0x3000, 0x1000, 2),
+            Section(base + 0x4000, 0x1000, 3),
+            Section(base + 0x5000, 0x2000, 4),
+        ],
+    ).build()

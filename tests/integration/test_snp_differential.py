@@ -193,21 +193,7 @@ def test_vmsa_pages_equal_peer_dump(
     peer_kw: dict[str, object] = {}
     if mode is SevMode.SNP_SVSM:
         svsm = tmp_path / "svsm.bin"
-        svsm.write_bytes(
-            ff.Image(
-                pages=8,
-                seed=3,
-                svsm_info=0x2000,
-                hashes_table_gpa=None,
-                reset_eip=None,
-                sections=[
-                    ff.Section(0x1000, 0x2000, 1),
-                    ff.Section(0x3000, 0x1000, 2),
-                    ff.Section(0x4000, 0x1000, 3),
-                    ff.Section(0x5000, 0x1000, 4),
-                ],
-            ).build()
-        )
+        svsm.write_bytes(ff.svsm_image(pages=8, seed=3, info=0x2000, base=0x1000))
         kw = {"svsm": svsm, "vars_size": 0x20000}
         peer_kw = {"svsm": svsm, "vars_size": 0x20000}
     result = measure(
@@ -321,21 +307,7 @@ def test_synthetic_svsm(
         ff.Image(pages=8, seed=seed, with_sev_metadata=False, hashes_table_gpa=None).build()
     )
     svsm = d / "svsm.bin"
-    svsm.write_bytes(
-        ff.Image(
-            pages=svsm_pages,
-            seed=seed + 1,
-            svsm_info=info,
-            reset_eip=None,
-            hashes_table_gpa=None,
-            sections=[
-                ff.Section(0x10000, 0x3000, 1),
-                ff.Section(0x13000, 0x1000, 2),
-                ff.Section(0x14000, 0x1000, 3),
-                ff.Section(0x15000, 0x2000, 4),
-            ],
-        ).build()
-    )
+    svsm.write_bytes(ff.svsm_image(pages=svsm_pages, seed=seed + 1, info=info))
     sig = CPU_TYPES["EPYC-v4"]
     got = ours(SevMode.SNP_SVSM, ovmf, counts, vcpu_sig=sig, svsm=svsm, vars_size=vars_pages * 4096)
     for n in counts:

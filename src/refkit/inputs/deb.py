@@ -133,28 +133,23 @@ def read_layout(stream: BinaryIO, *, source: str) -> DebLayout:
             f"unsupported deb format version {version!r} (expected 2.x)",
             location=Location(source, first.data_offset),
         )
-    control: ArMember | None = None
-    data: ArMember | None = None
+    # deb(5): control.tar then data.tar, "_"-prefixed members may come between, and
+    # members after data.tar are ignored.
+    found: list[ArMember] = []
     for member in members[1:]:
-        if control is None:
-            if member.name.startswith("_"):
-                continue
-            if member.name not in {f"control.tar{c}" for c in COMPRESSIONS}:
-                raise ParseError(
-                    f"member {member.name!r} where control.tar was expected",
-                    location=Location(source, member.header_offset),
-                )
-            control = member
-        elif data is None:
-            if member.name.startswith("_"):
-                continue
-            if member.name not in {f"data.tar{c}" for c in COMPRESSIONS}:
-                raise ParseError(
-                    f"member {member.name!r} where data.tar was expected",
-                    location=Location(source, member.header_offset),
-                )
-            data = member
-        # deb(5): members after data.tar are ignored.
+        if len(found) == 2:
+            break
+        if member.name.startswith("_"):
+            continue
+        want = ("control", "data")[len(found)]
+        if member.name not in {f"{want}.tar{c}" for c in COMPRESSIONS}:
+            raise ParseError(
+                f"member {member.name!r} where {want}.tar was expected",
+                location=Location(source, member.header_offset),
+            )
+        found.append(member)
+    control = found[0] if found else None
+    data = found[1] if len(found) == 2 else None
     if control is None or data is None:
         raise ParseError(
             f"missing {'control.tar' if control is None else 'data.tar'} member",
