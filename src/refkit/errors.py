@@ -83,6 +83,20 @@ class ParseError(InputError):
         self.reason = message
 
 
+class NotUnderstood(ParseError):
+    """Well-formed input holding something this refkit cannot interpret: refused, never
+    ignored (fail closed). An unknown field inside a constraint, or a newer minor schema
+    version than the reader knows, could tighten what a verifier must check; skipping it
+    would pass what the newer rule fails. ``code`` is the stable verification code a
+    verifier reports for it (docs/codes.md)."""
+
+    def __init__(
+        self, message: str, *, location: Location, code: str, hint: str | None = None
+    ) -> None:
+        super().__init__(message, location=location, hint=hint)
+        self.code = code
+
+
 class UnsupportedInput(InputError):
     """A well-formed input that refkit refuses on purpose (wrong firmware flavour, ...)."""
 

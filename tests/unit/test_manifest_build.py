@@ -20,7 +20,7 @@ from refkit.manifests.authoring import (
 )
 from refkit.manifests.canonical import is_canonical
 from refkit.manifests.files import write_output
-from refkit.manifests.yamlio import load_yaml
+from refkit.yamlio import load_yaml
 from tests.manifest_support import ASSETS
 
 RELEASE_YAML = ASSETS / "release.yaml"

@@ -18,7 +18,7 @@ from refkit.manifests.authoring import build_statement
 from refkit.manifests.canonical import canonical_dumps, is_canonical
 from refkit.manifests.exports import contrast, rvps, vsa
 from refkit.manifests.statement import Statement, parse_statement
-from refkit.manifests.yamlio import load_yaml
+from refkit.yamlio import load_yaml
 from tests.manifest_support import ASSETS, example_statement
 
 EXPORTS = ASSETS / "exports"

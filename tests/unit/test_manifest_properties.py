@@ -24,7 +24,7 @@ from refkit.manifests.diff import diff_statements
 from refkit.manifests.exports import contrast, rvps, vsa
 from refkit.manifests.files import load_statement_or_bundle
 from refkit.manifests.statement import load_statement, parse_statement
-from refkit.manifests.yamlio import load_yaml
+from refkit.yamlio import load_yaml
 from tests.manifest_support import example_statement
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

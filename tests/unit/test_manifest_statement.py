@@ -170,7 +170,7 @@ def test_library_never_imports_click_or_rich() -> None:
     code = (
         "import sys\n"
         "import refkit.manifests.statement, refkit.manifests.authoring, refkit.manifests.diff\n"
-        "import refkit.manifests.files, refkit.manifests.yamlio\n"
+        "import refkit.manifests.files, refkit.yamlio\n"
         "import refkit.manifests.exports.contrast, refkit.manifests.exports.rvps\n"
         "import refkit.manifests.exports.vsa, refkit.manifests.schema\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('click', 'rich')))\n"

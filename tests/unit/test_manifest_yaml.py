@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from refkit.errors import InputError, ParseError
-from refkit.manifests.yamlio import MAX_DEPTH, load_yaml
+from refkit.yamlio import MAX_DEPTH, load_yaml
 
 
 def test_json_like_typing() -> None:

@@ -24,12 +24,12 @@ from refkit.manifests.signing.policy import (
     TrustPolicy,
     key_signer_name,
     load_yaml_strict,
-    parse_rfc3339,
     parse_semver,
 )
 from refkit.manifests.signing.statements import read_manifest
 from refkit.manifests.signing.verify import verify_manifest
 from refkit.manifests.statement import load_statement
+from refkit.times import parse_rfc3339
 from tests.unit.test_signing_helpers import ASSETS, key, sign, statement
 
 Run = Callable[..., Any]

@@ -20,14 +20,14 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
-from refkit.errors import InputError
-from refkit.manifests._reader import Obj, fail, format_time, json_copy, parse_time
+from refkit.errors import InputError, ParseError
 from refkit.manifests.constants import PREDICATE_TYPE, STATEMENT_TYPE
 from refkit.manifests.model import SCHEMA_VERSION
 from refkit.manifests.statement import Statement, parse_statement
+from refkit.reader import Obj, fail, json_copy
+from refkit.times import format_time, from_epoch_text, parse_time
 
 _SUBJECT_FIELDS = ("name", "kind", "digest", "uri", "mediaType", "annotations")
 
@@ -48,13 +48,14 @@ def choose_created(
     if document is not None:
         return document, "release.created"
     if source_date_epoch is not None:
-        text = source_date_epoch.strip()
-        if not text.isdigit() or len(text) > 12:
+        try:
+            when = from_epoch_text(source_date_epoch.strip(), source="SOURCE_DATE_EPOCH")
+        except ParseError as exc:
             raise InputError(
-                f"SOURCE_DATE_EPOCH={source_date_epoch!r} is not a whole number of seconds",
+                f"SOURCE_DATE_EPOCH={source_date_epoch[:40]!r}: {exc.reason}",
                 hint="see https://reproducible-builds.org/specs/source-date-epoch/",
-            )
-        return format_time(datetime.fromtimestamp(int(text), tz=UTC)), "SOURCE_DATE_EPOCH"
+            ) from None
+        return format_time(when), "SOURCE_DATE_EPOCH"
     raise InputError(
         "no release creation time",
         hint="set release.created in the YAML, pass --created YYYY-MM-DDTHH:MM:SSZ, "

@@ -36,16 +36,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from refkit.manifests._reader import (
+from refkit.reader import (
     MAX_SAFE_INT,
     Obj,
     check_hex,
     fail,
-    format_time,
     merged,
     put,
     type_name,
 )
+from refkit.times import format_time
 
 #: The schema version refkit writes. Readers accept any ``1.x``: minor versions only add
 #: optional fields, which older readers keep as unrecognized.

@@ -42,9 +42,9 @@ from typing import Any
 
 from refkit.errors import InputError, Location, ParseError
 from refkit.manifests import canonical
-from refkit.manifests._reader import Obj, fail, merged, put, type_name
 from refkit.manifests.constants import MAX_DOCUMENT_BYTES, PREDICATE_TYPE, STATEMENT_TYPE
 from refkit.manifests.model import ArtifactKind, DigestSet, ReferenceManifest, parse_predicate
+from refkit.reader import Obj, fail, merged, put, type_name
 
 __all__ = [
     "PREDICATE_TYPE",

@@ -16,7 +16,7 @@ from refkit.errors import InputError, Location, ParseError, read_input_file
 from refkit.manifests.authoring import build_statement, choose_created, unrecognized_fields
 from refkit.manifests.canonical import loads_strict
 from refkit.manifests.measured import add_snp_values
-from refkit.manifests.yamlio import MAX_YAML_BYTES, load_yaml
+from refkit.yamlio import MAX_YAML_BYTES, load_yaml
 
 
 @click.command("build")

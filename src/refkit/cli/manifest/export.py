@@ -11,10 +11,10 @@ from refkit import __version__
 from refkit.cli._output import note, warn
 from refkit.cli.manifest._common import force_option, output_option, write_result
 from refkit.errors import InputError, read_input_file
-from refkit.manifests._reader import parse_time
 from refkit.manifests.constants import MAX_DOCUMENT_BYTES
 from refkit.manifests.exports import FORMATS, Export
 from refkit.manifests.files import load_statement_or_bundle
+from refkit.times import parse_time
 
 _VSA_ONLY = ("verifier_id", "result", "time_verified", "resource_uri", "policy_uri")
 

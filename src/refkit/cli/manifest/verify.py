@@ -21,8 +21,6 @@ from refkit.manifests.signing.policy import (
     TrustPolicy,
     key_signer_name,
     parse_policy,
-    parse_rfc3339,
-    rfc3339,
 )
 from refkit.manifests.signing.verify import (
     VerificationResult,
@@ -30,6 +28,7 @@ from refkit.manifests.signing.verify import (
     previous_release,
     verify_manifest,
 )
+from refkit.times import format_time, parse_rfc3339
 
 _path = click.Path(dir_okay=False, path_type=Path)
 
@@ -203,5 +202,5 @@ def _render(result: VerificationResult) -> str:
         lines.append(f"  {'ok  ' if b.ok else 'FAIL'} {b.source}: {b.detail}")
     for c in result.checks:
         lines.append(f"  {'ok  ' if c.ok else 'FAIL'} {c.check}: {c.detail}")
-    lines.append(f"  time: {rfc3339(result.at)} ({result.at_source})")
+    lines.append(f"  time: {format_time(result.at)} ({result.at_source})")
     return "\n".join(lines)

@@ -35,9 +35,9 @@ import json
 from typing import Any
 
 from refkit.errors import UnsupportedInput
-from refkit.manifests._reader import format_time
 from refkit.manifests.exports import Export, pretty_json
 from refkit.manifests.statement import Statement
+from refkit.times import format_time
 
 UPSTREAM = "confidential-containers/trustee rvps @ 78962cd416dc"
 MESSAGE_VERSION = "0.1.0"

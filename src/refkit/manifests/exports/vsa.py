@@ -33,12 +33,12 @@ from datetime import datetime
 from typing import Any
 
 from refkit.errors import InputError
-from refkit.manifests._reader import format_time
 from refkit.manifests.canonical import canonical_dumps
 from refkit.manifests.constants import STATEMENT_TYPE
 from refkit.manifests.exports import Export
 from refkit.manifests.model import DigestSet
 from refkit.manifests.statement import Statement
+from refkit.times import format_time
 
 VSA_PREDICATE_TYPE = "https://slsa.dev/verification_summary/v1"
 UPSTREAM = "slsa-framework/slsa spec/verification_summary.md @ cb6c6429f97d (VSA 1.2)"

@@ -47,7 +47,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import PurePath
 from typing import Any, Protocol
 
@@ -57,6 +57,7 @@ from refkit.errors import InputError, Location, ParseError
 from refkit.manifests.constants import PREDICATE_TYPE
 from refkit.manifests.signing.keyless import SigstoreIdentity
 from refkit.manifests.signing.keys import PublicKey, load_public_key
+from refkit.times import format_time
 
 #: Largest policy file read (bytes).
 MAX_POLICY_BYTES = 1024 * 1024
@@ -486,19 +487,19 @@ class NotExpired:
 
     def check(self, facts: Facts) -> CheckResult:
         at, rel = facts.at, facts.release
-        stamp = rfc3339(at)
+        stamp = format_time(at)
         if rel.created is not None and rel.created > at:
-            return CheckResult("expiry", False, f"created {rfc3339(rel.created)} after {stamp}")
+            return CheckResult("expiry", False, f"created {format_time(rel.created)} after {stamp}")
         if rel.expires is None:
             if self.required:
                 return CheckResult("expiry", False, "the manifest has no expiry; policy needs one")
             return CheckResult("expiry", True, "the manifest has no expiry")
         if at >= rel.expires:
             return CheckResult(
-                "expiry", False, f"expired at {rfc3339(rel.expires)}, checked at {stamp}"
+                "expiry", False, f"expired at {format_time(rel.expires)}, checked at {stamp}"
             )
         return CheckResult(
-            "expiry", True, f"valid until {rfc3339(rel.expires)}, checked at {stamp}"
+            "expiry", True, f"valid until {format_time(rel.expires)}, checked at {stamp}"
         )
 
 
@@ -557,35 +558,3 @@ class AllOf:
 
     def run(self, facts: Facts) -> tuple[CheckResult, ...]:
         return tuple(c.check(facts) for c in self.checks)
-
-
-def rfc3339(t: datetime) -> str:
-    """``t`` in UTC as RFC 3339 with a ``Z``."""
-    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-#: RFC 3339 section 5.6 ``date-time`` with a required offset (ASCII digits only).
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII
-)
-
-
-def parse_rfc3339(value: str, *, source: str, field: str) -> datetime:
-    """An RFC 3339 date-time with an explicit offset ("Z" or "+hh:mm"), in UTC.
-
-    Only RFC 3339: ``datetime.fromisoformat`` alone also takes ISO 8601 week dates, the
-    basic format and reduced precision. A time that exists in its own zone but not in UTC
-    (year 9999 at -01:00) is refused here rather than overflowing later comparisons.
-    """
-    parsed = None
-    if _RFC3339.fullmatch(value):
-        try:
-            parsed = datetime.fromisoformat(value.upper()).astimezone(UTC)
-        except (ValueError, OverflowError):
-            parsed = None
-    if parsed is None:
-        raise ParseError(
-            f"{value!r} is not an RFC 3339 date-time with a time zone",
-            location=Location(source, field=field),
-        )
-    return parsed

@@ -62,9 +62,9 @@ from refkit.manifests.signing.policy import (
     Threshold,
     TrustPolicy,
     parse_semver,
-    rfc3339,
 )
 from refkit.manifests.signing.statements import NotARefkitManifest, read_manifest
+from refkit.times import format_time
 
 _log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class VerificationResult:
         return {
             "ok": self.ok,
             "failure": self.failure,
-            "verifiedAt": rfc3339(self.at),
+            "verifiedAt": format_time(self.at),
             "timeSource": self.at_source,
             "payloadType": self.payload_type,
             "payloadSha256": self.payload_sha256,
@@ -127,8 +127,8 @@ class VerificationResult:
             else {
                 "name": rel.name,
                 "version": rel.version,
-                "created": rfc3339(rel.created) if rel.created else None,
-                "expires": rfc3339(rel.expires) if rel.expires else None,
+                "created": format_time(rel.created) if rel.created else None,
+                "expires": format_time(rel.expires) if rel.expires else None,
             },
             "threshold": self.threshold,
             "trustedSigners": self.trusted_signers,

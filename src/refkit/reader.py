@@ -1,10 +1,13 @@
-"""Typed access to an untrusted, already-parsed JSON value, one field at a time.
+"""The one strict reader for untrusted JSON and YAML objects, one field at a time.
 
-A :class:`Obj` wraps one JSON object and its path (``$.predicate.release``); each getter
-checks the type of one field and raises :class:`~refkit.errors.ParseError` naming the
-full field path when it is wrong. Keys never asked for end up in :meth:`Obj.rest`, which
-the model keeps as ``unrecognized`` so unknown fields survive a round trip (the habit of
-python-tuf's metadata API).
+Every document refkit reads from outside (manifests, trust policies, inputs locks,
+measurement JSON, evidence) goes through :class:`Obj`: it wraps one object and its path
+(``$.predicate.release``); each getter checks the type of one field and raises
+:class:`~refkit.errors.ParseError` naming the full field path when it is wrong. After the
+known fields are read, the caller decides what unknown ones mean: :meth:`Obj.rest` keeps
+them (informational parts, so they survive a round trip, as python-tuf's metadata API
+does) and :meth:`Obj.refuse_rest` refuses them (constraints and refkit-owned formats:
+fail closed, docs/decisions/0005).
 
 Invariants: nothing here accepts a bool where an int is asked for (``True`` is an
 ``int`` in Python, never in our JSON); hex strings are lower case, without ``0x``, of an
@@ -17,15 +20,15 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
-from refkit.errors import Location, ParseError
+from refkit.errors import Location, NotUnderstood, ParseError
+from refkit.times import parse_time
 
 T = TypeVar("T")
 
 _HEX = re.compile(r"[0-9a-f]*")
-_RFC3339_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 #: RFC 8785 / I-JSON: integers beyond 2**53 - 1 are not exact in every JSON parser.
 MAX_SAFE_INT = 2**53 - 1
 
@@ -37,26 +40,6 @@ def fail(source: str, path: str, message: str, hint: str | None = None) -> Parse
 def json_copy(value: Any) -> Any:
     """A deep copy of a JSON value, so a model never shares mutable state with its input."""
     return copy.deepcopy(value)
-
-
-def format_time(value: datetime) -> str:
-    """RFC 3339 UTC with second precision and a ``Z`` (the one form refkit writes)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str, *, source: str, path: str) -> datetime:
-    """Parse the one RFC 3339 form refkit accepts: ``YYYY-MM-DDTHH:MM:SSZ`` (UTC)."""
-    if not _RFC3339_UTC.fullmatch(text):
-        raise fail(
-            source,
-            path,
-            f"{text!r} is not an RFC 3339 UTC time of the form YYYY-MM-DDTHH:MM:SSZ",
-            hint="write times in UTC with a trailing Z and whole seconds",
-        )
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        raise fail(source, path, f"{text!r} is not a valid date and time") from None
 
 
 def check_hex(value: str, *, source: str, path: str, size: int | None = None) -> str:
@@ -207,6 +190,28 @@ class Obj:
             return check_hex(v, source=self.source, path=path, size=size)
 
         return self.opt_items(key, one)
+
+    def refuse_rest(self, *, code: str | None = None, hint: str | None = None) -> None:
+        """Refuse the fields nobody asked for (call after reading every known field).
+
+        With ``code`` the refusal is :class:`~refkit.errors.NotUnderstood` (fail closed:
+        a constraint this version does not know), else a plain ParseError (a typo in a
+        file refkit owns the format of). Names every unknown field at once, sorted.
+        """
+        unknown = sorted(k for k in self.value if k not in self._seen)
+        if not unknown:
+            return
+        names = ", ".join(repr(k[:64]) for k in unknown[:8]) + (" ..." if len(unknown) > 8 else "")
+        what = "unknown field" if len(unknown) == 1 else "unknown fields"
+        where = Location(self.source, field=self.at(unknown[0]) if len(unknown) == 1 else self.path)
+        if code is None:
+            raise ParseError(f"{what} {names}", location=where, hint=hint)
+        raise NotUnderstood(
+            f"{what} {names}: this refkit does not know what it requires",
+            location=where,
+            code=code,
+            hint=hint or "use a refkit release that understands this document",
+        )
 
     def rest(self) -> dict[str, Any]:
         """The fields nobody asked for: kept verbatim so they survive a round trip."""
