@@ -49,15 +49,26 @@ demo: setup
 	$(REFKIT) measure snp --mode snp --vcpus 4 --vcpu-type EPYC-Milan --explain $(DEMO_BOOT)
 	$(REFKIT) measure snp --mode snp --vcpus 1-4,8,16,32,64 --vcpu-type EPYC-Milan $(DEMO_BOOT) \
 	  --json > $(DEMO_OUT)/snp.json
-	sed "s/@COMMIT@/$$(git rev-parse HEAD 2>/dev/null || printf '%040d' 0)/" \
-	  images/demo/release.yaml.in > $(DEMO_OUT)/release.yaml
-	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || echo 0) $(REFKIT) manifest build \
+	epoch=$$(git log -1 --format=%ct 2>/dev/null || echo 0); \
+	sed -e "s/@COMMIT@/$$(git rev-parse HEAD 2>/dev/null || printf '%040d' 0)/" \
+	  -e "s/@EXPIRES@/$$(date -u -d @$$((epoch + 180 * 86400)) +%Y-%m-%dT%H:%M:%SZ)/" \
+	  images/demo/release.yaml.in > $(DEMO_OUT)/release.yaml; \
+	SOURCE_DATE_EPOCH=$$epoch $(REFKIT) manifest build \
 	  $(DEMO_OUT)/release.yaml --add-snp $(DEMO_OUT)/snp.json -o $(DEMO_OUT)/release.json --force
 	$(REFKIT) keygen --out $(DEMO_OUT)/demo.key --force
 	$(REFKIT) manifest sign $(DEMO_OUT)/release.json --key $(DEMO_OUT)/demo.key \
 	  -o $(DEMO_OUT)/release.bundle.json --force
 	$(REFKIT) manifest verify $(DEMO_OUT)/release.bundle.json --key $(DEMO_OUT)/demo.key.pub
 	$(REFKIT) manifest show $(DEMO_OUT)/release.bundle.json
+	for f in contrast rvps rvps-values; do \
+	  $(REFKIT) manifest export $(DEMO_OUT)/release.bundle.json --format $$f \
+	    -o $(DEMO_OUT)/export.$$f.json --force || exit $$?; done
+	$(REFKIT) manifest export $(DEMO_OUT)/release.bundle.json --format vsa \
+	  --verifier-id https://github.com/refkit/refkit/demo --result PASSED \
+	  --time-verified $$(date -u -d @$$(git log -1 --format=%ct 2>/dev/null || echo 0) +%Y-%m-%dT%H:%M:%SZ) \
+	  --resource-uri file://$(DEMO_OUT)/release.json --policy-uri file://$(DEMO_OUT)/demo.key.pub \
+	  -o $(DEMO_OUT)/export.vsa.json --force
+	@echo "demo: every step passed; outputs in $(DEMO_OUT)/"
 
 bench: setup
 	$(PY) bench/snp_measure.py
