@@ -7,7 +7,6 @@ render the result (text or ``--json`` on stdout, progress on stderr).
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 from typing import Any, assert_never
 
@@ -340,25 +339,6 @@ def _stat_mode(path: Path) -> int | None:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    import tempfile
+    from refkit.atomic import write_file
 
-    from refkit.errors import EnvironmentProblem, InputError
-
-    directory = path.parent if str(path.parent) else Path(".")
-    mode = _stat_mode(directory)
-    if mode is None:
-        raise InputError(f"output directory {directory} does not exist")
-    if mode >= 0 and not stat.S_ISDIR(mode):
-        raise InputError(f"output directory {directory} is not a directory")
-    try:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.chmod(name, 0o644)
-            os.replace(name, path)
-        except BaseException:
-            Path(name).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise EnvironmentProblem(f"cannot write {path}: {exc.strerror or exc}") from exc
+    write_file(path, text.encode("utf-8"), mode=0o644, force=True)
