@@ -141,9 +141,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.exit_code)
     except BrokenPipeError:
         # stdout closed early (`refkit ... | head`): the result did not reach the reader.
-        _silence_stdout()
-        _print_error(OutputClosed().message)
-        return int(ExitCode.ENVIRONMENT)
+        return _output_closed()
+    except SystemExit as exc:
+        # click (for --help and other output before a command runs) and rich turn a broken
+        # pipe into SystemExit(1), and 1 means "verification failed": report exit 3.
+        if _broken_pipe(exc.__context__) or _stdout_pacified():
+            return _output_closed()
+        raise
     except KeyboardInterrupt:
         _print_error("interrupted")
         return 130
@@ -173,6 +177,35 @@ def _print_cause_chain(exc: BaseException, verbose: int) -> None:
         import traceback
 
         traceback.print_exception(exc, file=sys.stderr)
+
+
+def _broken_pipe(exc: BaseException | None) -> bool:
+    import errno
+
+    return isinstance(exc, BrokenPipeError) or (
+        isinstance(exc, OSError) and exc.errno == errno.EPIPE
+    )
+
+
+def _stdout_pacified() -> bool:
+    """Whether click replaced stdout after a broken pipe (its reaction before exiting 1)."""
+    import click.utils
+
+    wrappers = tuple(
+        w
+        for w in (
+            getattr(click.utils, "_PacifyFlushWrapper", None),
+            getattr(click.utils, "PacifyFlushWrapper", None),
+        )
+        if isinstance(w, type)
+    )
+    return bool(wrappers) and isinstance(sys.stdout, wrappers)
+
+
+def _output_closed() -> int:
+    _silence_stdout()
+    _print_error(OutputClosed().message)
+    return int(ExitCode.ENVIRONMENT)
 
 
 def _silence_stdout() -> None:
