@@ -176,3 +176,21 @@ def test_measure_explain_into_a_closed_pipe_is_exit_3(tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == ExitCode.ENVIRONMENT, err
     assert "stdout was closed" in err
+
+
+def test_a_command_whose_module_fails_to_import_is_reported_not_hidden(
+    monkeypatch: pytest.MonkeyPatch, run_cli: Callable[..., Any]
+) -> None:
+    # The lazy loader listed only modules it could find, so a broken command vanished from
+    # --help and `refkit broken` said "No such command" (exit 2, as if the user erred).
+    lazy = {**cli_module.cli.lazy_subcommands, "broken": ("refkit.cli._no_such_module", "x")}
+    monkeypatch.setattr(cli_module.cli, "lazy_subcommands", lazy)
+    r = run_cli("broken")
+    assert r.code == ExitCode.INTERNAL
+    assert "refkit.cli._no_such_module" in r.stderr
+    assert "this is a bug in refkit" in r.stderr
+    r = run_cli("--help")
+    assert r.code == 0
+    assert "broken" in r.stdout
+    assert "unavailable" in r.stdout
+    assert "measure" in r.stdout
