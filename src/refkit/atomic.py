@@ -248,15 +248,15 @@ def write_files(files: Sequence[tuple[Path | str, bytes, int]], *, force: bool =
     paths = [Path(p) for p, _data, _mode in files]
     if len({os.path.abspath(p) for p in paths}) != len(paths):
         raise InputError("the same output file is named twice: " + ", ".join(map(str, paths)))
-    for p in paths:
-        check_target(p, force=force)
+    for path in paths:
+        check_target(path, force=force)
     with Batch() as batch:
-        for p, data, mode in files:
-            handle = batch.add(p, mode=mode, replace=force)
+        for path, (_p, data, mode) in zip(paths, files, strict=True):
+            handle = batch.add(path, mode=mode, replace=force)
             try:
                 handle.write(data)
             except OSError as exc:
-                raise write_error(exc, p) from exc
+                raise write_error(exc, path) from exc
         batch.commit()
 
 

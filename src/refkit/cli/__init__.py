@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +21,9 @@ from refkit import __version__
 from refkit.cli._lazy import LazyGroup
 from refkit.cli._state import CliState
 from refkit.errors import ExitCode, OutputClosed, RefkitError
+
+if TYPE_CHECKING:
+    from refkit._console import Prefetch
 
 ISSUES_URL = "https://github.com/refkit/refkit/issues"
 
@@ -69,7 +72,8 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
       refkit measure snp --mode snp --ovmf OVMF.amdsev.fd --vcpus 1-8 --vcpu-type EPYC-v4
       refkit manifest verify release.bundle.json --key release.key.pub
     """
-    state = CliState(verbose=verbose, quiet=quiet)
+    given = ctx.obj if isinstance(ctx.obj, CliState) else CliState()
+    state = given._replace(verbose=verbose, quiet=quiet)
     ctx.obj = state
     _configure_logging(state)
 
@@ -111,13 +115,22 @@ def _print_error(message: str) -> None:
     click.echo(f"error: {message}", err=True)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; map every outcome to a documented exit code. Never raises."""
+def main(argv: Sequence[str] | None = None, *, prefetch: Prefetch | None = None) -> int:
+    """Run the CLI; map every outcome to a documented exit code. Never raises.
+
+    ``prefetch`` holds digests the console script started computing before click loaded
+    (:mod:`refkit._console`); commands find it in ``CliState.prefetch``.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = _verbosity(args)
     try:
         # Without standalone mode click returns ctx.exit(n)'s code instead of exiting.
-        returned = cli.main(args=args, prog_name="refkit", standalone_mode=False)
+        returned = cli.main(
+            args=args,
+            prog_name="refkit",
+            standalone_mode=False,
+            obj=CliState(prefetch=prefetch),
+        )
         sys.stdout.flush()  # a closed pipe shows here for output still buffered
     except click.exceptions.Abort as exc:
         if isinstance(exc.__context__, KeyboardInterrupt | EOFError):

@@ -36,6 +36,12 @@ def state(ctx: click.Context | None = None) -> CliState:
     return obj if obj is not None else CliState()
 
 
+def current_state() -> CliState | None:
+    """The state of the running command; None outside one."""
+    ctx = click.get_current_context(silent=True)
+    return None if ctx is None else ctx.find_object(CliState)
+
+
 def note(message: str) -> None:
     """An informational line on stderr, silenced by ``-q``."""
     if not state().quiet:
