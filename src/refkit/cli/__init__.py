@@ -115,6 +115,20 @@ def _print_error(message: str) -> None:
     click.echo(f"error: {message}", err=True)
 
 
+def _print_usage_error(exc: click.ClickException) -> None:
+    """click's usage errors in refkit's one style: ``error: ...`` then ``hint: ...``.
+
+    click prints "Usage: ...", "Try '... --help' for help." and "Error: ..."; the same
+    facts are kept (the message, and where the help is), in the form every other error has.
+    """
+    ctx = exc.ctx if isinstance(exc, click.UsageError) else None
+    _print_error(exc.format_message())
+    if ctx is not None:
+        names = ctx.help_option_names or ["--help"]
+        help_option = "--help" if "--help" in names else names[0]
+        click.echo(f"hint: try '{ctx.command_path} {help_option}' for help", err=True)
+
+
 def main(argv: Sequence[str] | None = None, *, prefetch: Prefetch | None = None) -> int:
     """Run the CLI; map every outcome to a documented exit code. Never raises.
 
@@ -141,7 +155,7 @@ def main(argv: Sequence[str] | None = None, *, prefetch: Prefetch | None = None)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:  # usage errors, bad option values
-        exc.show()
+        _print_usage_error(exc)
         return int(ExitCode.BAD_INPUT)
     except RefkitError as exc:
         if isinstance(exc, OutputClosed):

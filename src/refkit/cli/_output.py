@@ -49,8 +49,9 @@ def note(message: str) -> None:
 
 
 def warn(message: str) -> None:
-    """A warning on stderr; shown even with ``-q``."""
-    click.echo(f"warning: {message}", err=True)
+    """A warning on stderr, silenced by ``-q`` ("only results and errors")."""
+    if not state().quiet:
+        click.echo(f"warning: {message}", err=True)
 
 
 def stdout_console() -> Console:

@@ -51,13 +51,23 @@ def inputs() -> None:
 
 
 class _ProgressPrinter:
-    """Renders library progress events on stderr; download bytes every 10 percent."""
+    """Renders library progress events on stderr; download bytes every 10 percent.
 
-    def __init__(self) -> None:
+    With ``facts`` False, the events that the result printed on stdout states again
+    (found, reused, downloaded, written) are left out: on a terminal, where both streams
+    show, each fact is printed once.
+    """
+
+    _FACTS = frozenset({Stage.FOUND, Stage.REUSED, Stage.DOWNLOADED, Stage.WRITTEN})
+
+    def __init__(self, *, facts: bool = True) -> None:
         self._last_tenth: dict[str, int] = {}
+        self._facts = facts
 
     def __call__(self, event: Progress) -> None:
         stage = event.stage
+        if not self._facts and stage in self._FACTS:
+            return
         if stage is Stage.SKIPPED:
             note(f"skipping {event.subject}: {event.detail}")
         elif stage is Stage.REUSED:
@@ -146,13 +156,21 @@ def fetch_command(
         list(search_dirs),
         out_dir,
         downloader=downloader,
-        progress=_ProgressPrinter(),
+        # The text result repeats the facts; where it shows on the same terminal as the
+        # log, the log keeps only progress, skips and failures.
+        progress=_ProgressPrinter(facts=as_json or not _stdout_is_terminal()),
         force=force,
     )
     if as_json:
         emit_json(fetch_to_json(result))
     else:
         emit_text(_fetch_text(result))
+
+
+def _stdout_is_terminal() -> bool:
+    import sys
+
+    return sys.stdout.isatty()
 
 
 def fetch_to_json(result: FetchResult) -> dict[str, Any]:
