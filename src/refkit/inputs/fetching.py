@@ -36,6 +36,7 @@ from typing import BinaryIO, Final
 
 from refkit.atomic import Batch, TargetExists
 from refkit.errors import EnvironmentProblem, InputError, RefkitError
+from refkit.hashing import sha256_stream
 from refkit.inputs.deb import extract_files
 from refkit.inputs.debian import Downloader, DownloadFailed
 from refkit.inputs.errors import (
@@ -46,7 +47,7 @@ from refkit.inputs.errors import (
     Unavailable,
 )
 from refkit.inputs.lock import DebianPackage, ExtractSpec, Lock
-from refkit.inputs.store import LocalStore, open_verified, sha256_stream
+from refkit.inputs.store import LocalStore, open_verified
 
 #: Mode of every file written to the output directory (never the umask's choice).
 OUTPUT_MODE: Final = 0o644
