@@ -125,8 +125,23 @@ def _print_usage_error(exc: click.ClickException) -> None:
     _print_error(exc.format_message())
     if ctx is not None:
         names = ctx.help_option_names or ["--help"]
-        help_option = "--help" if "--help" in names else names[0]
-        click.echo(f"hint: try '{ctx.command_path} {help_option}' for help", err=True)
+        help_command = f"{ctx.command_path} {'--help' if '--help' in names else names[0]}"
+        option = _option_name(exc)
+        where = f"see {option} in '{help_command}'" if option else f"try '{help_command}'"
+        click.echo(f"hint: {where} for help", err=True)
+
+
+def _option_name(exc: click.ClickException) -> str | None:
+    """The option a bad-value error is about (``--extract``), if click knows it."""
+    if not isinstance(exc, click.BadParameter):
+        return None
+    if isinstance(exc.param_hint, str):
+        return exc.param_hint
+    if exc.param_hint:
+        return " / ".join(exc.param_hint)
+    if exc.param is not None and exc.param.opts:
+        return exc.param.opts[-1] if isinstance(exc.param, click.Option) else exc.param.opts[0]
+    return None
 
 
 def main(argv: Sequence[str] | None = None, *, prefetch: Prefetch | None = None) -> int:
