@@ -27,12 +27,15 @@ from __future__ import annotations
 import collections
 import hashlib
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from typing import Any, BinaryIO, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, Protocol, TypeVar
 
 from refkit._fasthash import digest_path
 from refkit.errors import input_os_error
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor, Future
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -139,6 +142,9 @@ def map_ordered(
     window = in_flight if in_flight is not None else 2 * count
     if window < 1:
         raise ValueError("in_flight must be at least 1")
+    # Imported here: concurrent.futures loads logging, which ``measure snp`` never needs.
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
     executor: Executor = (
         ProcessPoolExecutor(max_workers=count)
         if processes
@@ -159,37 +165,52 @@ def map_ordered(
         executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _call(task: Callable[[], R]) -> R:
-    return task()
-
-
 def run_parallel(tasks: Sequence[Callable[[], Any]], *, workers: int | None = None) -> list[Any]:
     """Run a few callables at once; return their results in order; re-raise the first error.
 
-    The first task runs in the calling thread while at most ``workers - 1`` pool threads
-    (default: the CPUs available) run the others. Each call has its own pool, so a task may
-    itself call :func:`run_parallel` without waiting on a worker it occupies.
+    The calling thread and at most ``workers - 1`` more threads (default: the CPUs
+    available) take the tasks in order; after an error no further task is started. Each
+    call has its own threads, so a task may itself call :func:`run_parallel` without
+    waiting on a worker it occupies. Only :mod:`threading` is used: ``measure snp`` calls
+    this, and its start-up time is benchmarked (concurrent.futures imports logging).
     """
     if len(tasks) <= 1:
         return [t() for t in tasks]
     count = workers if workers is not None else default_workers()
-    rest = tasks[1:]
-    with ThreadPoolExecutor(
-        max_workers=max(1, min(count - 1, len(rest))), thread_name_prefix="refkit-task"
-    ) as executor:
-        futures = [executor.submit(_call, t) for t in rest]
-        try:
-            first = tasks[0]()
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
-        try:
-            return [first, *(f.result() for f in futures)]
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
+    results: list[Any] = [None] * len(tasks)
+    errors: list[BaseException | None] = [None] * len(tasks)
+    lock = threading.Lock()
+    next_index = 0
+    failed = False
+
+    def work() -> None:
+        nonlocal next_index, failed
+        while True:
+            with lock:
+                if failed or next_index >= len(tasks):
+                    return
+                i = next_index
+                next_index += 1
+            try:
+                results[i] = tasks[i]()
+            except BaseException as exc:  # handed to the caller below
+                errors[i] = exc
+                with lock:
+                    failed = True
+
+    helpers = [
+        threading.Thread(target=work, daemon=True, name="refkit-task")
+        for _ in range(max(1, min(count, len(tasks))) - 1)
+    ]
+    for thread in helpers:
+        thread.start()
+    work()
+    for thread in helpers:
+        thread.join()
+    for exc in errors:
+        if exc is not None:
+            raise exc
+    return results
 
 
 class FileDigester(Protocol):
