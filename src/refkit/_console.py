@@ -5,7 +5,9 @@ and importing click and the engine (tens of ms). :func:`main` looks at argv befo
 does and, when the command is ``measure snp``, starts hashing the files named by
 ``--kernel`` and ``--initrd`` in background threads, so both costs overlap. It decides
 nothing: click still parses argv, and the command uses a prefetched digest only for the
-exact path it was given. A wrong guess costs a wasted read, never a wrong result; a file
+exact path it was given. The prefetch is handed to the CLI as an argument (it reaches the
+command through click's context object, :class:`refkit.cli._state.CliState`); no module
+holds it in a global. A wrong guess costs a wasted read, never a wrong result; a file
 that fails to read is read again by the engine, which reports the error in its words.
 
 This module imports only what Python has loaded anyway (and :mod:`refkit._fasthash`): it
@@ -50,9 +52,6 @@ class Prefetch:
         return self._results.get(path)
 
 
-_PREFETCH: Prefetch | None = None
-
-
 def prefetch_paths(argv: Sequence[str]) -> list[str]:
     """The kernel and initrd paths of a ``measure snp`` command line, else nothing."""
     if [a for a in argv if not a.startswith("-")][:2] != ["measure", "snp"]:
@@ -68,17 +67,22 @@ def prefetch_paths(argv: Sequence[str]) -> list[str]:
 
 
 def prefetched() -> Prefetch | None:
-    """The prefetch this process started, if any."""
-    return _PREFETCH
+    """The prefetch handed to the running command, if any (read from click's context).
+
+    Kept for callers written before the prefetch was passed explicitly; new code reads
+    ``refkit.cli._output.state().prefetch``.
+    """
+    from refkit.cli._output import current_state
+
+    state = current_state()
+    return None if state is None else state.prefetch
 
 
 def main() -> int:
-    """Console-script entry point: start the prefetch hint, then run the click CLI."""
-    global _PREFETCH  # noqa: PLW0603 - one prefetch per process, set before click loads
+    """Console-script entry point: start the prefetch hint, then run the click CLI with it."""
     argv = sys.argv[1:]
     paths = prefetch_paths(argv)
-    if paths:
-        _PREFETCH = Prefetch(paths)
+    prefetch = Prefetch(paths) if paths else None
     from refkit.cli import main as cli_main
 
-    return cli_main(argv)
+    return cli_main(argv, prefetch=prefetch)

@@ -1,22 +1,56 @@
-"""File digests, computed once per input and in parallel where it pays.
+"""The one digest engine: file, byte and stream digests, and a bounded worker pool.
 
-hashlib releases the GIL while it hashes large buffers, so hashing several inputs in
-threads uses every core (two on the project's machines). Files are memory-mapped and
-hashed in one call each (:mod:`refkit._fasthash`), never copied into memory. Results come
-back in the order of the tasks, whatever finishes first. A :class:`FileDigester` lets a
-caller hand over digests computed earlier (the console script's prefetch).
+Every digest of a file's content in refkit is computed here (ADR 0001; ADR 0008):
+
+* :func:`digest_file`: a whole file, memory-mapped and hashed in one call per algorithm
+  (:mod:`refkit._fasthash`), never copied into memory;
+* :func:`digest_stream` / :func:`sha256_stream`: what is left in an open stream, in fixed
+  chunks, stopping one byte past a ``limit`` (inputs that must not be read unbounded);
+* :class:`StreamHasher`: an incremental digest for code that copies bytes somewhere and
+  hashes them on the way (archive extraction).
+
+Parallel work goes through :func:`map_ordered`, a bounded pool: a fixed number of workers
+and a fixed number of tasks in flight, so tens of thousands of tasks (weight shards) run
+in bounded memory; results come back in the order of the inputs, whatever finishes first;
+the first error is raised and the tasks not yet started are cancelled. Threads are the
+default: hashlib releases the GIL while it hashes a buffer of 2 KiB or more, so hashing
+threads use every core. ``processes=True`` runs picklable functions in worker processes,
+for work that holds the GIL (parsing, pure-Python loops). :func:`run_parallel` is the
+small-batch form for a handful of heterogeneous tasks.
+
+A :class:`FileDigester` lets a caller hand over digests computed earlier (the console
+script's prefetch).
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, Protocol
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, Protocol, TypeVar
 
 from refkit._fasthash import digest_path
 from refkit.errors import input_os_error
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor, Future
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Chunk size of stream hashing: large enough that hashlib drops the GIL, small enough
+#: that many concurrent streams stay in bounded memory.
+STREAM_CHUNK = 1 << 20
+
+
+def default_workers() -> int:
+    """The number of CPUs this process may run on (at least 1)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - platforms without affinity
+        return max(1, os.cpu_count() or 1)
 
 
 class FileDigest(NamedTuple):
@@ -25,9 +59,6 @@ class FileDigest(NamedTuple):
     path: str
     size: int
     digests: dict[str, bytes]
-
-    def hex(self, algorithm: str) -> str:
-        return self.digests[algorithm].hex()
 
 
 def digest_file(
@@ -47,25 +78,135 @@ def digest_bytes(
     return FileDigest(path, len(data), {a: hashlib.new(a, data).digest() for a in algorithms})
 
 
-def run_parallel(tasks: Sequence[Callable[[], Any]]) -> list[Any]:
-    """Run callables in threads; return their results in order; re-raise the first error."""
+def digest_stream(
+    stream: BinaryIO,
+    algorithms: Sequence[str] = ("sha256",),
+    *,
+    limit: int | None = None,
+    path: str = "",
+) -> FileDigest:
+    """Size and digests of everything left in ``stream``, read in :data:`STREAM_CHUNK`
+    pieces. With ``limit``, stops after ``limit + 1`` bytes: a size above ``limit`` says
+    "too large" without reading the rest (a device, a growing file). Raises OSError."""
+    hashers = [hashlib.new(a) for a in algorithms]
+    size = 0
+    while chunk := stream.read(STREAM_CHUNK):
+        for h in hashers:
+            h.update(chunk)
+        size += len(chunk)
+        if limit is not None and size > limit:
+            break
+    return FileDigest(path, size, {a: h.digest() for a, h in zip(algorithms, hashers, strict=True)})
+
+
+def sha256_stream(stream: BinaryIO, *, limit: int | None = None) -> tuple[int, str]:
+    """Size and hex sha256 of everything left in ``stream``; see :func:`digest_stream`."""
+    got = digest_stream(stream, ("sha256",), limit=limit)
+    return got.size, got.digests["sha256"].hex()
+
+
+class StreamHasher:
+    """sha256 and size of bytes seen one chunk at a time (hash while copying)."""
+
+    def __init__(self) -> None:
+        self._sha256 = hashlib.sha256()
+        self.size = 0
+
+    def update(self, chunk: bytes | memoryview) -> None:
+        self._sha256.update(chunk)
+        self.size += len(chunk)
+
+    def hexdigest(self) -> str:
+        return self._sha256.hexdigest()
+
+
+def map_ordered(
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    workers: int | None = None,
+    in_flight: int | None = None,
+    processes: bool = False,
+) -> Iterator[R]:
+    """``fn`` over ``items`` in a bounded pool; results in input order, lazily.
+
+    At most ``workers`` (default: the CPUs available) run at once, and at most
+    ``in_flight`` (default: twice the workers) are submitted and not yet consumed, so
+    neither ``items`` nor the results are held whole: memory is bounded whatever their
+    number. The first error (in input order) is raised; tasks not started are cancelled.
+    With ``processes``, ``fn`` and the items must be picklable.
+    """
+    count = workers if workers is not None else default_workers()
+    if count < 1:
+        raise ValueError("workers must be at least 1")
+    window = in_flight if in_flight is not None else 2 * count
+    if window < 1:
+        raise ValueError("in_flight must be at least 1")
+    # Imported here: concurrent.futures loads logging, which ``measure snp`` never needs.
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+    executor: Executor = (
+        ProcessPoolExecutor(max_workers=count)
+        if processes
+        else ThreadPoolExecutor(max_workers=count, thread_name_prefix="refkit-hash")
+    )
+    pending: collections.deque[Future[R]] = collections.deque()
+    source = iter(items)
+    try:
+        for item in source:
+            pending.append(executor.submit(fn, item))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def run_parallel(tasks: Sequence[Callable[[], Any]], *, workers: int | None = None) -> list[Any]:
+    """Run a few callables at once; return their results in order; re-raise the first error.
+
+    The calling thread and at most ``workers - 1`` more threads (default: the CPUs
+    available) take the tasks in order; after an error no further task is started. Each
+    call has its own threads, so a task may itself call :func:`run_parallel` without
+    waiting on a worker it occupies. Only :mod:`threading` is used: ``measure snp`` calls
+    this, and its start-up time is benchmarked (concurrent.futures imports logging).
+    """
     if len(tasks) <= 1:
         return [t() for t in tasks]
+    count = workers if workers is not None else default_workers()
     results: list[Any] = [None] * len(tasks)
     errors: list[BaseException | None] = [None] * len(tasks)
+    lock = threading.Lock()
+    next_index = 0
+    failed = False
 
-    def work(i: int) -> None:
-        try:
-            results[i] = tasks[i]()
-        except BaseException as exc:  # handed to the caller below
-            errors[i] = exc
+    def work() -> None:
+        nonlocal next_index, failed
+        while True:
+            with lock:
+                if failed or next_index >= len(tasks):
+                    return
+                i = next_index
+                next_index += 1
+            try:
+                results[i] = tasks[i]()
+            except BaseException as exc:  # handed to the caller below
+                errors[i] = exc
+                with lock:
+                    failed = True
 
-    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(1, len(tasks))]
-    for t in threads:
-        t.start()
-    work(0)
-    for t in threads:
-        t.join()
+    helpers = [
+        threading.Thread(target=work, daemon=True, name="refkit-task")
+        for _ in range(max(1, min(count, len(tasks))) - 1)
+    ]
+    for thread in helpers:
+        thread.start()
+    work()
+    for thread in helpers:
+        thread.join()
     for exc in errors:
         if exc is not None:
             raise exc

@@ -6,6 +6,7 @@ import hashlib
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,8 +72,19 @@ def test_console_main_measures_like_the_cli(
 
     assert main(args) == 0
     direct = capsys.readouterr().out
+    import refkit.hashing
+
+    served: list[str] = []
+    real = refkit.hashing.PrefetchedDigester
+
+    class Spy(real):  # type: ignore[misc, valid-type]
+        def digest(self, path: str | os.PathLike[str], *, what: str) -> Any:
+            served.append(os.fspath(path))
+            return super().digest(path, what=what)
+
+    monkeypatch.setattr(refkit.hashing, "PrefetchedDigester", Spy)
     monkeypatch.setattr(sys, "argv", ["refkit", *args])
-    monkeypatch.setattr(_console, "_PREFETCH", None)
     assert _console.main() == 0
-    assert _console.prefetched() is not None
+    assert str(kernel) in served  # the prefetch reached the command, passed explicitly
     assert capsys.readouterr().out == direct
+    assert not hasattr(_console, "_PREFETCH")  # no module-level state to read

@@ -98,83 +98,93 @@ def test_epoch_is_not_in_the_filename() -> None:
 @pytest.mark.parametrize(
     ("mutate", "field", "message"),
     [
-        (lambda d: d.update(schema="v0"), "schema", "unsupported lock schema"),
-        (lambda d: d.update(extra=1), "(document)", "unknown key 'extra'"),
-        (lambda d: d.pop("inputs"), "(document)", "missing key 'inputs'"),
-        (lambda d: d.update(inputs={}), "inputs", "must be an array"),
-        (lambda d: d["inputs"][0].update(kind="oci-image"), "inputs[0].kind", "unknown input kind"),
+        (lambda d: d.update(schema="v0"), "$.schema", "unsupported lock schema"),
+        (lambda d: d.update(extra=1), "$.extra", "unknown field 'extra'"),
+        (lambda d: d.pop("inputs"), "$.inputs", "is required"),
+        (lambda d: d.update(inputs={}), "$.inputs", "expected a list"),
+        (
+            lambda d: d["inputs"][0].update(kind="oci-image"),
+            "$.inputs[0].kind",
+            "unknown input kind",
+        ),
         (
             lambda d: d["inputs"][0].update(name="Foo"),
-            "inputs[0].name",
+            "$.inputs[0].name",
             "not a valid Debian package",
         ),
         (
             lambda d: d["inputs"][0].update(version="a1"),
-            "inputs[0].version",
+            "$.inputs[0].version",
             "not a valid Debian version",
         ),
-        (lambda d: d["inputs"][0].update(suite="../x"), "inputs[0].suite", "not a valid suite"),
-        (lambda d: d["inputs"][0].update(component="Main"), "inputs[0].component", "component"),
-        (lambda d: d["inputs"][0].update(source="l"), "inputs[0].source", "source package"),
+        (lambda d: d["inputs"][0].update(suite="../x"), "$.inputs[0].suite", "not a valid suite"),
+        (lambda d: d["inputs"][0].update(component="Main"), "$.inputs[0].component", "component"),
+        (lambda d: d["inputs"][0].update(source="l"), "$.inputs[0].source", "source package"),
         (
             lambda d: d["inputs"][0].update(filename="../libfoo1_2.3-4_amd64.deb"),
-            "inputs[0].filename",
+            "$.inputs[0].filename",
             "not the archive file name",
         ),
-        (lambda d: d["inputs"][0].update(size=True), "inputs[0].size", "must be an integer"),
-        (lambda d: d["inputs"][0].update(size=-1), "inputs[0].size", "outside"),
-        (lambda d: d["inputs"][0].update(size=1.5), "inputs[0].size", "must be an integer"),
-        (lambda d: d["inputs"][0].update(sha256="A" * 64), "inputs[0].sha256", "64 lowercase hex"),
-        (lambda d: d["inputs"][0].update(sha256=None), "inputs[0].sha256", "must be a string"),
-        (lambda d: d["inputs"][0].update(extract=None), "inputs[0].extract", "must be an array"),
+        (lambda d: d["inputs"][0].update(size=True), "$.inputs[0].size", "expected an integer"),
+        (lambda d: d["inputs"][0].update(size=-1), "$.inputs[0].size", "out of range"),
+        (lambda d: d["inputs"][0].update(size=1.5), "$.inputs[0].size", "expected an integer"),
+        (
+            lambda d: d["inputs"][0].update(sha256="A" * 64),
+            "$.inputs[0].sha256",
+            "64 lowercase hex",
+        ),
+        (lambda d: d["inputs"][0].update(sha256=None), "$.inputs[0].sha256", "expected a string"),
+        (lambda d: d["inputs"][0].update(extract=None), "$.inputs[0].extract", "expected a list"),
         (
             lambda d: d["inputs"][0]["extract"][0].update(path="/etc/x"),
-            "inputs[0].extract[0].path",
+            "$.inputs[0].extract[0].path",
             "normalised",
         ),
         (
             lambda d: d["inputs"][0]["extract"][0].update(path="./usr/x"),
-            "inputs[0].extract[0].path",
+            "$.inputs[0].extract[0].path",
             "normalised",
         ),
         (
             lambda d: d["inputs"][0]["extract"][0].update(path="usr/../x"),
-            "inputs[0].extract[0].path",
+            "$.inputs[0].extract[0].path",
             "normalised",
         ),
         (
             lambda d: d["inputs"][0]["extract"][0].update(path=3),
-            "inputs[0].extract[0].path",
+            "$.inputs[0].extract[0].path",
             "string",
         ),
         (
             lambda d: d["inputs"][0]["extract"][0].update(output="a/b"),
-            "inputs[0].extract[0].output",
+            "$.inputs[0].extract[0].output",
             "output file",
         ),
         (
             lambda d: d["inputs"][0]["extract"][0].update(output=".."),
-            "inputs[0].extract[0].output",
+            "$.inputs[0].extract[0].output",
             "output file",
         ),
         (
             lambda d: d["inputs"][0]["extract"][0].update(sha="x"),
-            "inputs[0].extract[0]",
-            "unknown key",
+            "$.inputs[0].extract[0].sha",
+            "unknown field 'sha'",
         ),
         (
             lambda d: d["inputs"][0]["extract"].append(dict(d["inputs"][0]["extract"][0])),
-            "inputs[0].extract[1].path",
+            "$.inputs[0].extract[1].path",
             "listed twice",
         ),
         (
             lambda d: d["inputs"].append(copy.deepcopy(d["inputs"][0])),
-            "inputs[1]",
+            "$.inputs[1]",
             "already pinned",
         ),
     ],
 )
 def test_validation_names_the_field(mutate: Any, field: str, message: str) -> None:
+    # Read with refkit.reader.Obj since issue 11 (one strict reader): fields are named
+    # as JSON paths ($.inputs[0].size) and messages use the reader's words.
     doc = _doc()
     mutate(doc)
     with pytest.raises(ParseError) as info:

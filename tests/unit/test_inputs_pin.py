@@ -126,3 +126,31 @@ def test_pinning_the_shared_packages_reproduces_the_demo_lock(tmp_path: Path) ->
         )
         lock = add_to_lock(lock, pinned)
     assert lock.inputs == demo.inputs
+
+
+def test_pin_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    # `refkit inputs pin FIFO` blocked forever: it opened the path (waiting for a writer)
+    # before checking that it is a regular file.
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe.deb"
+    os.mkfifo(fifo)
+    outcome: list[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            pin_deb(fifo, suite="sid")
+        except BaseException as exc:  # handed to the test thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    if worker.is_alive():  # unblock the open so the thread can end, then fail
+        with open(fifo, "wb"):
+            pass
+        pytest.fail("pin_deb blocked on a FIFO")
+    (error,) = outcome
+    assert isinstance(error, InputError)
+    assert "not a regular file" in error.message

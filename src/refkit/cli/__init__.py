@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +21,9 @@ from refkit import __version__
 from refkit.cli._lazy import LazyGroup
 from refkit.cli._state import CliState
 from refkit.errors import ExitCode, OutputClosed, RefkitError
+
+if TYPE_CHECKING:
+    from refkit._console import Prefetch
 
 ISSUES_URL = "https://github.com/refkit/refkit/issues"
 
@@ -69,7 +72,8 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
       refkit measure snp --mode snp --ovmf OVMF.amdsev.fd --vcpus 1-8 --vcpu-type EPYC-v4
       refkit manifest verify release.bundle.json --key release.key.pub
     """
-    state = CliState(verbose=verbose, quiet=quiet)
+    given = ctx.obj if isinstance(ctx.obj, CliState) else CliState()
+    state = given._replace(verbose=verbose, quiet=quiet)
     ctx.obj = state
     _configure_logging(state)
 
@@ -111,13 +115,51 @@ def _print_error(message: str) -> None:
     click.echo(f"error: {message}", err=True)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; map every outcome to a documented exit code. Never raises."""
+def _print_usage_error(exc: click.ClickException) -> None:
+    """click's usage errors in refkit's one style: ``error: ...`` then ``hint: ...``.
+
+    click prints "Usage: ...", "Try '... --help' for help." and "Error: ..."; the same
+    facts are kept (the message, and where the help is), in the form every other error has.
+    """
+    ctx = exc.ctx if isinstance(exc, click.UsageError) else None
+    _print_error(exc.format_message())
+    if ctx is not None:
+        names = ctx.help_option_names or ["--help"]
+        help_command = f"{ctx.command_path} {'--help' if '--help' in names else names[0]}"
+        option = _option_name(exc)
+        where = f"see {option} in '{help_command}'" if option else f"try '{help_command}'"
+        click.echo(f"hint: {where} for help", err=True)
+
+
+def _option_name(exc: click.ClickException) -> str | None:
+    """The option a bad-value error is about (``--extract``), if click knows it."""
+    if not isinstance(exc, click.BadParameter):
+        return None
+    if isinstance(exc.param_hint, str):
+        return exc.param_hint
+    if exc.param_hint:
+        return " / ".join(exc.param_hint)
+    if exc.param is not None and exc.param.opts:
+        return exc.param.opts[-1] if isinstance(exc.param, click.Option) else exc.param.opts[0]
+    return None
+
+
+def main(argv: Sequence[str] | None = None, *, prefetch: Prefetch | None = None) -> int:
+    """Run the CLI; map every outcome to a documented exit code. Never raises.
+
+    ``prefetch`` holds digests the console script started computing before click loaded
+    (:mod:`refkit._console`); commands find it in ``CliState.prefetch``.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = _verbosity(args)
     try:
         # Without standalone mode click returns ctx.exit(n)'s code instead of exiting.
-        returned = cli.main(args=args, prog_name="refkit", standalone_mode=False)
+        returned = cli.main(
+            args=args,
+            prog_name="refkit",
+            standalone_mode=False,
+            obj=CliState(prefetch=prefetch),
+        )
         sys.stdout.flush()  # a closed pipe shows here for output still buffered
     except click.exceptions.Abort as exc:
         if isinstance(exc.__context__, KeyboardInterrupt | EOFError):
@@ -128,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:  # usage errors, bad option values
-        exc.show()
+        _print_usage_error(exc)
         return int(ExitCode.BAD_INPUT)
     except RefkitError as exc:
         if isinstance(exc, OutputClosed):
@@ -141,9 +183,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.exit_code)
     except BrokenPipeError:
         # stdout closed early (`refkit ... | head`): the result did not reach the reader.
-        _silence_stdout()
-        _print_error(OutputClosed().message)
-        return int(ExitCode.ENVIRONMENT)
+        return _output_closed()
+    except SystemExit as exc:
+        # click (for --help and other output before a command runs) and rich turn a broken
+        # pipe into SystemExit(1), and 1 means "verification failed": report exit 3.
+        if _broken_pipe(exc.__context__) or _stdout_pacified():
+            return _output_closed()
+        raise
     except KeyboardInterrupt:
         _print_error("interrupted")
         return 130
@@ -173,6 +219,35 @@ def _print_cause_chain(exc: BaseException, verbose: int) -> None:
         import traceback
 
         traceback.print_exception(exc, file=sys.stderr)
+
+
+def _broken_pipe(exc: BaseException | None) -> bool:
+    import errno
+
+    return isinstance(exc, BrokenPipeError) or (
+        isinstance(exc, OSError) and exc.errno == errno.EPIPE
+    )
+
+
+def _stdout_pacified() -> bool:
+    """Whether click replaced stdout after a broken pipe (its reaction before exiting 1)."""
+    import click.utils
+
+    wrappers = tuple(
+        w
+        for w in (
+            getattr(click.utils, "_PacifyFlushWrapper", None),
+            getattr(click.utils, "PacifyFlushWrapper", None),
+        )
+        if isinstance(w, type)
+    )
+    return bool(wrappers) and isinstance(sys.stdout, wrappers)
+
+
+def _output_closed() -> int:
+    _silence_stdout()
+    _print_error(OutputClosed().message)
+    return int(ExitCode.ENVIRONMENT)
 
 
 def _silence_stdout() -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from refkit.cli._state import CliState
+from refkit.errors import OutputClosed
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -35,6 +36,12 @@ def state(ctx: click.Context | None = None) -> CliState:
     return obj if obj is not None else CliState()
 
 
+def current_state() -> CliState | None:
+    """The state of the running command; None outside one."""
+    ctx = click.get_current_context(silent=True)
+    return None if ctx is None else ctx.find_object(CliState)
+
+
 def note(message: str) -> None:
     """An informational line on stderr, silenced by ``-q``."""
     if not state().quiet:
@@ -42,19 +49,24 @@ def note(message: str) -> None:
 
 
 def warn(message: str) -> None:
-    """A warning on stderr; shown even with ``-q``."""
-    click.echo(f"warning: {message}", err=True)
+    """A warning on stderr, silenced by ``-q`` ("only results and errors")."""
+    if not state().quiet:
+        click.echo(f"warning: {message}", err=True)
 
 
 def stdout_console() -> Console:
+    """A rich console on stdout that reports a closed pipe as :class:`OutputClosed` (exit 3).
+
+    rich's own reaction to a broken pipe is ``SystemExit(1)``, and 1 means "verification
+    failed" here.
+    """
     from rich.console import Console
+
+    class _StdoutConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise OutputClosed()
 
     # Wide enough for digests when stdout is a pipe or a file (rich would assume 80).
     width = None if sys.stdout.isatty() else 160
-    return Console(file=sys.stdout, highlight=False, soft_wrap=False, width=width)
-
-
-def stderr_console() -> Console:
-    from rich.console import Console
-
-    return Console(file=sys.stderr, highlight=False)
+    return _StdoutConsole(file=sys.stdout, highlight=False, soft_wrap=False, width=width)

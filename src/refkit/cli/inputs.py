@@ -7,7 +7,6 @@ render the result (text or ``--json`` on stdout, progress on stderr).
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 from typing import Any, assert_never
 
@@ -52,13 +51,23 @@ def inputs() -> None:
 
 
 class _ProgressPrinter:
-    """Renders library progress events on stderr; download bytes every 10 percent."""
+    """Renders library progress events on stderr; download bytes every 10 percent.
 
-    def __init__(self) -> None:
+    With ``facts`` False, the events that the result printed on stdout states again
+    (found, reused, downloaded, written) are left out: on a terminal, where both streams
+    show, each fact is printed once.
+    """
+
+    _FACTS = frozenset({Stage.FOUND, Stage.REUSED, Stage.DOWNLOADED, Stage.WRITTEN})
+
+    def __init__(self, *, facts: bool = True) -> None:
         self._last_tenth: dict[str, int] = {}
+        self._facts = facts
 
     def __call__(self, event: Progress) -> None:
         stage = event.stage
+        if not self._facts and stage in self._FACTS:
+            return
         if stage is Stage.SKIPPED:
             note(f"skipping {event.subject}: {event.detail}")
         elif stage is Stage.REUSED:
@@ -147,13 +156,21 @@ def fetch_command(
         list(search_dirs),
         out_dir,
         downloader=downloader,
-        progress=_ProgressPrinter(),
+        # The text result repeats the facts; where it shows on the same terminal as the
+        # log, the log keeps only progress, skips and failures.
+        progress=_ProgressPrinter(facts=as_json or not _stdout_is_terminal()),
         force=force,
     )
     if as_json:
         emit_json(fetch_to_json(result))
     else:
         emit_text(_fetch_text(result))
+
+
+def _stdout_is_terminal() -> bool:
+    import sys
+
+    return sys.stdout.isatty()
 
 
 def fetch_to_json(result: FetchResult) -> dict[str, Any]:
@@ -340,25 +357,6 @@ def _stat_mode(path: Path) -> int | None:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    import tempfile
+    from refkit.atomic import write_file
 
-    from refkit.errors import EnvironmentProblem, InputError
-
-    directory = path.parent if str(path.parent) else Path(".")
-    mode = _stat_mode(directory)
-    if mode is None:
-        raise InputError(f"output directory {directory} does not exist")
-    if mode >= 0 and not stat.S_ISDIR(mode):
-        raise InputError(f"output directory {directory} is not a directory")
-    try:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.chmod(name, 0o644)
-            os.replace(name, path)
-        except BaseException:
-            Path(name).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise EnvironmentProblem(f"cannot write {path}: {exc.strerror or exc}") from exc
+    write_file(path, text.encode("utf-8"), mode=0o644, force=True)

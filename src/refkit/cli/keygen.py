@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from refkit.atomic import TargetExists, check_target, write_files
 from refkit.cli._options import json_option
 from refkit.cli._output import emit_json, note
 from refkit.errors import InputError
@@ -17,23 +18,6 @@ from refkit.manifests.signing.keys import (
     generate,
     passphrase_from_env,
 )
-
-
-def _write_new(path: Path, data: bytes, *, mode: int, force: bool) -> None:
-    """Write ``data`` to ``path`` with ``mode``; never overwrite unless ``force``."""
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
-    try:
-        fd = os.open(path, flags, mode)
-    except FileExistsError:
-        raise InputError(
-            f"{path} already exists; not overwriting it",
-            hint="choose another --out, or pass --force to replace the key pair",
-        ) from None
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "wb") as f:
-        os.fchmod(f.fileno(), mode)
-        f.write(data)
 
 
 @click.command()
@@ -86,22 +70,27 @@ def keygen(
             )
     if str(out) == "-":
         raise InputError("--out names the private key file to write; '-' is not a file")
+    if not out.name or out.name in (".", ".."):  # `--out ''` reaches here as "."
+        raise InputError(
+            "--out must name the private key file to write; it is empty or a directory",
+            hint="e.g. --out release.key",
+        )
     pub_path = out.with_name(out.name + ".pub")
-    if not force:
+    # Both targets are checked before the key is generated; the pair is then written as a
+    # unit (refkit.atomic): never through a symlink, never a key beside a stale .pub.
+    try:
         for p in (out, pub_path):
-            try:
-                present = os.path.lexists(p)
-                os.stat(p.parent)  # a parent we cannot search fails here, not later
-            except OSError as exc:
-                raise InputError(f"cannot write {p}: {exc.strerror or exc}") from None
-            if present:
-                raise InputError(
-                    f"{p} already exists; not overwriting it",
-                    hint="choose another --out, or pass --force to replace the key pair",
-                )
-    key = generate(KeyType(key_type))
-    _write_new(out, key.pem(passphrase), mode=0o600, force=force)
-    _write_new(pub_path, key.public_key().pem(), mode=0o644, force=force)
+            check_target(p, force=force)
+        key = generate(KeyType(key_type))
+        write_files(
+            [(out, key.pem(passphrase), 0o600), (pub_path, key.public_key().pem(), 0o644)],
+            force=force,
+        )
+    except TargetExists as exc:
+        raise InputError(
+            f"{exc.path} already exists; not overwriting it",
+            hint="choose another --out, or pass --force to replace the key pair",
+        ) from None
     public = key.public_key()
     if as_json:
         emit_json(

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import hashlib
 import importlib
 import io
 import lzma
@@ -49,6 +48,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Final, cast
 
 from refkit.errors import EnvironmentProblem, InputError, Location, ParseError
+from refkit.hashing import StreamHasher
 from refkit.inputs.ar import ArMember, read_members
 from refkit.inputs.errors import MemberTooLarge, UnsafeArchive
 from refkit.inputs.lock import normalize_member_path
@@ -368,17 +368,15 @@ def _copy(
         )
     source = tar.extractfile(info)
     assert source is not None  # a regular file always has data
-    digest = hashlib.sha256()
-    size = 0
+    digest = StreamHasher()
     while chunk := source.read(_CHUNK):
         digest.update(chunk)
-        size += len(chunk)
         for sink in sinks:
             try:
                 sink.write(chunk)
             except OSError as exc:
                 raise _SinkError(str(exc)) from exc
-    return size, digest.hexdigest()
+    return digest.size, digest.hexdigest()
 
 
 @dataclass(frozen=True)

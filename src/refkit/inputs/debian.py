@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final, Protocol
 
+from refkit.atomic import open_output
 from refkit.errors import EnvironmentProblem
 from refkit.inputs.lock import DebianPackage
 
@@ -299,14 +300,12 @@ class PoolDownloader:
         for archive in self.archives:
             url = f"{archive}/{pool_path(package)}"
             try:
-                with dest.open("wb") as sink:
+                # The one atomic writer: dest appears only once the body is complete.
+                with open_output(dest, mode=0o600) as sink:
                     self.fetcher.get(url, sink, limit=package.size, progress=progress)
                 return url
             except DownloadFailed as exc:
                 reasons.append(exc.message)
-            except OSError as exc:
-                raise EnvironmentProblem(f"cannot write {dest}: {exc.strerror or exc}") from exc
-        dest.unlink(missing_ok=True)
         raise DownloadFailed("; ".join(reasons))
 
 

@@ -10,8 +10,8 @@
    (:class:`~refkit.inputs.debian.Downloader`) into a private temporary directory;
 4. check the ``.deb``'s size and sha256 through the handle that is then read;
 5. extract the requested members (:mod:`refkit.inputs.deb`) into temporary files beside
-   their final names, check each one's size and sha256 against the lock, and only then
-   rename them into place (atomic on one file system; mode 0644).
+   their final names (:class:`refkit.atomic.Batch`), check each one's size and sha256
+   against the lock, and only then put them all in place (mode 0644).
 
 Invariants: nothing in the output directory is overwritten unless its content differs
 *and* ``force`` was given; a file that already has the pinned content is reused, not
@@ -34,7 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
 
+from refkit.atomic import Batch, TargetExists
 from refkit.errors import EnvironmentProblem, InputError, RefkitError
+from refkit.hashing import sha256_stream
 from refkit.inputs.deb import extract_files
 from refkit.inputs.debian import Downloader, DownloadFailed
 from refkit.inputs.errors import (
@@ -45,7 +47,7 @@ from refkit.inputs.errors import (
     Unavailable,
 )
 from refkit.inputs.lock import DebianPackage, ExtractSpec, Lock
-from refkit.inputs.store import LocalStore, open_verified, sha256_stream
+from refkit.inputs.store import LocalStore, open_verified
 
 #: Mode of every file written to the output directory (never the umask's choice).
 OUTPUT_MODE: Final = 0o644
@@ -267,30 +269,6 @@ def _obtained(
             yield handle, Origin(OriginKind.DOWNLOAD, where)
 
 
-def _place(temp: Path, final: Path, *, replace: bool) -> None:
-    """Move a checked temporary file to its final name, never clobbering unless ``replace``.
-
-    Without ``replace``, a hard link (which fails if the name exists) closes the window in
-    which another process could create the file between the preflight check and now.
-    """
-    if replace:
-        os.replace(temp, final)
-        return
-    try:
-        os.link(temp, final)
-    except FileExistsError:
-        raise OutputConflict(
-            f"{final} appeared while refkit was writing it; refusing to overwrite it",
-            hint="run again (it will be compared with the pinned content), or use --force",
-        ) from None
-    except OSError:  # a file system without hard links: check, then rename
-        if os.path.lexists(final):
-            raise OutputConflict(f"{final} appeared while refkit was writing it") from None
-        os.replace(temp, final)
-        return
-    temp.unlink()
-
-
 def _extract(
     package: DebianPackage,
     handle: BinaryIO,
@@ -302,16 +280,19 @@ def _extract(
     """Extract, verify and move into place; returns output → (member, size, sha256).
 
     ``replace[output]`` says whether an existing file may be replaced (it differed and
-    ``force`` was given); otherwise the file must still be absent when it is placed.
+    ``force`` was given); otherwise the file must still be absent when it is placed. The
+    files are written as one :class:`~refkit.atomic.Batch`: all placed, or none.
     """
-    temps: dict[str, Path] = {}
     try:
-        sinks: dict[str, BinaryIO] = {}
-        with contextlib.ExitStack() as stack:
-            for spec in specs:
-                fd, name = tempfile.mkstemp(prefix=f".{spec.output}.", suffix=".part", dir=out_dir)
-                temps[spec.output] = Path(name)
-                sinks[spec.path] = stack.enter_context(os.fdopen(fd, "wb"))
+        with Batch() as batch:
+            sinks = {
+                spec.path: batch.add(
+                    out_dir / spec.output,
+                    mode=OUTPUT_MODE,
+                    replace=replace.get(spec.output, False),
+                )
+                for spec in specs
+            }
             try:
                 extracted = extract_files(
                     handle, sinks, source=source, limits={s.path: s.size for s in specs}
@@ -322,29 +303,24 @@ def _extract(
                     hint="the package matched its pin, so the lock's extract entry is wrong "
                     "(compare with `dpkg-deb -x`)",
                 ) from exc
-            for sink in sinks.values():
-                sink.flush()
-                os.fsync(sink.fileno())
-        for spec in specs:
-            got = extracted[spec.path]
-            if got.size != spec.size or got.sha256 != spec.sha256:
-                raise DigestMismatch(
-                    f"{spec.path} extracted from {package.label} has {got.size} bytes, "
-                    f"sha256 {got.sha256}; the lock pins {spec.size} bytes, sha256 {spec.sha256}",
-                    hint="the package matched its pin, so the lock's extract entry is wrong "
-                    "(compare with `dpkg-deb -x`)",
-                )
-        for spec in specs:
-            os.chmod(temps[spec.output], OUTPUT_MODE)
-            _place(
-                temps[spec.output], out_dir / spec.output, replace=replace.get(spec.output, False)
-            )
-            del temps[spec.output]
+            for spec in specs:
+                got = extracted[spec.path]
+                if got.size != spec.size or got.sha256 != spec.sha256:
+                    raise DigestMismatch(
+                        f"{spec.path} extracted from {package.label} has {got.size} bytes, "
+                        f"sha256 {got.sha256}; the lock pins {spec.size} bytes, "
+                        f"sha256 {spec.sha256}",
+                        hint="the package matched its pin, so the lock's extract entry is "
+                        "wrong (compare with `dpkg-deb -x`)",
+                    )
+            batch.commit()
+    except TargetExists as exc:
+        raise OutputConflict(
+            f"{exc.path} appeared while refkit was writing it; refusing to overwrite it",
+            hint="run again (it will be compared with the pinned content), or use --force",
+        ) from None
     except OSError as exc:
         raise EnvironmentProblem(f"cannot write into {out_dir}: {exc.strerror or exc}") from exc
-    finally:
-        for temp in temps.values():
-            temp.unlink(missing_ok=True)
     return {spec.output: (extracted[spec.path].member, spec.size, spec.sha256) for spec in specs}
 
 

@@ -18,8 +18,8 @@ Format (``docs/inputs.md`` documents every field)::
 Invariants (checked once, here, when the lock is parsed):
 
 * the document is strict JSON (duplicate keys, NaN, BOM refused) and every object has
-  exactly the known keys: an unknown key is an error, not ignored, because a newer lock
-  field that an older refkit silently skipped could weaken a check;
+  exactly the known fields: an unknown field is an error, not ignored, because a newer
+  lock field that an older refkit silently skipped could weaken a check;
 * names, versions, architectures, suites and components follow Debian's syntax, and
   ``filename`` is exactly ``<name>_<version without epoch>_<architecture>.deb``, so that
   nothing read from a lock can inject a path or URL component;
@@ -27,21 +27,23 @@ Invariants (checked once, here, when the lock is parsed):
 * member paths are normalised relative POSIX paths (no ``..``, no leading ``/``); output
   names are plain file names, unique across the whole lock even ignoring case.
 
-Every failure is a :class:`~refkit.errors.ParseError` naming the lock file and the field
-(``inputs[0].extract[1].sha256``) or, for JSON syntax, the offset.
+The document is read with the one strict reader (:class:`refkit.reader.Obj`), which
+refuses unknown fields here. Every failure is a :class:`~refkit.errors.ParseError`
+naming the lock file and the field (``$.inputs[0].extract[1].sha256``) or, for JSON
+syntax, the offset.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from refkit.errors import InputError, Location, ParseError
+from refkit.errors import InputError
 from refkit.manifests.canonical import loads_strict
+from refkit.reader import Obj, fail
 
 #: Identifier of this lock format; the major version is part of it.
 LOCK_SCHEMA: Final = "https://refkit.dev/inputs-lock/v1"
@@ -121,19 +123,20 @@ class DebianPackage:
         return f"{self.name} {self.version} ({self.architecture})"
 
 
-#: Every kind of pinned input. Lock v1 knows one; OCI images and plain files come later.
-PinnedInput = DebianPackage
+#: Every kind of input a lock pins. Lock v1 knows one; OCI images and plain files come
+#: later. (Not the manifest's ``LockedInput``, which records an input in a release.)
+LockedInput = DebianPackage
 
 
 @dataclass(frozen=True)
 class Lock:
     """A parsed, validated inputs lock."""
 
-    inputs: tuple[PinnedInput, ...]
+    inputs: tuple[LockedInput, ...]
     source: str = "<lock>"
     """Where the lock was read from, for messages."""
 
-    def outputs(self) -> tuple[tuple[PinnedInput, ExtractSpec], ...]:
+    def outputs(self) -> tuple[tuple[LockedInput, ExtractSpec], ...]:
         """Every (input, file to extract) pair, in lock order."""
         return tuple((item, spec) for item in self.inputs for spec in item.extract)
 
@@ -167,7 +170,7 @@ def normalize_member_path(path: str) -> str | None:
 def parse_lock(data: bytes, *, source: str) -> Lock:
     """Parse and validate a lock document; see the module docstring for the rules."""
     document = loads_strict(data, source=source, max_bytes=MAX_LOCK_BYTES)
-    return _Validator(source).lock(document)
+    return _parse_document(document, source)
 
 
 def load_lock(path: Path | str) -> Lock:
@@ -217,161 +220,121 @@ def dumps_lock(lock: Lock) -> str:
     return json.dumps(lock_to_json(lock), indent=2, ensure_ascii=False) + "\n"
 
 
-class _Validator:
-    """Walks the parsed JSON once, building the model or raising a located ParseError."""
+def _text(obj: Obj, key: str, pattern: re.Pattern[str], what: str) -> str:
+    value = obj.text(key)
+    if not pattern.fullmatch(value):
+        raise obj.fail(key, f"{value[:80]!r} is not a valid {what}")
+    return value
 
-    def __init__(self, source: str) -> None:
-        self.source = source
 
-    def fail(self, field: str, message: str, hint: str | None = None) -> ParseError:
-        return ParseError(message, location=Location(self.source, field=field), hint=hint)
+def _size(obj: Obj, key: str) -> int:
+    return obj.integer(key, lo=0, hi=MAX_INPUT_SIZE)
 
-    def obj(self, value: Any, field: str, keys: frozenset[str]) -> Mapping[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(field, f"must be an object, not {_json_type(value)}")
-        unknown = sorted(set(value) - keys)
-        if unknown:
-            raise self.fail(
-                field,
-                f"unknown key {unknown[0]!r}",
-                hint=f"lock v1 knows only: {', '.join(sorted(keys))}",
+
+def _known_only(obj: Obj, keys: frozenset[str]) -> None:
+    """Refuse unknown fields (no code: a typo in a format refkit owns), naming them all."""
+    obj.refuse_rest(hint=f"lock v1 knows only: {', '.join(sorted(keys))}")
+
+
+def _parse_document(document: Any, source: str) -> Lock:
+    """Walk the parsed JSON once with the one strict reader, building the model."""
+    top = Obj(document, source=source, path="$")
+    schema = top.raw("schema", required=True)
+    if schema != LOCK_SCHEMA:  # first: a newer lock's new fields are not "unknown" typos
+        shown = schema[:80] if isinstance(schema, str) else schema
+        raise top.fail(
+            "schema", f"unsupported lock schema {shown!r}", hint=f"this refkit reads {LOCK_SCHEMA}"
+        )
+    inputs = top.items("inputs", lambda raw, path: _package(raw, path, source))
+    _known_only(top, _TOP_KEYS)
+    seen_inputs: dict[tuple[str, str, str], int] = {}
+    # Keyed by the case-folded name: on a case-insensitive file system two outputs that
+    # differ only in case would be one file.
+    seen_outputs: dict[str, tuple[str, str]] = {}
+    for i, item in enumerate(inputs):
+        key = (item.name, item.version, item.architecture)
+        if key in seen_inputs:
+            raise fail(
+                source,
+                f"$.inputs[{i}]",
+                f"{item.label} is already pinned by inputs[{seen_inputs[key]}]",
             )
-        missing = sorted(keys - set(value))
-        if missing:
-            raise self.fail(field, f"missing key {missing[0]!r}")
-        return value
-
-    def text(self, value: Any, field: str, pattern: re.Pattern[str], what: str) -> str:
-        if not isinstance(value, str):
-            raise self.fail(field, f"must be a string, not {_json_type(value)}")
-        if not pattern.fullmatch(value):
-            raise self.fail(field, f"{value!r} is not a valid {what}")
-        return value
-
-    def size(self, value: Any, field: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(field, f"must be an integer, not {_json_type(value)}")
-        if not 0 <= value <= MAX_INPUT_SIZE:
-            raise self.fail(field, f"{value} is outside [0, {MAX_INPUT_SIZE}]")
-        return value
-
-    def lock(self, document: Any) -> Lock:
-        top = self.obj(document, "(document)", _TOP_KEYS)
-        schema = top["schema"]
-        if schema != LOCK_SCHEMA:
-            raise self.fail(
-                "schema",
-                f"unsupported lock schema {schema!r}",
-                hint=f"this refkit reads {LOCK_SCHEMA}",
-            )
-        raw_inputs = top["inputs"]
-        if not isinstance(raw_inputs, list):
-            raise self.fail("inputs", f"must be an array, not {_json_type(raw_inputs)}")
-        inputs = tuple(self.package(raw, f"inputs[{i}]") for i, raw in enumerate(raw_inputs))
-        seen_inputs: dict[tuple[str, str, str], int] = {}
-        # Keyed by the case-folded name: on a case-insensitive file system two outputs that
-        # differ only in case would be one file.
-        seen_outputs: dict[str, tuple[str, str]] = {}
-        for i, item in enumerate(inputs):
-            key = (item.name, item.version, item.architecture)
-            if key in seen_inputs:
-                raise self.fail(
-                    f"inputs[{i}]", f"{item.label} is already pinned by inputs[{seen_inputs[key]}]"
+        seen_inputs[key] = i
+        for j, spec in enumerate(item.extract):
+            folded = spec.output.casefold()
+            if folded in seen_outputs:
+                other, where = seen_outputs[folded]
+                clash = (
+                    f"output {spec.output!r} is already written by {where}"
+                    if other == spec.output
+                    else f"outputs {other!r} ({where}) and {spec.output!r} differ only in "
+                    "case, and would be one file on a case-insensitive file system"
                 )
-            seen_inputs[key] = i
-            for j, spec in enumerate(item.extract):
-                folded = spec.output.casefold()
-                if folded in seen_outputs:
-                    other, where = seen_outputs[folded]
-                    clash = (
-                        f"output {spec.output!r} is already written by {where}"
-                        if other == spec.output
-                        else f"outputs {other!r} ({where}) and {spec.output!r} differ only in "
-                        "case, and would be one file on a case-insensitive file system"
-                    )
-                    raise self.fail(f"inputs[{i}].extract[{j}].output", clash)
-                seen_outputs[folded] = (spec.output, f"inputs[{i}]")
-        return Lock(inputs=inputs, source=self.source)
+                raise fail(source, f"$.inputs[{i}].extract[{j}].output", clash)
+            seen_outputs[folded] = (spec.output, f"inputs[{i}]")
+    return Lock(inputs=inputs, source=source)
 
-    def package(self, raw: Any, field: str) -> DebianPackage:
-        if isinstance(raw, dict) and raw.get("kind") != KIND_DEBIAN_PACKAGE and "kind" in raw:
-            raise self.fail(
-                f"{field}.kind",
-                f"unknown input kind {raw['kind']!r}",
-                hint=f"lock v1 knows only {KIND_DEBIAN_PACKAGE!r}",
-            )
-        obj = self.obj(raw, field, _DEB_KEYS)
-        name = self.text(obj["name"], f"{field}.name", _PACKAGE, "Debian package name")
-        version = self.text(obj["version"], f"{field}.version", _VERSION, "Debian version")
-        arch = self.text(obj["architecture"], f"{field}.architecture", _ARCH, "architecture")
-        suite = self.text(obj["suite"], f"{field}.suite", _SUITE, "suite name")
-        component = self.text(obj["component"], f"{field}.component", _COMPONENT, "component")
-        source = self.text(obj["source"], f"{field}.source", _PACKAGE, "source package name")
-        filename = obj["filename"]
-        expected = deb_filename(name, version, arch)
-        if filename != expected:
-            raise self.fail(
-                f"{field}.filename",
-                f"{filename!r} is not the archive file name of {name} {version} ({arch})",
-                hint=f"it must be {expected!r}",
-            )
-        size = self.size(obj["size"], f"{field}.size")
-        sha256 = self.text(obj["sha256"], f"{field}.sha256", _SHA256, "sha256 (64 lowercase hex)")
-        raw_extract = obj["extract"]
-        if not isinstance(raw_extract, list):
-            raise self.fail(f"{field}.extract", f"must be an array, not {_json_type(raw_extract)}")
-        extract = tuple(
-            self.extract_spec(spec, f"{field}.extract[{j}]") for j, spec in enumerate(raw_extract)
+
+def _package(raw: Any, path: str, source: str) -> LockedInput:
+    obj = Obj(raw, source=source, path=path)
+    kind = obj.text("kind")
+    if kind != KIND_DEBIAN_PACKAGE:
+        raise obj.fail(
+            "kind",
+            f"unknown input kind {kind[:80]!r}",
+            hint=f"lock v1 knows only {KIND_DEBIAN_PACKAGE!r}",
         )
-        paths = [spec.path for spec in extract]
-        for j, path in enumerate(paths):
-            if path in paths[:j]:
-                raise self.fail(f"{field}.extract[{j}].path", f"{path!r} is listed twice")
-        return DebianPackage(
-            name=name,
-            version=version,
-            architecture=arch,
-            suite=suite,
-            component=component,
-            source=source,
-            filename=expected,
-            size=size,
-            sha256=sha256,
-            extract=extract,
+    name = _text(obj, "name", _PACKAGE, "Debian package name")
+    version = _text(obj, "version", _VERSION, "Debian version")
+    arch = _text(obj, "architecture", _ARCH, "architecture")
+    suite = _text(obj, "suite", _SUITE, "suite name")
+    component = _text(obj, "component", _COMPONENT, "component")
+    source_package = _text(obj, "source", _PACKAGE, "source package name")
+    filename = obj.text("filename")
+    expected = deb_filename(name, version, arch)
+    if filename != expected:
+        raise obj.fail(
+            "filename",
+            f"{filename[:80]!r} is not the archive file name of {name} {version} ({arch})",
+            hint=f"it must be {expected!r}",
         )
+    size = _size(obj, "size")
+    sha256 = _text(obj, "sha256", _SHA256, "sha256 (64 lowercase hex)")
+    extract = obj.items("extract", lambda raw_spec, p: _extract_spec(raw_spec, p, source))
+    _known_only(obj, _DEB_KEYS)
+    paths = [spec.path for spec in extract]
+    for j, member in enumerate(paths):
+        if member in paths[:j]:
+            raise fail(source, f"{path}.extract[{j}].path", f"{member!r} is listed twice")
+    return DebianPackage(
+        name=name,
+        version=version,
+        architecture=arch,
+        suite=suite,
+        component=component,
+        source=source_package,
+        filename=expected,
+        size=size,
+        sha256=sha256,
+        extract=extract,
+    )
 
-    def extract_spec(self, raw: Any, field: str) -> ExtractSpec:
-        obj = self.obj(raw, field, _EXTRACT_KEYS)
-        path = obj["path"]
-        if not isinstance(path, str):
-            raise self.fail(f"{field}.path", f"must be a string, not {_json_type(path)}")
-        normalized = normalize_member_path(path)
-        if normalized is None or normalized != path:
-            raise self.fail(
-                f"{field}.path",
-                f"{path!r} is not a normalised relative path inside the package",
-                hint="write it like usr/share/ovmf/OVMF.amdsev.fd: no leading ./ or /, no ..",
-            )
-        output = self.text(obj["output"], f"{field}.output", _OUTPUT, "output file name")
-        return ExtractSpec(
-            path=path,
-            output=output,
-            size=self.size(obj["size"], f"{field}.size"),
-            sha256=self.text(
-                obj["sha256"], f"{field}.sha256", _SHA256, "sha256 (64 lowercase hex)"
-            ),
+
+def _extract_spec(raw: Any, path: str, source: str) -> ExtractSpec:
+    obj = Obj(raw, source=source, path=path)
+    member = obj.text("path")
+    normalized = normalize_member_path(member)
+    if normalized is None or normalized != member:
+        raise obj.fail(
+            "path",
+            f"{member[:80]!r} is not a normalised relative path inside the package",
+            hint="write it like usr/share/ovmf/OVMF.amdsev.fd: no leading ./ or /, no ..",
         )
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
+    spec = ExtractSpec(
+        path=member,
+        output=_text(obj, "output", _OUTPUT, "output file name"),
+        size=_size(obj, "size"),
+        sha256=_text(obj, "sha256", _SHA256, "sha256 (64 lowercase hex)"),
+    )
+    _known_only(obj, _EXTRACT_KEYS)
+    return spec

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import stat
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO, cast
 
 from refkit.errors import InputError
+from refkit.hashing import sha256_stream
 from refkit.inputs.deb import extract_files, read_control
 from refkit.inputs.lock import (
     MAX_INPUT_SIZE,
@@ -32,7 +31,7 @@ from refkit.inputs.lock import (
     lock_to_json,
     parse_lock,
 )
-from refkit.inputs.store import sha256_stream
+from refkit.inputs.store import NotRegularFile, open_regular
 
 
 class _Discard(io.RawIOBase):
@@ -51,15 +50,15 @@ def pin_deb(
     """A lock entry for the package file at ``path``; ``extract`` is (member, output) pairs."""
     source = str(path)
     try:
-        handle = path.open("rb")
+        handle = open_regular(path)
+    except NotRegularFile:
+        raise InputError(
+            f"package {path} is not a regular file (it is read more than once)",
+            hint="save it to a file first, then pin that file",
+        ) from None
     except OSError as exc:
         raise InputError(f"cannot read package {path}: {exc.strerror or exc}") from exc
     with handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise InputError(
-                f"package {path} is not a regular file (it is read more than once)",
-                hint="save it to a file first, then pin that file",
-            )
         size, sha256 = sha256_stream(handle)
         handle.seek(0)
         fields = read_control(handle, source=source)

@@ -22,17 +22,18 @@ This module reads files only; it never writes.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import BinaryIO
 
+from refkit.hashing import sha256_stream
 from refkit.inputs.errors import DigestMismatch
 
-_CHUNK: Final = 1024 * 1024
+__all__ = ["LocalHit", "LocalStore", "NotRegularFile", "open_regular", "open_verified"]
+__all__ += ["sha256_stream"]  # re-exported for callers written before refkit.hashing had it
 
 
 @dataclass(frozen=True)
@@ -55,18 +56,6 @@ class _Identity:
 
 def _identity(st: os.stat_result) -> _Identity:
     return _Identity(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def sha256_stream(stream: BinaryIO, *, limit: int | None = None) -> tuple[int, str]:
-    """Size and sha256 of everything left in ``stream``; stops after ``limit + 1`` bytes."""
-    digest = hashlib.sha256()
-    size = 0
-    while chunk := stream.read(_CHUNK):
-        digest.update(chunk)
-        size += len(chunk)
-        if limit is not None and size > limit:
-            break
-    return size, digest.hexdigest()
 
 
 @dataclass
@@ -131,7 +120,7 @@ class LocalStore:
 
     def _digest(self, path: Path, size: int) -> str | None:
         try:
-            with _open_regular(path) as handle:
+            with open_regular(path) as handle:
                 identity = _identity(os.fstat(handle.fileno()))
                 if identity.size != size:
                     return None
@@ -149,13 +138,18 @@ class LocalStore:
         return digest
 
 
-def _open_regular(path: Path) -> BinaryIO:
+class NotRegularFile(OSError):
+    """A FIFO, device or directory where a regular file was expected."""
+
+
+def open_regular(path: Path) -> BinaryIO:
     """Open ``path`` (following a file symlink) for reading, without ever blocking: a FIFO
-    or device put in place of a file is refused with OSError, not waited on."""
+    or device put in place of a file is refused with :class:`NotRegularFile`, not waited
+    on (the open is non-blocking, the type is checked on the open handle)."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
+            raise NotRegularFile(errno.EINVAL, "not a regular file", str(path))
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
@@ -170,7 +164,7 @@ def open_verified(path: Path, *, sha256: str, size: int, what: str) -> BinaryIO:
     reads exactly the bytes that were checked (short of someone rewriting the file in
     place, which the pinned digests of everything extracted from it would reveal).
     """
-    handle = _open_regular(path)
+    handle = open_regular(path)
     try:
         read, digest = sha256_stream(handle, limit=size)
         if read != size or digest != sha256:

@@ -5,21 +5,19 @@ build``) or a Sigstore bundle whose DSSE payload is one (the output of ``refkit 
 sign``). Reading a bundle here does **not** verify its signature: callers that show or
 compare a bundle's content must say so (``refkit manifest verify`` is the check).
 
-:func:`write_output` never overwrites an existing file unless asked to, and writes
-atomically: the data goes to a temporary file in the target directory, is flushed to disk,
-then linked (no overwrite) or renamed (``force``) into place, so a reader never sees half a
-file and a crash never leaves one.
+:func:`write_output` writes through :mod:`refkit.atomic`, the one atomic writer: never
+overwrites an existing file unless asked to, never writes through a link, and maps every
+failure to the documented exit codes.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from refkit.errors import InputError, Location, ParseError, read_input_file
+from refkit.atomic import write_file
+from refkit.errors import Location, ParseError, read_input_file
 from refkit.manifests import canonical
 from refkit.manifests.constants import IN_TOTO_PAYLOAD_TYPE, MAX_DOCUMENT_BYTES
 from refkit.manifests.statement import Statement, parse_statement
@@ -84,49 +82,8 @@ def load_statement_or_bundle(data: bytes, *, source: str) -> LoadedStatement:
 
 
 def write_output(path: Path | str, data: bytes, *, force: bool = False) -> None:
-    """Write ``data`` to ``path`` atomically; refuse to replace a file unless ``force``."""
-    target = Path(path)
-    try:
-        os.lstat(target)
-        present = True
-    except (FileNotFoundError, NotADirectoryError):
-        present = False
-    except OSError as exc:  # e.g. a parent without search permission
-        raise InputError(f"cannot write {target}: {exc.strerror or exc}") from None
-    if present and os.path.isdir(target):
-        raise InputError(f"output {target} is a directory")
-    if present and not force:
-        raise InputError(
-            f"output {target} exists", hint="pass --force to replace it, or choose another name"
-        )
-    directory = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    except FileNotFoundError:
-        raise InputError(f"output directory {directory} does not exist") from None
-    except OSError as exc:
-        raise InputError(f"cannot write in {directory}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        if force:
-            os.replace(tmp, target)
-        else:
-            try:
-                os.link(tmp, target)  # fails if the target appeared meanwhile: no clobbering
-            except FileExistsError:
-                raise InputError(
-                    f"output {target} exists", hint="pass --force to replace it"
-                ) from None
-            except OSError:
-                # file systems without hard links: fall back to an exclusive create
-                with open(target, "xb") as out:
-                    out.write(data)
-    except OSError as exc:
-        raise InputError(f"cannot write {target}: {exc.strerror or exc}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    """Write ``data`` to ``path`` atomically; refuse to replace a file unless ``force``.
+
+    A thin use of :func:`refkit.atomic.write_file` (mode 0644), kept for its callers.
+    """
+    write_file(path, data, mode=0o644, force=force)
