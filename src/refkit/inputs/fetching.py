@@ -32,7 +32,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import BinaryIO, Final, assert_never
 
 from refkit.errors import EnvironmentProblem, InputError, RefkitError
 from refkit.inputs.deb import extract_files
@@ -46,6 +46,7 @@ from refkit.inputs.errors import (
 )
 from refkit.inputs.lock import DebianPackage, ExtractSpec, Lock
 from refkit.inputs.store import LocalStore, open_verified, sha256_stream
+from refkit.verification import Result, Verdict
 
 #: Mode of every file written to the output directory (never the umask's choice).
 OUTPUT_MODE: Final = 0o644
@@ -444,6 +445,45 @@ class CheckResult:
     @property
     def ok(self) -> bool:
         return all(o.status is CheckStatus.OK for o in self.outputs)
+
+    def verdict(self) -> Verdict:
+        """The answer as a :class:`~refkit.verification.Verdict`, one result per file.
+
+        The results rest on the lock as given (no anchor): a lock is trusted input."""
+        return Verdict(
+            f"{len(self.outputs)} pinned files in {self.out_dir}",
+            tuple(_output_result(o) for o in self.outputs),
+        )
+
+
+def _output_result(o: OutputCheck) -> Result:
+    expected = f"sha256:{o.expected_sha256} size {o.expected_size}"
+    if o.status is CheckStatus.OK:
+        return Result.of(
+            "inputs.digest.match",
+            f"{o.path} has the pinned sha256",
+            check="file",
+            subject=o.output,
+            expected=expected,
+            actual=expected,
+        )
+    if o.status is CheckStatus.MISSING:
+        return Result.of(
+            "inputs.file.missing",
+            f"{o.path} is missing",
+            check="file",
+            subject=o.output,
+            expected=expected,
+        )
+    if o.status is CheckStatus.DIFFERENT:
+        return Result.of(
+            "inputs.digest.mismatch",
+            f"{o.path} is different from the pinned sha256 {o.expected_sha256}",
+            check="file",
+            subject=o.output,
+            expected=expected,
+        )
+    assert_never(o.status)
 
 
 def check(lock: Lock, out_dir: Path) -> CheckResult:
