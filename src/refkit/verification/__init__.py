@@ -211,6 +211,11 @@ class Result:
         )
 
     @property
+    def ok(self) -> bool:
+        """Not :attr:`fails`: a pass, or a not-checked the caller does not require."""
+        return not self.fails
+
+    @property
     def text(self) -> str:
         """The message, after the subject when there is one."""
         return f"{self.subject}: {self.message}" if self.subject else self.message
@@ -230,7 +235,7 @@ class Result:
         return {
             "code": self.code,
             "outcome": self.outcome.value,
-            "ok": not self.fails,
+            "ok": self.ok,
             "check": self.check,
             "subject": self.subject,
             "message": self.message,

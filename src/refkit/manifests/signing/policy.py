@@ -245,9 +245,9 @@ def parse_policy(
     """Parse a trust-policy file. Key files are read with ``read`` relative to ``base_dir``;
     the trusted-root path is resolved against ``base_dir`` but not read here."""
     doc = Obj(load_yaml(data, source=source, max_bytes=MAX_POLICY_BYTES), source=source, path="$")
-    version = doc.raw("version", True)
+    version = doc.raw("version")
     if type(version) is not int or version != 1:
-        raise doc.fail("version", f"unsupported policy version {str(version)[:40]!r}")
+        raise doc.fail("version", f"unsupported policy version {repr(version)[:40]}")
     signers = doc.items("signers", lambda v, p: _signer(v, p, source, read, base_dir), min_items=1)
     threshold = doc.opt_integer("threshold")
     root = doc.opt_text("trusted-root")
