@@ -168,7 +168,10 @@ _ONE = "signers:\n  - key: test-ed25519.key.pub\n"
         (_ONE, "unsupported policy version None"),
         ("version: 1\nsigners: []\n", "needs at least 1 item"),
         ("version: 1\n" + _ONE + "colour: blue\n", "unknown field 'colour'"),
-        ("version: 1\nsigners:\n  - key: test-ed25519.key.pub\n    extra: 1\n", "unknown field 'extra'"),
+        (
+            "version: 1\nsigners:\n  - key: test-ed25519.key.pub\n    extra: 1\n",
+            "unknown field 'extra'",
+        ),
         ("version: 1\nsigners:\n  - name: x\n", "exactly one of key"),
         ("version: 1\n" + _ONE + "threshold: 2\n", "threshold 2 is not between 1 and"),
         ("version: 1\n" + _ONE + "threshold: 0\n", "threshold 0"),

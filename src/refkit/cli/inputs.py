@@ -240,7 +240,7 @@ def verify_command(lock: Path, out_dir: Path, as_json: bool) -> None:
     if not verdict.results:
         raise VerificationFailed(f"{lock} pins no files: nothing was verified")
     if not verdict.ok:
-        bad = [r.subject or r.code for r in verdict.failures]
+        bad = [o.output for o, r in zip(result.outputs, verdict.results, strict=True) if r.fails]
         raise VerificationFailed(
             f"{len(bad)} of {len(result.outputs)} pinned files in {out_dir} are missing or "
             f"differ from {lock}: {', '.join(bad)}",
@@ -251,7 +251,6 @@ def verify_command(lock: Path, out_dir: Path, as_json: bool) -> None:
 def check_to_json(result: CheckResult, verdict: Verdict) -> dict[str, Any]:
     """The verdict's JSON form (docs/signing.md, *Verification results*) plus the lock's
     view: ``lock``, ``out`` and ``outputs`` (status ok / missing / different)."""
-    codes = {r.subject: r for r in verdict.results}
     return {
         **verdict.to_json(),
         "lock": result.lock_source,
@@ -261,11 +260,11 @@ def check_to_json(result: CheckResult, verdict: Verdict) -> dict[str, Any]:
                 "output": o.output,
                 "path": str(o.path),
                 "status": o.status.value,
-                "code": codes[o.output].code,
+                "code": r.code,
                 "size": o.expected_size,
                 "sha256": o.expected_sha256,
             }
-            for o in result.outputs
+            for o, r in zip(result.outputs, verdict.results, strict=True)
         ],
     }
 

@@ -459,31 +459,21 @@ class CheckResult:
 def _output_result(o: OutputCheck) -> Result:
     expected = f"sha256:{o.expected_sha256} size {o.expected_size}"
     if o.status is CheckStatus.OK:
-        return Result.of(
-            "inputs.digest.match",
-            f"{o.path} has the pinned sha256",
-            check="file",
-            subject=o.output,
-            expected=expected,
-            actual=expected,
-        )
-    if o.status is CheckStatus.MISSING:
-        return Result.of(
-            "inputs.file.missing",
-            f"{o.path} is missing",
-            check="file",
-            subject=o.output,
-            expected=expected,
-        )
-    if o.status is CheckStatus.DIFFERENT:
-        return Result.of(
-            "inputs.digest.mismatch",
-            f"{o.path} is different from the pinned sha256 {o.expected_sha256}",
-            check="file",
-            subject=o.output,
-            expected=expected,
-        )
-    assert_never(o.status)
+        code, message, actual = "inputs.digest.match", "has the pinned", expected
+    elif o.status is CheckStatus.MISSING:
+        code, message, actual = "inputs.file.missing", "is missing, pinned", None
+    elif o.status is CheckStatus.DIFFERENT:
+        code, message, actual = "inputs.digest.mismatch", "is different from the pinned", None
+    else:
+        assert_never(o.status)
+    return Result.of(
+        code,
+        f"{message} sha256 {o.expected_sha256}",
+        check="file",
+        subject=str(o.path),
+        expected=expected,
+        actual=actual,
+    )
 
 
 def check(lock: Lock, out_dir: Path) -> CheckResult:
