@@ -146,12 +146,12 @@ def test_not_understood_is_a_failure_with_its_code(
     """The manifest model raises NotUnderstood for an unknown constraint field or a newer
     minor schemaVersion; verification reports that code and exits 1, never passes."""
 
-    def refuse(data: bytes, *, source: str, schema: bool = True) -> Any:
+    def refuse(value: Any, *, source: str, schema: bool = True) -> Any:
         raise NotUnderstood(
             "unknown field 'rtmr9'", location=Location(source, field="$.predicate"), code=code
         )
 
-    monkeypatch.setattr(statements_module, "load_statement", refuse)
+    monkeypatch.setattr(statements_module, "parse_statement", refuse)
     k = key(KeyType.ED25519)
     r = verify_manifest([("b.json", sign(statement(), k))], _policy(k), at=AT)
     assert not r.ok

@@ -6,7 +6,7 @@ in-toto Statement v1 frame (``_type``, ``subject``, ``predicateType``, ``predica
 - refuses a predicate type the caller does not accept with :class:`PredicateNotAccepted`
   naming the type found (before reading the predicate);
 - parses a refkit reference manifest with the manifest model
-  (:func:`refkit.manifests.statement.load_statement`: strict JSON, full validation; a
+  (:func:`refkit.manifests.statement.parse_statement` after strict JSON parsing, full validation; a
   constraint the model does not understand raises :class:`~refkit.errors.NotUnderstood`)
   and reads the few fields the trust checks use: ``schemaVersion`` and ``release``
   {name, version, created, expires};
@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from refkit.errors import InputError
 from refkit.manifests.canonical import loads_strict
 from refkit.manifests.constants import MAX_DOCUMENT_BYTES, PREDICATE_TYPE, STATEMENT_TYPE
 from refkit.manifests.signing.policy import ReleaseFacts
-from refkit.manifests.statement import NotARefkitManifest, load_statement
+from refkit.manifests.statement import NotARefkitManifest, parse_statement
 from refkit.reader import Obj, type_name
 
 __all__ = [
@@ -61,9 +62,13 @@ class ManifestView:
 def read_manifest(data: bytes, *, source: str) -> ManifestView:
     """Parse and validate a refkit manifest statement; raises ParseError (NotUnderstood
     included) or NotARefkitManifest."""
+    return _manifest_view(loads_strict(data, source=source, max_bytes=MAX_DOCUMENT_BYTES), source)
+
+
+def _manifest_view(value: Any, source: str) -> ManifestView:
     # refkit's own checks only: they refuse all the JSON Schema refuses (property-tested),
     # and the schema would take most of the verification time on a large manifest.
-    statement = load_statement(data, source=source, schema=False)
+    statement = parse_statement(value, source=source, schema=False)
     predicate = statement.predicate
     rel = predicate.release
     return ManifestView(
@@ -90,7 +95,7 @@ def read_statement(data: bytes, *, source: str, accepted: Iterable[str]) -> Mani
     if ptype not in accepted:
         raise PredicateNotAccepted(ptype[:200], accepted, source=source)
     if ptype == PREDICATE_TYPE:
-        return read_manifest(data, source=source)
+        return _manifest_view(value, source)  # parsed once: manifests can be large
 
     # Another accepted predicate: the frame only (in-toto Statement v1: a non-empty subject
     # list of objects with a digest object, and a predicate object).
