@@ -201,6 +201,21 @@ def test_policy_refusals(text: str, message: str) -> None:
         _parse(text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "version: 0x" + "f" * 5000 + "\n" + _ONE,
+        "version: 1\n" + _ONE + "threshold: 0x" + "f" * 5000 + "\n",
+        "version: 1\n" + _ONE + "threshold: -0x" + "f" * 5000 + "\n",
+        "version: 1\n" + _ONE + "threshold: " + "9" * 5000 + "\n",
+    ],
+)
+def test_huge_integers_are_bad_input_not_a_crash(text: str) -> None:
+    """Formatting a 5,000-digit integer in the message raised ValueError (exit 4)."""
+    with pytest.raises(ParseError):
+        _parse(text)
+
+
 def test_missing_key_file_is_input_error(tmp_path: Path) -> None:
     from refkit.errors import read_input_file
 

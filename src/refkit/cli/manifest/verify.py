@@ -115,6 +115,8 @@ def verify(
     Examples:
       refkit manifest verify release.bundle.json --key release.key.pub
       refkit manifest verify a.bundle.json b.bundle.json --policy trust.yaml --json
+      refkit manifest verify vsa.bundle.json --key ci.key.pub \\
+          --predicate-type https://slsa.dev/verification_summary/v1
       refkit manifest verify ci.bundle.json --trusted-root trusted_root.json \\
           --identity https://github.com/org/repo/.github/workflows/release.yml@refs/tags/v1.0.0 \\
           --issuer https://token.actions.githubusercontent.com

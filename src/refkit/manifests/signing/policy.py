@@ -247,8 +247,11 @@ def parse_policy(
     doc = Obj(load_yaml(data, source=source, max_bytes=MAX_POLICY_BYTES), source=source, path="$")
     version = doc.raw("version")
     if type(version) is not int or version != 1:
-        raise doc.fail("version", f"unsupported policy version {repr(version)[:40]}")
+        raise doc.fail("version", f"unsupported policy version {_shown(version)}")
     signers = doc.items("signers", lambda v, p: _signer(v, p, source, read, base_dir), min_items=1)
+    raw_threshold = doc.raw("threshold")
+    if type(raw_threshold) is int and not 0 <= raw_threshold <= _MAX_THRESHOLD:
+        raise doc.fail("threshold", f"{_shown(raw_threshold)} is out of range")
     threshold = doc.opt_integer("threshold")
     root = doc.opt_text("trusted-root")
     accept = doc.opt_obj("accept")
@@ -280,6 +283,18 @@ def parse_policy(
         require_expiry=require_expiry,
         source=source,
     )
+
+
+#: More signers than this in one policy is absurd; a larger threshold is refused as such.
+_MAX_THRESHOLD = 10_000
+
+
+def _shown(value: object) -> str:
+    """A value for a message, short; a huge integer (which Python refuses to turn into
+    decimal text beyond 4300 digits) is not printed."""
+    if type(value) is int and abs(value) > 10**40:
+        return "(a very large integer)"
+    return repr(value)[:40]
 
 
 def _nonempty(obj: Obj, key: str) -> tuple[str, ...] | None:
