@@ -202,6 +202,11 @@ def _policy(
         signers.append(KeySigner(key_signer_name(key), key))
     for ident, iss in zip(identities, issuers, strict=True):
         signers.append(IdentitySigner(ident, SigstoreIdentity(ident, iss)))
+    if not signers:
+        raise InputError(
+            "no trusted signers",
+            hint="give --key, --identity/--issuer or a --policy file naming signers",
+        )
     if any(not t for t in predicate_types):
         raise InputError(
             "--predicate-type needs a URI, for example https://slsa.dev/verification_summary/v1"

@@ -190,7 +190,7 @@ class TrustPolicy:
         if not self.signers:
             raise InputError(
                 f"{self.source}: no trusted signers",
-                hint="give --key, --identity/--issuer or a --policy file naming signers",
+                hint="name at least one trusted key or Sigstore identity",
             )
         if not 1 <= self.threshold <= len(self.signers):
             raise InputError(
