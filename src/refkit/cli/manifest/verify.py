@@ -23,6 +23,7 @@ from refkit.manifests.signing.policy import (
     parse_policy,
 )
 from refkit.manifests.signing.verify import (
+    TrustedRootNeeded,
     VerificationResult,
     clock,
     previous_release,
@@ -146,16 +147,21 @@ def verify(
     if previous is not None:
         data = read_input_file(previous, what="previous manifest", limit=MAX_DOCUMENT_BYTES)
         prev = previous_release(data, source=str(previous))
-    result = verify_manifest(
-        [(str(b), read_input_file(b, what="bundle", limit=MAX_BUNDLE_BYTES)) for b in bundles],
-        policy,
-        at=at,
-        at_source=at_source,
-        trusted_root=root,
-        min_version=min_version,
-        min_version_origin="--min-version",
-        previous=prev,
-    )
+    try:
+        result = verify_manifest(
+            [(str(b), read_input_file(b, what="bundle", limit=MAX_BUNDLE_BYTES)) for b in bundles],
+            policy,
+            at=at,
+            at_source=at_source,
+            trusted_root=root,
+            min_version=min_version,
+            min_version_origin="--min-version",
+            previous=prev,
+        )
+    except TrustedRootNeeded as exc:
+        raise InputError(
+            exc.message, hint="give --trusted-root FILE (or trusted-root in the policy file)"
+        ) from None
     emit_report(
         result.verdict,
         as_json=as_json,

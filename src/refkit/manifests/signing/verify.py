@@ -47,7 +47,7 @@ from typing import Any
 
 from refkit.errors import InputError, NotUnderstood, ParseError, VerificationFailed
 from refkit.manifests.canonical import loads_strict
-from refkit.manifests.constants import IN_TOTO_PAYLOAD_TYPE
+from refkit.manifests.constants import IN_TOTO_PAYLOAD_TYPE, PREDICATE_TYPE
 from refkit.manifests.signing.bundle import Bundle, PublicKeyHint, parse_bundle
 from refkit.manifests.signing.dsse import Envelope, verify_signature
 from refkit.manifests.signing.keyless import (
@@ -91,6 +91,10 @@ from refkit.verification import (
 )
 
 _log = logging.getLogger(__name__)
+
+
+class TrustedRootNeeded(InputError):
+    """Keyless bundles and trusted identities, but no Sigstore trusted root was given."""
 
 
 @dataclass(frozen=True)
@@ -287,7 +291,7 @@ def verify_manifest(
 
     # Step 3: each bundle's signer.
     if any(b.keyless for b in parsed) and policy.identity_signers and trusted_root is None:
-        raise InputError(
+        raise TrustedRootNeeded(
             "keyless bundles need a Sigstore trusted root to verify offline",
             hint="give a Sigstore trusted root (trusted-root in the trust policy)",
         )
@@ -332,10 +336,15 @@ def verify_manifest(
         )
     except (PredicateNotAccepted, NotARefkitManifest) as exc:
         found = exc.found
+        why = (
+            f"is not a refkit reference manifest ({PREDICATE_TYPE}), the only type accepted"
+            if accepted == (PREDICATE_TYPE,)
+            else f"is not accepted ({', '.join(accepted)})"
+        )
         return stop(
             Result.of(
                 "manifest.predicate-type.refused",
-                f"predicate type {found!r} is not accepted ({', '.join(accepted)})",
+                f"predicate type {found!r} {why}",
                 check="predicate-type",
                 expected=" | ".join(accepted),
                 actual=found,
