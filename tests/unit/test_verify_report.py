@@ -36,10 +36,6 @@ def _policy(k: PrivateKey, **kw: Any) -> TrustPolicy:
     return TrustPolicy(signers=(KeySigner(key_signer_name(k.public_key()), k.public_key()),), **kw)
 
 
-def _codes(result: Any) -> list[str]:
-    return [c.code for c in result.checks]
-
-
 # --- text and JSON through the renderer ---------------------------------------------------
 
 
