@@ -9,6 +9,9 @@ reads is the JSON data model spelled in YAML, and nothing more. Refused, each wi
 - anchors, aliases and merge keys (``&a``, ``*a``, ``<<``): they make a small file expand
   into a huge document ("billion laughs") and hide what a reviewer reads;
 - duplicate mapping keys (PyYAML silently keeps the last one), non-string keys;
+- strings holding NUL or lone surrogates (double-quoted escapes ``"\0"``, ``"\ud800"``):
+  no path holds NUL and UTF-8 cannot encode a lone surrogate;
+- directives (``%YAML``, ``%TAG``): the typing rule below is refkit's, whatever they say;
 - more than one document, documents larger than :data:`MAX_YAML_BYTES`, nesting deeper than
   :data:`MAX_DEPTH`, invalid UTF-8 or a byte-order mark.
 
@@ -26,7 +29,7 @@ from typing import Any
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
-from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
+from yaml.events import AliasEvent, CollectionStartEvent, DocumentStartEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node
 from yaml.parser import Parser
 from yaml.reader import Reader
@@ -70,6 +73,13 @@ class _StrictComposer(Composer):
 
     _depth = 0
 
+    def compose_document(self) -> Node | None:
+        # The parser has consumed the directives; DocumentStartEvent kept what they said.
+        event = self.peek_event()  # type: ignore[attr-defined]
+        if isinstance(event, DocumentStartEvent) and (event.version or event.tags):
+            raise _Refused("directives (%YAML, %TAG) are not allowed", event.start_mark)
+        return super().compose_document()
+
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         event = self.peek_event()  # type: ignore[attr-defined]
         if isinstance(event, AliasEvent):
@@ -80,6 +90,8 @@ class _StrictComposer(Composer):
         tag = getattr(event, "tag", None)
         if isinstance(event, ScalarEvent | CollectionStartEvent) and tag is not None:
             raise _Refused(f"tags ({tag}) are not allowed", event.start_mark)
+        if isinstance(event, ScalarEvent) and not _encodable(event.value):
+            raise _Refused("a string holds NUL or a lone surrogate escape", event.start_mark)
         self._depth += 1
         if self._depth > MAX_DEPTH:
             raise _Refused(f"nested deeper than {MAX_DEPTH} levels", event.start_mark)
@@ -88,6 +100,12 @@ class _StrictComposer(Composer):
         finally:
             self._depth -= 1
         return node
+
+
+def _encodable(value: str) -> bool:
+    # Double-quoted escapes ("\0", "\ud800") give what no path holds (NUL: open() raises
+    # ValueError) and what UTF-8 cannot encode (lone surrogates).
+    return "\0" not in value and not any("\ud800" <= ch <= "\udfff" for ch in value)
 
 
 class _StrictConstructor(SafeConstructor):

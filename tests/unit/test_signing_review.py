@@ -23,13 +23,13 @@ from refkit.manifests.signing.policy import (
     KeySigner,
     TrustPolicy,
     key_signer_name,
-    load_yaml_strict,
     parse_semver,
 )
 from refkit.manifests.signing.statements import read_manifest
 from refkit.manifests.signing.verify import verify_manifest
 from refkit.manifests.statement import load_statement
 from refkit.times import parse_rfc3339
+from refkit.yamlio import load_yaml
 from tests.unit.test_signing_helpers import ASSETS, key, sign, statement
 
 Run = Callable[..., Any]
@@ -139,7 +139,7 @@ def test_policy_strings_utf8_cannot_encode_or_paths_cannot_hold_are_refused(text
     """Double-quoted YAML escapes give lone surrogates (UnicodeEncodeError when the PEM or a
     name is encoded or printed) and NUL (ValueError from open()): both crashed (exit 4)."""
     with pytest.raises(ParseError):
-        load_yaml_strict(text.encode(), source="p.yaml")
+        load_yaml(text.encode(), source="p.yaml")
 
 
 def test_cli_policy_with_nul_in_a_key_path_is_exit_2(run_cli: Run, tmp_path: Path) -> None:

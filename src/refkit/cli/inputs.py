@@ -14,10 +14,10 @@ import click
 
 from refkit.cli._options import json_option
 from refkit.cli._output import emit_json, emit_text, note
+from refkit.cli._report import emit_report
 from refkit.errors import VerificationFailed
 from refkit.inputs import (
     CheckResult,
-    CheckStatus,
     FetchResult,
     OriginKind,
     Progress,
@@ -26,6 +26,7 @@ from refkit.inputs import (
     fetch,
     load_lock,
 )
+from refkit.verification import Verdict
 
 _path = click.Path(path_type=Path)
 
@@ -237,24 +238,26 @@ def _fetch_text(result: FetchResult) -> str:
 def verify_command(lock: Path, out_dir: Path, as_json: bool) -> None:
     """Check that --out holds every file LOCK pins, with the pinned sha256.
 
-    Reads only --out (no packages, no network). Exit 0 if all match, 1 if any file is
-    missing or differs, 2 for a bad lock.
+    Reads only --out (no packages, no network). One line per file: PASS, or FAIL with its
+    code (inputs.file.missing, inputs.digest.mismatch; docs/codes.md). Exit 0 if all
+    match, 1 if any file is missing or differs, 2 for a bad lock.
 
     \b
     Example:
       refkit inputs verify images/demo/inputs.lock.json --out build/demo --json
     """
     result = check(load_lock(lock), out_dir)
-    if as_json:
-        emit_json(check_to_json(result))
-    else:
-        emit_text(
-            "\n".join(
-                f"{o.status.value:9}  {o.path}  sha256 {o.expected_sha256}" for o in result.outputs
-            )
-        )
-    if not result.ok:
-        bad = [o.output for o in result.outputs if o.status is not CheckStatus.OK]
+    verdict = result.verdict()
+    emit_report(
+        verdict,
+        as_json=as_json,
+        document=check_to_json(result, verdict),
+        facts=[("lock", result.lock_source)],
+    )
+    if not verdict.results:
+        raise VerificationFailed(f"{lock} pins no files: nothing was verified")
+    if not verdict.ok:
+        bad = [o.output for o, r in zip(result.outputs, verdict.results, strict=True) if r.fails]
         raise VerificationFailed(
             f"{len(bad)} of {len(result.outputs)} pinned files in {out_dir} are missing or "
             f"differ from {lock}: {', '.join(bad)}",
@@ -262,20 +265,23 @@ def verify_command(lock: Path, out_dir: Path, as_json: bool) -> None:
         )
 
 
-def check_to_json(result: CheckResult) -> dict[str, Any]:
+def check_to_json(result: CheckResult, verdict: Verdict) -> dict[str, Any]:
+    """The verdict's JSON form (docs/signing.md, *Verification results*) plus the lock's
+    view: ``lock``, ``out`` and ``outputs`` (status ok / missing / different)."""
     return {
+        **verdict.to_json(),
         "lock": result.lock_source,
         "out": str(result.out_dir),
-        "ok": result.ok,
         "outputs": [
             {
                 "output": o.output,
                 "path": str(o.path),
                 "status": o.status.value,
+                "code": r.code,
                 "size": o.expected_size,
                 "sha256": o.expected_sha256,
             }
-            for o in result.outputs
+            for o, r in zip(result.outputs, verdict.results, strict=True)
         ],
     }
 

@@ -32,7 +32,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import BinaryIO, Final, assert_never
 
 from refkit.atomic import Batch, TargetExists
 from refkit.errors import EnvironmentProblem, InputError, RefkitError
@@ -48,6 +48,7 @@ from refkit.inputs.errors import (
 )
 from refkit.inputs.lock import DebianPackage, ExtractSpec, Lock
 from refkit.inputs.store import LocalStore, open_verified
+from refkit.verification import Result, Verdict
 
 #: Mode of every file written to the output directory (never the umask's choice).
 OUTPUT_MODE: Final = 0o644
@@ -420,6 +421,35 @@ class CheckResult:
     @property
     def ok(self) -> bool:
         return all(o.status is CheckStatus.OK for o in self.outputs)
+
+    def verdict(self) -> Verdict:
+        """The answer as a :class:`~refkit.verification.Verdict`, one result per file.
+
+        The results rest on the lock as given (no anchor): a lock is trusted input."""
+        return Verdict(
+            f"{len(self.outputs)} pinned files in {self.out_dir}",
+            tuple(_output_result(o) for o in self.outputs),
+        )
+
+
+def _output_result(o: OutputCheck) -> Result:
+    expected = f"sha256:{o.expected_sha256} size {o.expected_size}"
+    if o.status is CheckStatus.OK:
+        code, message, actual = "inputs.digest.match", "has the pinned", expected
+    elif o.status is CheckStatus.MISSING:
+        code, message, actual = "inputs.file.missing", "is missing, pinned", None
+    elif o.status is CheckStatus.DIFFERENT:
+        code, message, actual = "inputs.digest.mismatch", "is different from the pinned", None
+    else:
+        assert_never(o.status)
+    return Result.of(
+        code,
+        f"{message} sha256 {o.expected_sha256}",
+        check="file",
+        subject=str(o.path),
+        expected=expected,
+        actual=actual,
+    )
 
 
 def check(lock: Lock, out_dir: Path) -> CheckResult:

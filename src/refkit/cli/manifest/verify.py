@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from refkit.cli._options import json_option
-from refkit.cli._output import emit_json, emit_text
+from refkit.cli._report import emit_report
 from refkit.errors import InputError, ParseError, read_input_file
-from refkit.manifests.constants import MAX_DOCUMENT_BYTES
+from refkit.manifests.constants import MAX_DOCUMENT_BYTES, PREDICATE_TYPE
 from refkit.manifests.signing.bundle import MAX_BUNDLE_BYTES
 from refkit.manifests.signing.keyless import SigstoreIdentity, TrustedRoot
 from refkit.manifests.signing.keys import MAX_KEY_BYTES, load_public_key
@@ -23,6 +23,7 @@ from refkit.manifests.signing.policy import (
     parse_policy,
 )
 from refkit.manifests.signing.verify import (
+    TrustedRootNeeded,
     VerificationResult,
     clock,
     previous_release,
@@ -75,6 +76,15 @@ _path = click.Path(dir_okay=False, path_type=Path)
     help="Verification time for expiry checks (RFC 3339, e.g. 2026-01-31T12:00:00Z); "
     "default: the clock.",
 )
+@click.option(
+    "--predicate-type",
+    "predicate_types",
+    multiple=True,
+    metavar="URI",
+    help="Accept statements of this predicate type (repeat); without --policy. Default: "
+    "only refkit reference manifests. For another type (e.g. an SLSA VSA) signatures, "
+    "threshold and type are verified; expiry, release name and rollback are not checked.",
+)
 @json_option
 def verify(
     bundles: tuple[Path, ...],
@@ -87,6 +97,7 @@ def verify(
     min_version: str | None,
     previous: Path | None,
     at_text: str | None,
+    predicate_types: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Verify the signed reference manifest in BUNDLE... (one bundle per signer).
@@ -94,20 +105,24 @@ def verify(
     \b
     All bundles must carry the same statement. Distinct trusted signers are counted
     against the threshold; then the predicate type, expiry and anti-rollback are checked.
+    Each check is printed with its code (docs/codes.md): PASS, FAIL or SKIP (not checked).
     Exit codes: 0 verified, 1 verification failed (bad or untrusted signature, too few
-    signers, wrong identity, expired, rolled back, not a refkit manifest), 2 bad input,
-    3 environment (sigstore-python missing for a keyless bundle, stdout closed), 4 a
-    bug in refkit.
+    signers, wrong identity, expired, rolled back, a predicate type not accepted, a
+    manifest this refkit does not understand, or a required check that could not be
+    made), 2 bad input, 3 environment (sigstore-python missing for a keyless bundle,
+    stdout closed), 4 a bug in refkit.
 
     \b
     Examples:
       refkit manifest verify release.bundle.json --key release.key.pub
       refkit manifest verify a.bundle.json b.bundle.json --policy trust.yaml --json
+      refkit manifest verify vsa.bundle.json --key ci.key.pub \\
+          --predicate-type https://slsa.dev/verification_summary/v1
       refkit manifest verify ci.bundle.json --trusted-root trusted_root.json \\
           --identity https://github.com/org/repo/.github/workflows/release.yml@refs/tags/v1.0.0 \\
           --issuer https://token.actions.githubusercontent.com
     """
-    policy = _policy(policy_path, keys, identities, issuers, threshold)
+    policy = _policy(policy_path, keys, identities, issuers, threshold, predicate_types)
     root_path = trusted_root or (
         Path(policy.trusted_root_path) if policy.trusted_root_path else None
     )
@@ -132,19 +147,31 @@ def verify(
     if previous is not None:
         data = read_input_file(previous, what="previous manifest", limit=MAX_DOCUMENT_BYTES)
         prev = previous_release(data, source=str(previous))
-    result = verify_manifest(
-        [(str(b), read_input_file(b, what="bundle", limit=MAX_BUNDLE_BYTES)) for b in bundles],
-        policy,
-        at=at,
-        at_source=at_source,
-        trusted_root=root,
-        min_version=min_version,
-        previous=prev,
+    try:
+        result = verify_manifest(
+            [(str(b), read_input_file(b, what="bundle", limit=MAX_BUNDLE_BYTES)) for b in bundles],
+            policy,
+            at=at,
+            at_source=at_source,
+            trusted_root=root,
+            min_version=min_version,
+            min_version_origin="--min-version",
+            previous=prev,
+        )
+    except TrustedRootNeeded as exc:
+        raise InputError(
+            exc.message, hint="give --trusted-root FILE (or trusted-root in the policy file)"
+        ) from None
+    emit_report(
+        result.verdict,
+        as_json=as_json,
+        document=result.to_json(),
+        facts=_facts(result),
+        notes=[
+            f"{b.source}: {b.detail} (not counted: the threshold was met without it)"
+            for b in result.unused_bundles
+        ],
     )
-    if as_json:
-        emit_json(result.to_json())
-    else:
-        emit_text(_render(result))
     result.raise_for_failure()
 
 
@@ -154,12 +181,13 @@ def _policy(
     identities: tuple[str, ...],
     issuers: tuple[str, ...],
     threshold: int | None,
+    predicate_types: tuple[str, ...],
 ) -> TrustPolicy:
     if policy_path is not None:
-        if keys or identities or issuers or threshold is not None:
+        if keys or identities or issuers or threshold is not None or predicate_types:
             raise InputError(
-                "--policy names the trusted signers and threshold: "
-                "do not combine it with --key, --identity, --issuer or --threshold"
+                "--policy names the trusted signers, threshold and accepted types: do not "
+                "combine it with --key, --identity, --issuer, --threshold or --predicate-type"
             )
         data = read_input_file(policy_path, what="trust policy", limit=MAX_POLICY_BYTES)
         return parse_policy(
@@ -180,27 +208,35 @@ def _policy(
         signers.append(KeySigner(key_signer_name(key), key))
     for ident, iss in zip(identities, issuers, strict=True):
         signers.append(IdentitySigner(ident, SigstoreIdentity(ident, iss)))
-    return TrustPolicy(signers=tuple(signers), threshold=threshold or 1)
+    if not signers:
+        raise InputError(
+            "no trusted signers",
+            hint="give --key, --identity/--issuer or a --policy file naming signers",
+        )
+    if any(not t for t in predicate_types):
+        raise InputError(
+            "--predicate-type needs a URI, for example https://slsa.dev/verification_summary/v1"
+        )
+    return TrustPolicy(
+        signers=tuple(signers),
+        threshold=threshold or 1,
+        predicate_types=tuple(dict.fromkeys(predicate_types)) or (PREDICATE_TYPE,),
+    )
 
 
-def _render(result: VerificationResult) -> str:
-    lines = []
-    rel = result.release
-    what = f"{rel.name} {rel.version}" if rel else "manifest"
-    lines.append(f"{'VERIFIED' if result.ok else 'FAILED'}: {what}")
-    if result.failure:
-        lines.append(f"  reason: {result.failure}")
-    lines.append(f"  payload sha256: {result.payload_sha256}")
-    lines.append(
-        f"  signers verified: {len(result.verified_signers)} of {result.trusted_signers} "
-        f"trusted, {result.threshold} required"
-        + (f" ({', '.join(result.verified_signers)})" if result.verified_signers else "")
+def _facts(result: VerificationResult) -> list[tuple[str, str]]:
+    facts = [("payload sha256", str(result.payload_sha256))]
+    if result.predicate_type is not None:
+        facts.append(("predicate type", result.predicate_type))
+    facts.append(
+        (
+            "signers verified",
+            f"{len(result.verified_signers)} of {result.trusted_signers} trusted, "
+            f"{result.threshold} required"
+            + (f" ({', '.join(result.verified_signers)})" if result.verified_signers else ""),
+        )
     )
     if result.missing_signers and result.bundles:
-        lines.append(f"  not signed by: {', '.join(result.missing_signers)}")
-    for b in result.bundles:
-        lines.append(f"  {'ok  ' if b.ok else 'FAIL'} {b.source}: {b.detail}")
-    for c in result.checks:
-        lines.append(f"  {'ok  ' if c.ok else 'FAIL'} {c.check}: {c.detail}")
-    lines.append(f"  time: {format_time(result.at)} ({result.at_source})")
-    return "\n".join(lines)
+        facts.append(("not signed by", ", ".join(result.missing_signers)))
+    facts.append(("time", f"{format_time(result.at)} ({result.at_source})"))
+    return facts

@@ -24,17 +24,24 @@ File format (version 1)::
     trusted-root: trusted_root.json # Sigstore trusted root; required with sigstore signers
     accept:
       predicate-types: [https://refkit.dev/reference-manifest/v1]   # default: this one
-      schema-versions: ["1"]        # optional: accepted predicate.schemaVersion values
+      schema-versions: [1.0]        # optional: accepted predicate.schemaVersion values
     release:
       name: privatemode             # optional: the release name that must be signed
       min-version: "1.4.0"          # optional: anti-rollback floor (semantic version)
     require-expiry: false           # true: a manifest without release.expires fails
 
-Strictness: UTF-8, at most :data:`MAX_POLICY_BYTES`, one document, YAML safe loading with
-no tags, anchors, aliases or directives, no strings holding NUL or lone surrogate escapes,
-duplicate keys and unknown keys refused, and versions must be quoted strings (YAML would
-read ``1.10`` as the number 1.1). Every failure is a :class:`~refkit.errors.ParseError`
-(exit 2) naming the file and the field.
+Strictness: at most :data:`MAX_POLICY_BYTES`, read by the one strict YAML loader
+(:func:`refkit.yamlio.load_yaml`: UTF-8, one document, no tags, anchors, aliases or
+directives, no strings holding NUL or lone surrogate escapes, duplicate keys refused, JSON
+typing, so ``min-version: 1.10`` is the string "1.10" and needs no quotes) and by the one
+strict reader (:class:`refkit.reader.Obj`): unknown keys are refused, so a typo is never
+ignored. Every failure is a :class:`~refkit.errors.ParseError` (exit 2) naming the file and
+the field.
+
+The checks answer with :class:`refkit.verification.Result` (a registered code, an outcome,
+the anchor: the verified signers). A check that needs refkit release facts answers
+"not checked" for an accepted predicate of another type, and the result is required (fails
+the verdict) when the policy or the caller asked for that check.
 
 Version ordering (anti-rollback) follows Semantic Versioning 2.0.0, section 11:
 ``MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]``, numeric identifiers compared as numbers,
@@ -45,19 +52,50 @@ semantic version cannot be ordered and is refused, never guessed.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePath
-from typing import Any, Protocol
 
-import yaml
-
-from refkit.errors import InputError, Location, ParseError
+from refkit.errors import InputError
 from refkit.manifests.constants import PREDICATE_TYPE
 from refkit.manifests.signing.keyless import SigstoreIdentity
 from refkit.manifests.signing.keys import PublicKey, load_public_key
+from refkit.reader import Obj
 from refkit.times import format_time
+from refkit.verification import (
+    AllOf,
+    Anchor,
+    Check,
+    PinnedRoot,
+    Result,
+    SignerKey,
+    SigstoreSigner,
+)
+from refkit.yamlio import load_yaml
+
+__all__ = [
+    "MAX_POLICY_BYTES",
+    "AllOf",
+    "Check",
+    "Facts",
+    "IdentitySigner",
+    "KeySigner",
+    "NotExpired",
+    "NotOlderThan",
+    "PredicateTypeIn",
+    "ReleaseFacts",
+    "ReleaseNameIs",
+    "SchemaVersionIn",
+    "SemVer",
+    "Signer",
+    "Threshold",
+    "TrustPolicy",
+    "key_signer_name",
+    "parse_policy",
+    "parse_semver",
+    "signer_anchor",
+]
 
 #: Largest policy file read (bytes).
 MAX_POLICY_BYTES = 1024 * 1024
@@ -152,7 +190,7 @@ class TrustPolicy:
         if not self.signers:
             raise InputError(
                 f"{self.source}: no trusted signers",
-                hint="give --key, --identity/--issuer or a --policy file naming signers",
+                hint="name at least one trusted key or Sigstore identity",
             )
         if not 1 <= self.threshold <= len(self.signers):
             raise InputError(
@@ -190,137 +228,11 @@ def key_signer_name(key: PublicKey) -> str:
     return f"{key.key_type.value}:{key.key_id[:16]}"
 
 
-# ---------------------------------------------------------------------------------------
-# Strict YAML
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    out: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node)
-        if not isinstance(key, str):
-            raise yaml.constructor.ConstructorError(
-                None, None, f"mapping key {key!r} is not a string", key_node.start_mark
-            )
-        if key in out:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        out[key] = loader.construct_object(value_node, deep=True)
-    return out
-
-
-_StrictLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,
-)
-
-_REFUSED_TOKENS: tuple[tuple[type[yaml.Token], str], ...] = (
-    (yaml.AnchorToken, "anchors"),
-    (yaml.AliasToken, "aliases"),
-    (yaml.TagToken, "tags"),
-    (yaml.DirectiveToken, "directives"),
-)
-
-
-def _plain_scalar(value: str) -> bool:
-    # Double-quoted escapes ("\0", "\ud800") give what no path holds (NUL: open() raises
-    # ValueError) and what UTF-8 cannot encode (lone surrogates: PEM and names are encoded).
-    return "\0" not in value and not any("\ud800" <= ch <= "\udfff" for ch in value)
-
-
-def load_yaml_strict(data: bytes, *, source: str, max_bytes: int = MAX_POLICY_BYTES) -> Any:
-    """Parse one YAML document strictly (see the module docstring)."""
-    if len(data) > max_bytes:
-        raise InputError(f"{source}: {len(data)} bytes is more than the limit of {max_bytes}")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ParseError("not valid UTF-8", location=Location(source, exc.start)) from None
-    try:
-        for token in yaml.scan(text, Loader=yaml.SafeLoader):
-            if isinstance(token, yaml.ScalarToken) and not _plain_scalar(token.value):
-                mark = token.start_mark
-                raise ParseError(
-                    f"a string holds NUL or a lone surrogate escape (line {mark.line + 1})",
-                    location=Location(source, mark.index),
-                )
-            for kind, what in _REFUSED_TOKENS:
-                if isinstance(token, kind):
-                    mark = token.start_mark
-                    raise ParseError(
-                        f"YAML {what} are not allowed (line {mark.line + 1})",
-                        location=Location(source, mark.index),
-                    )
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" (line {mark.line + 1} column {mark.column + 1})" if mark else ""
-        raise ParseError(
-            f"invalid YAML: {exc.problem or exc.context}{where}",
-            location=Location(source, mark.index if mark else None),
-        ) from None
-    except (yaml.YAMLError, RecursionError, ValueError) as exc:
-        raise ParseError(f"invalid YAML: {exc}", location=Location(source)) from None
-
-
-class _Fields:
-    """Typed access to a parsed mapping, refusing unknown keys; errors name the field."""
-
-    def __init__(self, value: Any, path: str, allowed: Iterable[str], source: str) -> None:
-        self.source = source
-        self.path = path
-        if not isinstance(value, dict):
-            raise self.fail(f"expected a mapping, found {type(value).__name__}", path)
-        unknown = sorted(set(value) - set(allowed))
-        if unknown:
-            raise self.fail(f"unknown key {unknown[0]!r}", path)
-        self.value: dict[str, Any] = value
-
-    def fail(self, message: str, path: str) -> ParseError:
-        return ParseError(message, location=Location(self.source, field=path))
-
-    def _sub(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path != "$" else key
-
-    def str_(self, key: str, *, required: bool = False) -> str | None:
-        if key not in self.value:
-            if required:
-                raise self.fail("missing", self._sub(key))
-            return None
-        v = self.value[key]
-        if not isinstance(v, str) or not v:
-            raise self.fail(f"expected a non-empty string, found {v!r} (quote it)", self._sub(key))
-        return v
-
-    def int_(self, key: str, default: int) -> int:
-        v = self.value.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise self.fail(f"expected an integer, found {v!r}", self._sub(key))
-        return v
-
-    def bool_(self, key: str, default: bool) -> bool:
-        v = self.value.get(key, default)
-        if not isinstance(v, bool):
-            raise self.fail(f"expected true or false, found {v!r}", self._sub(key))
-        return v
-
-    def str_list(self, key: str) -> tuple[str, ...] | None:
-        if key not in self.value:
-            return None
-        v = self.value[key]
-        if not isinstance(v, list) or not v or not all(isinstance(x, str) and x for x in v):
-            raise self.fail("expected a non-empty list of quoted strings", self._sub(key))
-        return tuple(v)
-
-    def sub(self, key: str, allowed: Iterable[str]) -> _Fields | None:
-        if key not in self.value:
-            return None
-        return _Fields(self.value[key], self._sub(key), allowed, self.source)
+def signer_anchor(signer: Signer, root: PinnedRoot | None = None) -> SignerKey | SigstoreSigner:
+    """The trust anchor a trusted signer is (``root``: the pinned Sigstore trusted root)."""
+    if isinstance(signer, KeySigner):
+        return SignerKey(signer.name, signer.key.key_type.value, signer.key.key_id)
+    return SigstoreSigner(signer.name, signer.identity.identity, signer.identity.issuer, root)
 
 
 def parse_policy(
@@ -332,57 +244,94 @@ def parse_policy(
 ) -> TrustPolicy:
     """Parse a trust-policy file. Key files are read with ``read`` relative to ``base_dir``;
     the trusted-root path is resolved against ``base_dir`` but not read here."""
-    doc = _Fields(
-        load_yaml_strict(data, source=source),
-        "$",
-        ("version", "threshold", "signers", "trusted-root", "accept", "release", "require-expiry"),
-        source,
-    )
-    if type(doc.value.get("version")) is not int or doc.value["version"] != 1:
-        raise doc.fail(f"unsupported policy version {doc.value.get('version')!r}", "version")
-    raw_signers = doc.value.get("signers")
-    if not isinstance(raw_signers, list) or not raw_signers:
-        raise doc.fail("expected a non-empty list", "signers")
-    signers: list[Signer] = []
-    for i, raw in enumerate(raw_signers):
-        path = f"signers[{i}]"
-        s = _Fields(raw, path, ("name", "key", "key-pem", "sigstore"), source)
-        kinds = [k for k in ("key", "key-pem", "sigstore") if k in s.value]
-        if len(kinds) != 1:
-            raise s.fail("needs exactly one of key, key-pem, sigstore", path)
-        name = s.str_("name")
-        if kinds[0] == "sigstore":
-            sub = s.sub("sigstore", ("identity", "issuer"))
-            assert sub is not None
-            ident = SigstoreIdentity(
-                sub.str_("identity", required=True) or "", sub.str_("issuer", required=True) or ""
-            )
-            signers.append(IdentitySigner(name or ident.identity, ident))
-            continue
-        if kinds[0] == "key":
-            rel = s.str_("key", required=True) or ""
-            key_path = base_dir / rel
-            key = load_public_key(read(key_path), source=f"{source}: {path}.key ({key_path})")
-        else:
-            pem = s.str_("key-pem", required=True) or ""
-            key = load_public_key(pem.encode("utf-8"), source=f"{source}: {path}.key-pem")
-        signers.append(KeySigner(name or key_signer_name(key), key))
-
-    accept = doc.sub("accept", ("predicate-types", "schema-versions"))
-    release = doc.sub("release", ("name", "min-version"))
-    root = doc.str_("trusted-root")
+    doc = Obj(load_yaml(data, source=source, max_bytes=MAX_POLICY_BYTES), source=source, path="$")
+    version = doc.raw("version")
+    if type(version) is not int or version != 1:
+        raise doc.fail("version", f"unsupported policy version {_shown(version)}")
+    signers = doc.items("signers", lambda v, p: _signer(v, p, source, read, base_dir), min_items=1)
+    raw_threshold = doc.raw("threshold")
+    if type(raw_threshold) is int and not 0 <= raw_threshold <= _MAX_THRESHOLD:
+        raise doc.fail("threshold", f"{_shown(raw_threshold)} is out of range")
+    threshold = doc.opt_integer("threshold")
+    root = doc.opt_text("trusted-root")
+    accept = doc.opt_obj("accept")
+    predicate_types = schema_versions = None
+    if accept is not None:
+        predicate_types = _nonempty(accept, "predicate-types")
+        schema_versions = _nonempty(accept, "schema-versions")
+        accept.refuse_rest()
+    release = doc.opt_obj("release")
+    release_name = min_version = None
+    if release is not None:
+        release_name = release.opt_text("name")
+        min_version = release.opt_text("min-version")
+        release.refuse_rest()
+    require_expiry = doc.raw("require-expiry")
+    if require_expiry is None and "require-expiry" not in doc.value:
+        require_expiry = False
+    if not isinstance(require_expiry, bool):
+        raise doc.fail("require-expiry", "expected true or false")
+    doc.refuse_rest()
     return TrustPolicy(
-        signers=tuple(signers),
-        threshold=doc.int_("threshold", 1),
+        signers=signers,
+        threshold=1 if threshold is None else threshold,
         trusted_root_path=str(base_dir / root) if root else None,
-        predicate_types=(accept.str_list("predicate-types") if accept else None)
-        or (PREDICATE_TYPE,),
-        schema_versions=accept.str_list("schema-versions") if accept else None,
-        release_name=release.str_("name") if release else None,
-        min_version=release.str_("min-version") if release else None,
-        require_expiry=doc.bool_("require-expiry", False),
+        predicate_types=predicate_types or (PREDICATE_TYPE,),
+        schema_versions=schema_versions,
+        release_name=release_name,
+        min_version=min_version,
+        require_expiry=require_expiry,
         source=source,
     )
+
+
+#: More signers than this in one policy is absurd; a larger threshold is refused as such.
+_MAX_THRESHOLD = 10_000
+
+
+def _shown(value: object) -> str:
+    """A value for a message, short; a huge integer (which Python refuses to turn into
+    decimal text beyond 4300 digits) is not printed."""
+    if type(value) is int and abs(value) > 10**40:
+        return "(a very large integer)"
+    return repr(value)[:40]
+
+
+def _nonempty(obj: Obj, key: str) -> tuple[str, ...] | None:
+    values = obj.text_list(key)
+    if values is not None and not values:
+        raise obj.fail(key, "expected a non-empty list of strings")
+    return values
+
+
+def _signer(
+    value: object,
+    path: str,
+    source: str,
+    read: Callable[[PurePath], bytes],
+    base_dir: PurePath,
+) -> Signer:
+    s = Obj(value, source=source, path=path)
+    kinds = [k for k in ("key", "key-pem", "sigstore") if k in s.value]
+    if len(kinds) != 1:
+        raise s.fail(None, "needs exactly one of key, key-pem, sigstore")
+    name = s.opt_text("name")
+    signer: Signer
+    if kinds[0] == "sigstore":
+        sub = s.obj("sigstore")
+        ident = SigstoreIdentity(sub.text("identity"), sub.text("issuer"))
+        sub.refuse_rest()
+        signer = IdentitySigner(name or ident.identity, ident)
+    elif kinds[0] == "key":
+        key_path = base_dir / s.text("key")
+        key = load_public_key(read(key_path), source=f"{source}: {s.at('key')} ({key_path})")
+        signer = KeySigner(name or key_signer_name(key), key)
+    else:
+        pem = s.text("key-pem")
+        key = load_public_key(pem.encode("utf-8"), source=f"{source}: {s.at('key-pem')}")
+        signer = KeySigner(name or key_signer_name(key), key)
+    s.refuse_rest()
+    return signer
 
 
 # ---------------------------------------------------------------------------------------
@@ -401,28 +350,17 @@ class ReleaseFacts:
 
 @dataclass(frozen=True)
 class Facts:
-    """What verification established before the policy checks run."""
+    """What verification established before the policy checks run. ``release`` is None
+    for an accepted predicate that is not a refkit manifest (it has no release facts), and
+    ``schema_version`` is None then too."""
 
     verified_signers: frozenset[str]
     predicate_type: str
     schema_version: str | None
-    release: ReleaseFacts
+    release: ReleaseFacts | None
     at: datetime
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One check's answer, with a one-line explanation."""
-
-    check: str
-    ok: bool
-    detail: str
-
-
-class Check(Protocol):
-    """A single trust question about :class:`Facts`."""
-
-    def check(self, facts: Facts) -> CheckResult: ...
+    #: What the signed content's trust rests on (the verified signers).
+    anchor: Anchor | None = None
 
 
 @dataclass(frozen=True)
@@ -432,16 +370,19 @@ class Threshold:
     k: int
     n: int
 
-    def check(self, facts: Facts) -> CheckResult:
-        return self.judge(facts.verified_signers)
+    def check(self, facts: Facts) -> Result:
+        return self.judge(facts.verified_signers, facts.anchor)
 
-    def judge(self, verified_signers: frozenset[str]) -> CheckResult:
+    def judge(self, verified_signers: frozenset[str], anchor: Anchor | None = None) -> Result:
         """The check on the signer set alone (verification runs it before reading content)."""
         got = len(verified_signers)
-        return CheckResult(
-            "threshold",
-            got >= self.k,
+        return Result.of(
+            "manifest.threshold.met" if got >= self.k else "manifest.threshold.unmet",
             f"{got} of {self.n} trusted signers verified, {self.k} required",
+            check="threshold",
+            expected=f">= {self.k}",
+            actual=str(got),
+            anchor=anchor,
         )
 
 
@@ -451,13 +392,16 @@ class PredicateTypeIn:
 
     accepted: tuple[str, ...]
 
-    def check(self, facts: Facts) -> CheckResult:
+    def check(self, facts: Facts) -> Result:
         ok = facts.predicate_type in self.accepted
-        return CheckResult(
-            "predicate-type",
-            ok,
+        return Result.of(
+            "manifest.predicate-type.accepted" if ok else "manifest.predicate-type.refused",
             f"predicate type {facts.predicate_type}"
             + ("" if ok else f" is not accepted ({', '.join(self.accepted)})"),
+            check="predicate-type",
+            expected=" | ".join(self.accepted),
+            actual=facts.predicate_type,
+            anchor=facts.anchor,
         )
 
 
@@ -467,39 +411,79 @@ class SchemaVersionIn:
 
     accepted: tuple[str, ...]
 
-    def check(self, facts: Facts) -> CheckResult:
+    def check(self, facts: Facts) -> Result:
+        expected = " | ".join(self.accepted)
+        if facts.schema_version is None:
+            return Result.of(
+                "manifest.schema-version.not-checked",
+                f"predicate type {facts.predicate_type} has no refkit schemaVersion; "
+                f"the policy accepts only {', '.join(self.accepted)}",
+                check="schema-version",
+                expected=expected,
+                anchor=facts.anchor,
+                required=True,
+            )
         ok = facts.schema_version in self.accepted
-        return CheckResult(
-            "schema-version",
-            ok,
+        return Result.of(
+            "manifest.schema-version.accepted" if ok else "manifest.schema-version.refused",
             f"schema version {facts.schema_version}"
             + ("" if ok else f" is not accepted ({', '.join(self.accepted)})"),
+            check="schema-version",
+            expected=expected,
+            actual=facts.schema_version,
+            anchor=facts.anchor,
         )
 
 
 @dataclass(frozen=True)
 class NotExpired:
     """The manifest has not expired at the verification time (and has an expiry, if
-    ``required``). A manifest whose creation time is after the verification time is
-    refused too: it did not exist then."""
+    ``required``). A manifest created after the verification time is refused with its own
+    code (``manifest.not-yet-valid``): it did not exist then."""
 
     required: bool
 
-    def check(self, facts: Facts) -> CheckResult:
+    def check(self, facts: Facts) -> Result:
         at, rel = facts.at, facts.release
         stamp = format_time(at)
-        if rel.created is not None and rel.created > at:
-            return CheckResult("expiry", False, f"created {format_time(rel.created)} after {stamp}")
-        if rel.expires is None:
-            if self.required:
-                return CheckResult("expiry", False, "the manifest has no expiry; policy needs one")
-            return CheckResult("expiry", True, "the manifest has no expiry")
-        if at >= rel.expires:
-            return CheckResult(
-                "expiry", False, f"expired at {format_time(rel.expires)}, checked at {stamp}"
+
+        def result(code: str, message: str, expected: str | None = None) -> Result:
+            return Result.of(
+                code,
+                message,
+                check="expiry",
+                expected=expected,
+                actual=stamp,
+                anchor=facts.anchor,
+                required=self.required,
             )
-        return CheckResult(
-            "expiry", True, f"valid until {format_time(rel.expires)}, checked at {stamp}"
+
+        if rel is None:
+            return result(
+                "manifest.expiry.not-checked",
+                f"predicate type {facts.predicate_type} has no refkit release expiry"
+                + ("; the policy requires one" if self.required else ""),
+            )
+        if rel.created is not None and rel.created > at:
+            created = format_time(rel.created)
+            return result(
+                "manifest.not-yet-valid",
+                f"created {created}, after the verification time {stamp}",
+                f">= {created}",
+            )
+        if rel.expires is None:
+            return result(
+                "manifest.expiry.absent",
+                "the manifest has no expiry"
+                + ("; the policy requires one" if self.required else ""),
+            )
+        expires = format_time(rel.expires)
+        if at >= rel.expires:
+            return result(
+                "manifest.expired", f"expired at {expires}, checked at {stamp}", f"< {expires}"
+            )
+        return result(
+            "manifest.not-expired", f"valid until {expires}, checked at {stamp}", f"< {expires}"
         )
 
 
@@ -510,13 +494,26 @@ class ReleaseNameIs:
     name: str
     origin: str
 
-    def check(self, facts: Facts) -> CheckResult:
+    def check(self, facts: Facts) -> Result:
+        if facts.release is None:
+            return Result.of(
+                "manifest.release-name.not-checked",
+                f"predicate type {facts.predicate_type} names no refkit release; "
+                f"{self.origin} requires release {self.name!r}",
+                check="release-name",
+                expected=self.name,
+                anchor=facts.anchor,
+                required=True,
+            )
         ok = facts.release.name == self.name
-        return CheckResult(
-            "release-name",
-            ok,
+        return Result.of(
+            "manifest.release-name.match" if ok else "manifest.release-name.mismatch",
             f"release {facts.release.name!r}"
             + ("" if ok else f" is not {self.name!r} ({self.origin})"),
+            check="release-name",
+            expected=self.name,
+            actual=facts.release.name,
+            anchor=facts.anchor,
         )
 
 
@@ -527,34 +524,44 @@ class NotOlderThan:
     floor: str
     origin: str
 
-    def check(self, facts: Facts) -> CheckResult:
-        have = parse_semver(facts.release.version)
+    def check(self, facts: Facts) -> Result:
+        def result(code: str, message: str, actual: str | None) -> Result:
+            return Result.of(
+                code,
+                message,
+                check="rollback",
+                expected=f">= {self.floor}",
+                actual=actual,
+                anchor=facts.anchor,
+            )
+
+        if facts.release is None:
+            return result(
+                "manifest.rollback.not-checked",
+                f"predicate type {facts.predicate_type} has no refkit release version; "
+                f"{self.origin} requires at least {self.floor}",
+                None,
+            )
+        version = facts.release.version
+        have = parse_semver(version)
         floor = parse_semver(self.floor)
         if floor is None:
-            return CheckResult(
-                "rollback", False, f"{self.origin} version {self.floor!r} cannot be ordered"
+            return result(
+                "manifest.version.unordered",
+                f"{self.origin} version {self.floor!r} cannot be ordered",
+                version,
             )
         if have is None:
-            return CheckResult(
-                "rollback",
-                False,
-                f"version {facts.release.version!r} is not a semantic version and cannot be "
+            return result(
+                "manifest.version.unordered",
+                f"version {version!r} is not a semantic version and cannot be "
                 f"ordered against {self.floor} ({self.origin})",
+                version,
             )
         ok = floor <= have
-        return CheckResult(
-            "rollback",
-            ok,
+        return result(
+            "manifest.version.not-older" if ok else "manifest.rollback",
             f"version {have} {'is not older than' if ok else 'is older than'} "
             f"{floor} ({self.origin})",
+            version,
         )
-
-
-@dataclass(frozen=True)
-class AllOf:
-    """Runs every check (none short-circuits, so the result lists every problem)."""
-
-    checks: tuple[Check, ...]
-
-    def run(self, facts: Facts) -> tuple[CheckResult, ...]:
-        return tuple(c.check(facts) for c in self.checks)
