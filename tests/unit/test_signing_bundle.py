@@ -42,6 +42,7 @@ def test_refkit_bundle_shape(kind: KeyType) -> None:
         "tlogEntries": [],
     }
     assert doc["dsseEnvelope"]["payloadType"] == "application/vnd.in-toto+json"
+    assert doc["dsseEnvelope"]["signatures"][0]["keyid"] == k.public_key().key_id
     assert len(doc["dsseEnvelope"]["signatures"]) == 1
     assert data.endswith(b"}\n")
     b = parse_bundle(data, source="b")

@@ -6,7 +6,7 @@ Spec: sigstore/protobuf-specs ``protos/sigstore_bundle.proto`` (``Bundle``,
 (``application/vnd.dev.sigstore.bundle.v0.3+json``) of this shape::
 
     {"dsseEnvelope": {"payload": B64, "payloadType": "application/vnd.in-toto+json",
-                      "signatures": [{"sig": B64}]},
+                      "signatures": [{"keyid": KEYID, "sig": B64}]},
      "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
      "verificationMaterial": {"publicKey": {"hint": HINT}, "tlogEntries": []}}
 

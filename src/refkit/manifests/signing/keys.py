@@ -252,3 +252,8 @@ HINT_FUNCTIONS: tuple[HintFunction, ...] = (cosign_hint, model_signing_hint)
 def hints_of(key: PublicKey) -> frozenset[str]:
     """Every hint by which a bundle may name ``key``."""
     return frozenset(f(key) for f in HINT_FUNCTIONS)
+
+
+def names_of(key: PublicKey) -> frozenset[str]:
+    """Every name a DSSE signature's ``keyid`` may give ``key``: its key id or a hint."""
+    return hints_of(key) | {key.key_id}
