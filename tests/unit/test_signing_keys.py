@@ -106,6 +106,38 @@ def test_hint_conventions() -> None:
     assert keys.hints_of(pub) == {keys.cosign_hint(pub), keys.model_signing_hint(pub)}
 
 
+#: Computed independently of refkit:
+#: ``openssl pkey -pubin -in tests/assets/signing/test-p384-encrypted.key.pub -outform DER
+#: | sha256sum``
+TEST_P384_KEY_ID = "776010dec4fbaaa08432f5448d4567e05a59a5608833c8a67caac08074dcfe87"
+
+
+def test_key_ids_are_hex_everywhere_a_message_names_a_key() -> None:
+    """Issue 11: key ids were hex in one message and base64 (the bundle hint) in another."""
+    pub = keys.load_public_key((ASSETS / "test-p384-encrypted.key.pub").read_bytes(), source="p")
+    assert pub.key_id == TEST_P384_KEY_ID
+    assert pub.label == f"ecdsa-p384 key {TEST_P384_KEY_ID}"
+    assert keys.describe_hint(keys.cosign_hint(pub)) == f"key id {TEST_P384_KEY_ID}"
+    ms = keys.model_signing_hint(pub)
+    assert keys.describe_hint(ms) == f"hint {ms!r}"
+    assert keys.describe_hint("") == "hint ''"
+    assert keys.describe_hint("AAAA") == "hint 'AAAA'"  # base64, but not of 32 bytes
+    assert keys.names_of(pub) == keys.hints_of(pub) | {TEST_P384_KEY_ID}
+
+
+def test_sign_names_the_key_as_keygen_does(run_cli: Callable[..., Any], tmp_path: Path) -> None:
+    out = tmp_path / "k.key"
+    r = run_cli("keygen", "--out", out, "--type", "ed25519")
+    assert r.code == 0, r.stderr
+    key_id = keys.load_public_key((tmp_path / "k.key.pub").read_bytes(), source="p").key_id
+    assert key_id in r.stderr
+    r = run_cli("manifest", "sign", ASSETS / "release.json", "--key", out, "-o", tmp_path / "b")
+    assert r.code == 0, r.stderr
+    assert f"ed25519 key {key_id}" in r.stderr
+    hint = keys.cosign_hint(keys.load_public_key((tmp_path / "k.key.pub").read_bytes(), source="p"))
+    assert hint not in r.stderr
+
+
 @pytest.mark.vectors
 def test_model_signing_hint_matches_the_real_bundle() -> None:
     """model_signing's hint is over the re-serialised PEM, not the file (which has a preamble)."""

@@ -89,7 +89,7 @@ def sign(
             passphrase=passphrase,
         )
         bundle = sign_manifest(data, source=str(statement), key=key)
-        signer_text = f"{key.key_type.value} key {key.public_key().key_id[:16]}"
+        signer_text = key.public_key().label
     else:
         from refkit.manifests.signing.keyless import SigstoreSigner
 
