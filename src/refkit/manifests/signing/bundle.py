@@ -178,9 +178,13 @@ def _count_values(data: bytes, limit: int) -> int:
     return count
 
 
-def parse_bundle(data: bytes, *, source: str) -> Bundle:
-    """Parse and validate a Sigstore bundle (see the module docstring for what is refused)."""
-    r = _Reader(source)
+def check_bundle_cost(data: bytes, *, source: str) -> None:
+    """Refuse a document holding more JSON values than any bundle, before it is parsed.
+
+    :func:`parse_bundle` calls it first; code that parses a document which may be a
+    bundle some other way (to tell a statement from a bundle) calls it before that.
+    Raises :class:`~refkit.errors.ParseError` (exit 2).
+    """
     if len(data) <= MAX_BUNDLE_BYTES and _count_values(data, MAX_BUNDLE_VALUES) > MAX_BUNDLE_VALUES:
         raise ParseError(
             f"more than {MAX_BUNDLE_VALUES} JSON strings, arrays, objects and elements: "
@@ -189,6 +193,12 @@ def parse_bundle(data: bytes, *, source: str) -> Bundle:
             hint="a bundle padded with content refkit does not read (empty tlogEntries?) "
             "is refused before it is parsed",
         )
+
+
+def parse_bundle(data: bytes, *, source: str) -> Bundle:
+    """Parse and validate a Sigstore bundle (see the module docstring for what is refused)."""
+    r = _Reader(source)
+    check_bundle_cost(data, source=source)
     value = loads_strict(data, source=source, max_bytes=MAX_BUNDLE_BYTES)
     if isinstance(value, dict) and "_type" in value and "mediaType" not in value:
         raise InputError(
