@@ -16,6 +16,7 @@ from refkit.manifests.constants import MAX_DOCUMENT_BYTES, PREDICATE_TYPE
 from refkit.manifests.signing.keys import (
     DEFAULT_PASSPHRASE_ENV,
     MAX_KEY_BYTES,
+    PassphraseNeeded,
     load_private_key,
     passphrase_from_env,
 )
@@ -139,17 +140,30 @@ def _sign(
     """The bundle, and how to name its signer."""
     if key_path is not None:
         passphrase = passphrase_from_env(passphrase_env, os.environ)
-        key = load_private_key(
-            read_input_file(key_path, what="private key", limit=MAX_KEY_BYTES),
-            source=str(key_path),
-            passphrase=passphrase,
-        )
+        try:
+            key = load_private_key(
+                read_input_file(key_path, what="private key", limit=MAX_KEY_BYTES),
+                source=str(key_path),
+                passphrase=passphrase,
+            )
+        except PassphraseNeeded as exc:
+            raise InputError(
+                exc.message,
+                hint=f"put the passphrase in the environment variable {passphrase_env} "
+                "(--passphrase-env names another)",
+            ) from None
         bundle = sign_manifest(data, source=str(statement), key=key, predicate_types=accepted)
         return bundle, key.public_key().label
-    from refkit.manifests.signing.keyless import SigstoreSigner
+    from refkit.manifests.signing.keyless import KeylessSigningFailed, SigstoreSigner
 
     signer = SigstoreSigner(
         staging=sigstore_staging, identity_token=os.environ.get("SIGSTORE_ID_TOKEN") or None
     )
-    bundle = sign_manifest(data, source=str(statement), keyless=signer, predicate_types=accepted)
+    try:
+        bundle = sign_manifest(
+            data, source=str(statement), keyless=signer, predicate_types=accepted
+        )
+    except KeylessSigningFailed as exc:
+        hint = f"{exc.hint}: --key KEY" if exc.hint else "sign with --key KEY offline"
+        raise KeylessSigningFailed(exc.message, hint=hint) from None
     return bundle, "Sigstore (keyless)"

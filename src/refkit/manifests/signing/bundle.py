@@ -203,7 +203,7 @@ def parse_bundle(data: bytes, *, source: str) -> Bundle:
     if isinstance(value, dict) and "_type" in value and "mediaType" not in value:
         raise InputError(
             f"{source}: this is an unsigned in-toto statement, not a Sigstore bundle",
-            hint="sign it first: refkit manifest sign STATEMENT --key KEY -o BUNDLE",
+            hint="sign it first, with refkit manifest sign",
         )
     doc = r.obj(value, "$", _TOP_KEYS)
     media_type = r.string(doc.get("mediaType"), "mediaType")

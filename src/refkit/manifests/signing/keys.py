@@ -82,12 +82,12 @@ def _type_of(key: object, *, source: str) -> KeyType:
         if kind is None:
             raise UnsupportedInput(
                 f"{source}: ECDSA curve {key.curve.name} is not supported",
-                hint="use ecdsa-p256, ecdsa-p384 or ed25519 (refkit keygen --type ...)",
+                hint="use an ecdsa-p256, ecdsa-p384 or ed25519 key (refkit keygen makes one)",
             )
         return kind
     raise UnsupportedInput(
         f"{source}: {type(key).__name__.lstrip('_')} keys are not supported",
-        hint="use ecdsa-p256, ecdsa-p384 or ed25519 (refkit keygen --type ...)",
+        hint="use an ecdsa-p256, ecdsa-p384 or ed25519 key (refkit keygen makes one)",
     )
 
 
@@ -174,20 +174,23 @@ def generate(key_type: KeyType) -> PrivateKey:
     return PrivateKey(key_type, key)
 
 
+class PassphraseNeeded(InputError):
+    """An encrypted private key was given no passphrase (the caller says where to put one)."""
+
+
 def load_private_key(data: bytes, *, source: str, passphrase: bytes | None = None) -> PrivateKey:
     """Parse a PEM private key; ``passphrase`` decrypts an encrypted one.
 
-    Raises :class:`~refkit.errors.InputError` for a malformed key, a missing or wrong
-    passphrase, and :class:`~refkit.errors.UnsupportedInput` for an unsupported key type.
+    Raises :class:`~refkit.errors.InputError` for a malformed key or a wrong passphrase,
+    :class:`PassphraseNeeded` for a missing one, and
+    :class:`~refkit.errors.UnsupportedInput` for an unsupported key type.
     """
     if len(data) > MAX_KEY_BYTES:
         raise InputError(f"{source}: {len(data)} bytes is too large for a key file")
     encrypted = b"ENCRYPTED" in data
     if encrypted and not passphrase:
-        raise InputError(
-            f"{source}: the private key is encrypted and no passphrase was given",
-            hint=f"put the passphrase in the environment variable {DEFAULT_PASSPHRASE_ENV} "
-            "(or the one named by --passphrase-env)",
+        raise PassphraseNeeded(
+            f"{source}: the private key is encrypted and no passphrase was given"
         )
     try:
         key = serialization.load_pem_private_key(data, password=passphrase if encrypted else None)
