@@ -22,6 +22,7 @@ from refkit.yamlio import load_yaml
 from tests.manifest_support import ASSETS, example_statement
 
 EXPORTS = ASSETS / "exports"
+SIGNING_ASSETS = ASSETS.parent / "signing"
 
 
 def _input() -> Statement:
@@ -219,6 +220,11 @@ def test_cli_export_vsa(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
     del expected["predicate"]["slsaVersion"]
     assert doc == expected
     assert out.read_bytes() == canonical_dumps(doc)
+    # --slsa-version gives the golden's slsaVersion
+    r = run_cli(*args, "--slsa-version", "1.2", "--force")
+    assert r.code == 0, r.stderr
+    expected["predicate"]["slsaVersion"] = "1.2"
+    assert json.loads(out.read_bytes()) == expected
 
 
 def test_cli_export_vsa_needs_outcome(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
@@ -234,6 +240,128 @@ def test_cli_vsa_options_refused_elsewhere(tmp_path: Path, run_cli: Callable[...
     r = run_cli("manifest", "export", src, "--format", "rvps", "--result", "PASSED")
     assert r.code == ExitCode.BAD_INPUT
     assert "only apply to --format vsa" in r.stderr
+    r = run_cli("manifest", "export", src, "--format", "rvps", "--slsa-version", "1.0")
+    assert r.code == ExitCode.BAD_INPUT
+    assert "only apply to --format vsa" in r.stderr
+
+
+_VSA_ARGS = {
+    "--verifier-id": "https://refkit.dev/verifiers/example",
+    "--result": "PASSED",
+    "--time-verified": "2026-03-02T08:30:00Z",
+    "--resource-uri": "https://github.com/example/service/releases/2.0.0",
+    "--policy-uri": "https://example.com/trust-policy.yaml",
+}
+
+
+def _vsa_args(**change: str) -> list[str]:
+    values = dict(_VSA_ARGS)
+    for flag, value in change.items():
+        values["--" + flag.replace("_", "-")] = value
+    return [part for item in values.items() for part in item]
+
+
+@pytest.mark.parametrize("flag", ["verifier_id", "resource_uri", "policy_uri", "time_verified"])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_cli_export_vsa_empty_options_are_exit_2(
+    tmp_path: Path, run_cli: Callable[..., Any], flag: str, value: str
+) -> None:
+    """Issue 11 item 9: an empty --verifier-id (or URI) hit an assert: exit 4."""
+    src = _built(tmp_path, run_cli)
+    r = run_cli("manifest", "export", src, "--format", "vsa", *_vsa_args(**{flag: value}))
+    assert r.code == ExitCode.BAD_INPUT, r.stderr
+    assert f"--{flag.replace('_', '-')} is empty" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_cli_export_vsa_empty_level_is_exit_2(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    src = _built(tmp_path, run_cli)
+    r = run_cli("manifest", "export", src, "--format", "vsa", *_vsa_args(), "--verified-level", "")
+    assert r.code == ExitCode.BAD_INPUT
+    assert "verifiedLevels" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("version", "needle"),
+    [
+        ("1", "MAJOR.MINOR"),
+        ("1.02", "MAJOR.MINOR"),
+        ("v1.0", "MAJOR.MINOR"),
+        ("1.0 ", "MAJOR.MINOR"),
+        ("\uff11.\uff10", "MAJOR.MINOR"),  # full-width digits are not ASCII digits
+        ("\u0661.\u0660", "MAJOR.MINOR"),  # nor are Arabic-Indic ones
+        ("1.3", "not a SLSA version with VSA v1"),
+        ("0.2", "not a SLSA version with VSA v1"),
+    ],
+)
+def test_cli_export_vsa_slsa_version_is_validated(
+    tmp_path: Path, run_cli: Callable[..., Any], version: str, needle: str
+) -> None:
+    src = _built(tmp_path, run_cli)
+    args = ["manifest", "export", src, "--format", "vsa", *_vsa_args()]
+    r = run_cli(*args, "--slsa-version", version)
+    assert r.code == ExitCode.BAD_INPUT, r.stderr
+    assert needle in r.stderr
+    assert "1.0, 1.1, 1.2" in r.stderr
+
+
+@pytest.mark.parametrize("version", vsa.SLSA_VERSIONS)
+def test_cli_export_vsa_slsa_versions(
+    tmp_path: Path, run_cli: Callable[..., Any], version: str
+) -> None:
+    src = _built(tmp_path, run_cli)
+    r = run_cli(
+        "manifest", "export", src, "--format", "vsa", *_vsa_args(), "--slsa-version", version
+    )
+    assert r.code == 0, r.stderr
+    assert json.loads(r.stdout)["predicate"]["slsaVersion"] == version
+
+
+def test_cli_vsa_export_sign_and_read_back(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    """Issue 11 item 7: `manifest sign` refused the VSA `export --format vsa` writes."""
+    from refkit.manifests.signing.bundle import parse_bundle
+
+    src = _built(tmp_path, run_cli)
+    out = tmp_path / "vsa.json"
+    args = ["manifest", "export", src, "--format", "vsa", *_vsa_args(), "--slsa-version", "1.1"]
+    assert run_cli(*args, "-o", out).code == 0
+    key = SIGNING_ASSETS / "test-ed25519.key"
+    bundle = tmp_path / "vsa.bundle.json"
+
+    r = run_cli("manifest", "sign", out, "--key", key, "-o", bundle)
+    assert r.code == ExitCode.BAD_INPUT
+    assert "is not accepted for signing" in r.stderr
+    assert f"--predicate-type {vsa.VSA_PREDICATE_TYPE}" in r.stderr
+    assert not bundle.exists()
+
+    r = run_cli("manifest", "sign", out, "--key", key, "-o", bundle,
+                "--predicate-type", vsa.VSA_PREDICATE_TYPE)  # fmt: skip
+    assert r.code == 0, r.stderr
+    parsed = parse_bundle(bundle.read_bytes(), source="b")
+    assert parsed.envelope is not None
+    assert parsed.envelope.payload == out.read_bytes()
+    read = vsa.read_vsa(parsed.envelope.payload, source="payload")
+    assert read.outcome.slsa_version == "1.1"
+    assert [name for name, _ in read.subjects] == [s.name for s in _input().subjects]
+
+    # the refkit manifest is refused when only the VSA type is accepted, and vice versa
+    r = run_cli("manifest", "sign", src, "--key", key, "-o", tmp_path / "m.bundle.json",
+                "--predicate-type", vsa.VSA_PREDICATE_TYPE)  # fmt: skip
+    assert r.code == ExitCode.BAD_INPUT
+    assert "--predicate-type https://refkit.dev/reference-manifest/v1" in r.stderr
+
+
+def test_cli_sign_refuses_types_it_cannot_validate(
+    tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    src = _built(tmp_path, run_cli)
+    key = SIGNING_ASSETS / "test-ed25519.key"
+    provenance = "https://slsa.dev/provenance/v1"
+    r = run_cli("manifest", "sign", src, "--key", key, "-o", tmp_path / "b",
+                "--predicate-type", provenance)  # fmt: skip
+    assert r.code == ExitCode.BAD_INPUT
+    assert "cannot validate statements of predicate type" in r.stderr
+    assert not (tmp_path / "b").exists()
 
 
 def test_cli_export_warnings_on_stderr(tmp_path: Path, run_cli: Callable[..., Any]) -> None:

@@ -23,6 +23,8 @@ from refkit.manifests.signing.keys import KeyType
 from tests.shared import vector
 from tests.unit.test_signing_helpers import ASSETS, key, sign, statement
 
+NEEDS_SIGSTORE = "needs sigstore-python (the sigstore extra)"
+
 
 def test_golden_bundle_is_reproduced_bit_for_bit() -> None:
     """Ed25519 is deterministic: re-signing the fixture gives the committed bundle."""
@@ -42,6 +44,7 @@ def test_refkit_bundle_shape(kind: KeyType) -> None:
         "tlogEntries": [],
     }
     assert doc["dsseEnvelope"]["payloadType"] == "application/vnd.in-toto+json"
+    assert doc["dsseEnvelope"]["signatures"][0]["keyid"] == k.public_key().key_id
     assert len(doc["dsseEnvelope"]["signatures"]) == 1
     assert data.endswith(b"}\n")
     b = parse_bundle(data, source="b")
@@ -53,6 +56,7 @@ def test_refkit_bundle_shape(kind: KeyType) -> None:
 @pytest.mark.parametrize("kind", list(KeyType))
 def test_sigstore_models_reads_refkit_bundles(kind: KeyType) -> None:
     """Differential: the protobuf-specs Bundle model parses refkit's bundle the same way."""
+    pytest.importorskip("sigstore_models", reason=NEEDS_SIGSTORE)
     from sigstore_models.bundle.v1 import Bundle as ModelBundle
 
     k = key(kind)
@@ -224,3 +228,153 @@ def test_base64_alphabet_variants_are_refused() -> None:
     doc["dsseEnvelope"]["payload"] = base64.urlsafe_b64encode(payload + b"\xfb\xff").decode()
     with pytest.raises(ParseError, match="base64"):
         parse_bundle(json.dumps(doc).encode(), source="b")
+
+
+# --- cost bounds: padding refkit does not read is refused before it is parsed -------------
+
+
+def _padded(field: str, size: int) -> bytes:
+    """The committed key-based bundle with ``field``'s array padded with ``{}`` to ``size``."""
+    golden = (ASSETS / "release.ed25519.bundle.json").read_bytes()
+    doc = json.loads(golden)
+    marker = "@PAD@"
+    if field == "tlogEntries":
+        doc["verificationMaterial"]["tlogEntries"] = [marker]
+    elif field == "signatures":
+        doc["dsseEnvelope"]["signatures"].append(marker)
+    else:
+        doc[field] = [marker]
+    text = json.dumps(doc, separators=(",", ":")).encode()
+    head, _, tail = text.partition(f'"{marker}"'.encode())
+    count = (size - len(head) - len(tail)) // 3
+    return head + b"{}," * (count - 1) + b"{}" + tail
+
+
+def test_a_64_mib_bundle_padded_with_empty_tlog_entries_is_refused_cheaply() -> None:
+    """Issue 11 item 9: 27 s and 3.3 GB before; now refused before the JSON parser runs."""
+    import time
+    import tracemalloc
+
+    data = _padded("tlogEntries", 64 * 1024 * 1024)
+    assert len(data) > 63 * 1024 * 1024
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(ParseError, match="more than 10000 JSON strings") as err:
+            parse_bundle(data, source="padded.json")
+        elapsed = time.monotonic() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert err.value.exit_code == 2
+    assert "padded.json" in err.value.diagnostics()
+    assert elapsed < 10, elapsed  # generous for a loaded 2-core machine; about 0.1 s idle
+    assert peak < 2 * len(data), peak
+
+
+@pytest.mark.parametrize("field", ["tlogEntries", "signatures", "extra"])
+def test_padding_anywhere_is_refused_before_parsing(
+    field: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import refkit.manifests.signing.bundle as bundle_module
+
+    def no_parse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the JSON parser ran")
+
+    monkeypatch.setattr(bundle_module, "loads_strict", no_parse)
+    with pytest.raises(ParseError, match="JSON strings, arrays, objects and elements"):
+        parse_bundle(_padded(field, 200_000), source="padded.json")
+
+
+def test_a_large_ignored_string_parses_in_bounded_memory() -> None:
+    """What the count lets through costs memory linear in the size (a few times it)."""
+    import tracemalloc
+
+    doc = json.loads((ASSETS / "release.ed25519.bundle.json").read_bytes())
+    doc["verificationMaterial"]["tlogEntries"] = [{"kindVersion": "A" * (16 * 1024 * 1024)}]
+    data = json.dumps(doc).encode()
+    tracemalloc.start()
+    try:
+        b = parse_bundle(data, source="big.json")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert b.tlog_entries == 1
+    assert peak < 4 * len(data), peak
+
+
+def test_too_many_tlog_entries_are_refused() -> None:
+    doc = _valid()
+    doc["verificationMaterial"]["tlogEntries"] = [{}] * 33
+    with pytest.raises(ParseError, match="33 transparency-log entries") as err:
+        parse_bundle(json.dumps(doc).encode(), source="b.json")
+    assert "verificationMaterial.tlogEntries" in err.value.diagnostics()
+    doc["verificationMaterial"]["tlogEntries"] = [{}] * 32
+    assert parse_bundle(json.dumps(doc).encode(), source="b.json").tlog_entries == 32
+
+
+def _reference_count(value: Any) -> int:
+    """Strings (keys too), arrays, objects and element separators of a parsed value: a
+    second computation of what the pre-parse count counts."""
+    if isinstance(value, dict):
+        inner = sum(1 + _reference_count(v) for v in value.values())
+        return 1 + max(len(value) - 1, 0) + inner
+    if isinstance(value, list):
+        return 1 + max(len(value) - 1, 0) + sum(_reference_count(v) for v in value)
+    return 1 if isinstance(value, str) else 0
+
+
+@given(_JSON, st.booleans())
+def test_value_count_agrees_with_the_parsed_structure(value: Any, pretty: bool) -> None:
+    from refkit.manifests.signing.bundle import _count_values
+
+    text = json.dumps(value, indent=1 if pretty else None, ensure_ascii=False)
+    assert _count_values(text.encode(), 10**9) == _reference_count(value)
+
+
+@pytest.mark.vectors
+@pytest.mark.parametrize(
+    "parts",
+    [
+        ("sigstore", "a.dsse.staging-rekor-v2.txt.sigstore.json"),
+        ("sigstore", "bundle_v3_github.whl.sigstore"),
+        ("model-signing", "v1.1.0-sigstore", "model.sig"),
+    ],
+)
+def test_real_bundles_are_far_below_the_value_limit(parts: tuple[str, ...]) -> None:
+    from refkit.manifests.signing.bundle import MAX_BUNDLE_VALUES, _count_values
+
+    data = vector(*parts).read_bytes()
+    assert _count_values(data, 10**9) == _reference_count(json.loads(data)) < 200
+    assert MAX_BUNDLE_VALUES >= 50 * 200
+
+
+def test_value_count_is_linear_on_unterminated_escaped_strings() -> None:
+    """Every quote of '"\\"\\"\\"...' opens a string that never ends: a search restarted
+    at each quote would be quadratic, a backtracking repeat would keep state per escape
+    (it took 0.5 GB for 8 MB); the anchored possessive pass does neither."""
+    import time
+    import tracemalloc
+
+    from refkit.manifests.signing.bundle import _count_values
+
+    data = b'{"a":"' + b'\\"' * (4 * 1024 * 1024)
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        assert _count_values(data, 10) == 2  # '{' and the key; the value never ends
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.monotonic() - started < 10
+    assert peak < 1024 * 1024, peak
+    with pytest.raises(ParseError, match="invalid JSON"):
+        parse_bundle(data, source="u.json")
+    assert _count_values(data + b'"}', 10) == 3
+
+
+def test_strings_without_structure_are_counted_too() -> None:
+    """Strings count, so a run of them (not JSON, but the count runs first) stops early."""
+    from refkit.manifests.signing.bundle import _count_values
+
+    assert _count_values(b'"a""b"' * 1_000_000, 100) == 101

@@ -59,9 +59,11 @@ def test_encrypted_fixture_needs_the_right_passphrase() -> None:
     assert k.key_type is KeyType.ECDSA_P384
     pub = keys.load_public_key((ASSETS / "test-p384-encrypted.key.pub").read_bytes(), source="p")
     assert k.public_key() == pub
-    with pytest.raises(InputError, match="no passphrase was given") as missing:
+    with pytest.raises(keys.PassphraseNeeded, match="no passphrase was given") as missing:
         keys.load_private_key(data, source="fixture")
-    assert keys.DEFAULT_PASSPHRASE_ENV in (missing.value.hint or "")
+    # the library does not know where the caller reads passphrases: the CLI says (its
+    # --passphrase-env variable; test_signing_verify.py::test_cli_sign_key_problems)
+    assert "--" not in missing.value.diagnostics()
     with pytest.raises(InputError, match="wrong passphrase"):
         keys.load_private_key(data, source="fixture", passphrase=b"wrong")
 
@@ -104,6 +106,49 @@ def test_hint_conventions() -> None:
     assert keys.cosign_hint(pub) == base64.b64encode(hashlib.sha256(pub.der).digest()).decode()
     assert keys.model_signing_hint(pub) == hashlib.sha256(pub.pem()).hexdigest()
     assert keys.hints_of(pub) == {keys.cosign_hint(pub), keys.model_signing_hint(pub)}
+
+
+#: Computed independently of refkit:
+#: ``openssl pkey -pubin -in tests/assets/signing/test-p384-encrypted.key.pub -outform DER
+#: | sha256sum``
+TEST_P384_KEY_ID = "776010dec4fbaaa08432f5448d4567e05a59a5608833c8a67caac08074dcfe87"
+
+
+def test_key_ids_are_hex_everywhere_a_message_names_a_key() -> None:
+    """Issue 11: key ids were hex in one message and base64 (the bundle hint) in another."""
+    pub = keys.load_public_key((ASSETS / "test-p384-encrypted.key.pub").read_bytes(), source="p")
+    assert pub.key_id == TEST_P384_KEY_ID
+    assert pub.label == f"ecdsa-p384 key {TEST_P384_KEY_ID}"
+    assert keys.describe_hint(keys.cosign_hint(pub)) == f"key id {TEST_P384_KEY_ID}"
+    ms = keys.model_signing_hint(pub)
+    assert keys.describe_hint(ms) == f"hint {ms!r}"
+    assert keys.describe_hint("") == "hint ''"
+    assert keys.describe_hint("AAAA") == "hint 'AAAA'"  # base64, but not of 32 bytes
+    assert keys.names_of(pub) == keys.hints_of(pub) | {TEST_P384_KEY_ID}
+
+
+def test_cli_passphrase_hint_names_the_variable_in_use(
+    run_cli: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MY_SIGNING_PASS", raising=False)
+    r = run_cli("manifest", "sign", ASSETS / "release.json", "--key",
+                ASSETS / "test-p384-encrypted.key", "--passphrase-env", "MY_SIGNING_PASS",
+                "-o", tmp_path / "b")  # fmt: skip
+    assert r.code == ExitCode.BAD_INPUT
+    assert "environment variable MY_SIGNING_PASS" in r.stderr
+
+
+def test_sign_names_the_key_as_keygen_does(run_cli: Callable[..., Any], tmp_path: Path) -> None:
+    out = tmp_path / "k.key"
+    r = run_cli("keygen", "--out", out, "--type", "ed25519")
+    assert r.code == 0, r.stderr
+    key_id = keys.load_public_key((tmp_path / "k.key.pub").read_bytes(), source="p").key_id
+    assert key_id in r.stderr
+    r = run_cli("manifest", "sign", ASSETS / "release.json", "--key", out, "-o", tmp_path / "b")
+    assert r.code == 0, r.stderr
+    assert f"ed25519 key {key_id}" in r.stderr
+    hint = keys.cosign_hint(keys.load_public_key((tmp_path / "k.key.pub").read_bytes(), source="p"))
+    assert hint not in r.stderr
 
 
 @pytest.mark.vectors

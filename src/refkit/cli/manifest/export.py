@@ -10,7 +10,7 @@ import click
 from refkit import __version__
 from refkit.cli._output import note, warn
 from refkit.cli.manifest._common import force_option, output_option, write_result
-from refkit.errors import InputError, read_input_file
+from refkit.errors import InputError, InternalError, read_input_file
 from refkit.manifests.constants import MAX_DOCUMENT_BYTES
 from refkit.manifests.exports import FORMATS, Export
 from refkit.manifests.files import load_statement_or_bundle
@@ -42,6 +42,11 @@ _VSA_ONLY = ("verifier_id", "result", "time_verified", "resource_uri", "policy_u
     "default SLSA_BUILD_LEVEL_UNEVALUATED.",
 )
 @click.option("--manifest-uri", help="[vsa] Where the signed manifest can be fetched.")
+@click.option(
+    "--slsa-version",
+    metavar="MAJOR.MINOR",
+    help="[vsa] The SLSA version the verifier used (slsaVersion): 1.0, 1.1 or 1.2.",
+)
 def export(
     manifest_file: Path,
     fmt: str,
@@ -55,6 +60,7 @@ def export(
     policy_digest: str | None,
     levels: tuple[str, ...],
     manifest_uri: str | None,
+    slsa_version: str | None,
 ) -> None:
     """Export a reference manifest for another verifier.
 
@@ -65,15 +71,21 @@ def export(
       rvps-values   Trustee RVPS stored ReferenceValue list (carries release.expires)
       vsa           SLSA verification summary recording a verification result;
                     needs --verifier-id, --result, --time-verified, --resource-uri
-                    and --policy-uri (refkit records the result, it does not check it)
+                    and --policy-uri (refkit records the result, it does not check it);
+                    sign it with `refkit manifest sign --predicate-type
+                    https://slsa.dev/verification_summary/v1`
 
     \b
     What a format cannot express is listed as a warning on stderr. MANIFEST_FILE may be
     a statement or a bundle (its signature is not verified here).
 
     \b
-    Example:
+    Examples:
       refkit manifest export release.json --format contrast -o reference-values.json
+      refkit manifest export release.bundle.json --format vsa -o vsa.json \\
+          --verifier-id https://example.com/verifier --result PASSED \\
+          --time-verified 2026-03-02T08:30:00Z --slsa-version 1.2 \\
+          --resource-uri https://example.com/service --policy-uri https://example.com/policy
     """
     source = os.fspath(manifest_file)
     data = read_input_file(manifest_file, what="manifest", limit=MAX_DOCUMENT_BYTES)
@@ -90,12 +102,21 @@ def export(
     statement = loaded.statement
     out: Export
     if fmt == "vsa":
-        missing = [f"--{k.replace('_', '-')}" for k in _VSA_ONLY if given[k] is None]
+        missing = [_flag(k) for k in _VSA_ONLY if given[k] is None]
         if missing:
             raise InputError(f"--format vsa needs {', '.join(missing)}")
+        empty = [_flag(k) for k, v in given.items() if v is not None and not v.strip()]
+        if empty:
+            raise InputError(
+                f"{', '.join(empty)} {'is' if len(empty) == 1 else 'are'} empty",
+                hint="--time-verified takes a UTC time (YYYY-MM-DDTHH:MM:SSZ)"
+                if empty == ["--time-verified"]
+                else "give each a URI (scheme:rest)",
+            )
         from refkit.manifests.exports import vsa
 
-        assert verifier_id and result and time_verified and resource_uri and policy_uri
+        if not (verifier_id and result and time_verified and resource_uri and policy_uri):
+            raise InternalError("a VSA option passed the checks above empty")
         outcome = vsa.VerificationOutcome(
             verifier_id=verifier_id,
             result=vsa.Result(result),
@@ -106,11 +127,12 @@ def export(
             verifier_version={"refkit": __version__},
             verified_levels=levels or (vsa.UNEVALUATED,),
             input_attestations=(vsa.InputAttestation.of_bytes(data, manifest_uri),),
+            slsa_version=slsa_version,
         )
         out = vsa.export(statement, outcome)
     else:
-        extra = [f"--{k.replace('_', '-')}" for k, v in given.items() if v is not None]
-        if levels or policy_digest or manifest_uri:
+        extra = [_flag(k) for k, v in given.items() if v is not None]
+        if levels or policy_digest or manifest_uri or slsa_version:
             extra.append("a VSA option")
         if extra:
             raise InputError(f"{', '.join(extra)} only apply to --format vsa")
@@ -130,6 +152,10 @@ def export(
         warn(message)
     if write_result(output, out.data, force=force):
         note(f"wrote {output} ({fmt})")
+
+
+def _flag(name: str) -> str:
+    return f"--{name.replace('_', '-')}"
 
 
 def _digest(text: str | None) -> dict[str, str] | None:

@@ -12,14 +12,19 @@ from refkit.cli._options import json_option
 from refkit.cli._output import emit_json, note
 from refkit.cli.manifest._common import force_option, write_result
 from refkit.errors import InputError, read_input_file
-from refkit.manifests.constants import MAX_DOCUMENT_BYTES
+from refkit.manifests.constants import MAX_DOCUMENT_BYTES, PREDICATE_TYPE
 from refkit.manifests.signing.keys import (
     DEFAULT_PASSPHRASE_ENV,
     MAX_KEY_BYTES,
+    PassphraseNeeded,
     load_private_key,
     passphrase_from_env,
 )
-from refkit.manifests.signing.sign import sign_manifest
+from refkit.manifests.signing.sign import (
+    SIGNABLE_PREDICATE_TYPES,
+    PredicateTypeNotAccepted,
+    sign_manifest,
+)
 
 
 @click.command()
@@ -54,6 +59,14 @@ from refkit.manifests.signing.sign import sign_manifest
     type=click.Path(dir_okay=False, path_type=Path),
     help="Bundle file to write (Sigstore bundle v0.3 JSON); '-' for stdout.",
 )
+@click.option(
+    "--predicate-type",
+    "predicate_types",
+    multiple=True,
+    metavar="URI",
+    help="Accept statements of this predicate type (repeatable; replaces the default, "
+    f"the refkit manifest). Signable: {', '.join(SIGNABLE_PREDICATE_TYPES)}.",
+)
 @force_option
 @json_option
 def sign(
@@ -63,6 +76,7 @@ def sign(
     keyless: bool,
     sigstore_staging: bool,
     output: Path,
+    predicate_types: tuple[str, ...],
     force: bool,
     as_json: bool,
 ) -> None:
@@ -74,30 +88,29 @@ def sign(
     SIGSTORE_ID_TOKEN, an ambient CI credential, or a browser login.
 
     \b
+    STATEMENT is a refkit reference manifest; a SLSA VSA written by `refkit manifest
+    export --format vsa` is signed when its type is accepted on purpose:
+    --predicate-type https://slsa.dev/verification_summary/v1 (refkit signs only the
+    statement types it can validate, and only those accepted).
+
+    \b
     Examples:
       refkit manifest sign release.json --key release.key -o release.alice.bundle.json
       refkit manifest sign release.json --sigstore -o release.ci.bundle.json
+      refkit manifest sign vsa.json --key release.key -o vsa.bundle.json \\
+          --predicate-type https://slsa.dev/verification_summary/v1
     """
     if (key_path is None) == (not keyless):
         raise InputError("give exactly one of --key KEY or --sigstore")
+    accepted = tuple(dict.fromkeys(predicate_types)) or (PREDICATE_TYPE,)
     data = read_input_file(statement, what="statement", limit=MAX_DOCUMENT_BYTES)
-    if key_path is not None:
-        passphrase = passphrase_from_env(passphrase_env, os.environ)
-        key = load_private_key(
-            read_input_file(key_path, what="private key", limit=MAX_KEY_BYTES),
-            source=str(key_path),
-            passphrase=passphrase,
-        )
-        bundle = sign_manifest(data, source=str(statement), key=key)
-        signer_text = f"{key.key_type.value} key {key.public_key().key_id[:16]}"
-    else:
-        from refkit.manifests.signing.keyless import SigstoreSigner
-
-        signer = SigstoreSigner(
-            staging=sigstore_staging, identity_token=os.environ.get("SIGSTORE_ID_TOKEN") or None
-        )
-        bundle = sign_manifest(data, source=str(statement), keyless=signer)
-        signer_text = "Sigstore (keyless)"
+    try:
+        bundle, signer_text = _sign(data, statement, key_path, passphrase_env, keyless,
+                                    sigstore_staging, accepted)  # fmt: skip
+    except PredicateTypeNotAccepted as exc:
+        raise InputError(
+            exc.message, hint=f"to sign it on purpose, add --predicate-type {exc.found}"
+        ) from None
     if as_json and str(output) == "-":
         raise InputError("--json prints a summary on stdout: write the bundle with -o FILE")
     if not write_result(output, bundle, force=force):
@@ -113,3 +126,44 @@ def sign(
         )
         return
     note(f"signed {statement} with {signer_text}: {output}")
+
+
+def _sign(
+    data: bytes,
+    statement: Path,
+    key_path: Path | None,
+    passphrase_env: str,
+    keyless: bool,
+    sigstore_staging: bool,
+    accepted: tuple[str, ...],
+) -> tuple[bytes, str]:
+    """The bundle, and how to name its signer."""
+    if key_path is not None:
+        passphrase = passphrase_from_env(passphrase_env, os.environ)
+        try:
+            key = load_private_key(
+                read_input_file(key_path, what="private key", limit=MAX_KEY_BYTES),
+                source=str(key_path),
+                passphrase=passphrase,
+            )
+        except PassphraseNeeded as exc:
+            raise InputError(
+                exc.message,
+                hint=f"put the passphrase in the environment variable {passphrase_env} "
+                "(--passphrase-env names another)",
+            ) from None
+        bundle = sign_manifest(data, source=str(statement), key=key, predicate_types=accepted)
+        return bundle, key.public_key().label
+    from refkit.manifests.signing.keyless import KeylessSigningFailed, SigstoreSigner
+
+    signer = SigstoreSigner(
+        staging=sigstore_staging, identity_token=os.environ.get("SIGSTORE_ID_TOKEN") or None
+    )
+    try:
+        bundle = sign_manifest(
+            data, source=str(statement), keyless=signer, predicate_types=accepted
+        )
+    except KeylessSigningFailed as exc:
+        hint = f"{exc.hint}: --key KEY" if exc.hint else "sign with --key KEY offline"
+        raise KeylessSigningFailed(exc.message, hint=hint) from None
+    return bundle, "Sigstore (keyless)"

@@ -19,7 +19,19 @@ values, not a SLSA build track, and makes no claim about one.
 The verification outcome is an input (:class:`VerificationOutcome`): ``refkit manifest
 verify`` passes what it found; ``refkit manifest export --format vsa`` records one given on
 the command line. The clock is never read here. The output is canonical JSON (RFC 8785),
-ready to be signed like any other statement.
+ready to be signed like any other statement. ``slsaVersion`` is optional and, when given,
+one of :data:`SLSA_VERSIONS` (the SLSA releases that define VSA v1).
+
+Reading (:func:`read_vsa`) is what signing uses to know what it signs: a VSA statement of
+exactly the shape written here (subjects of name and digest; ``policy`` and
+``inputAttestations`` of uri and digest; no ``dependencyLevels``), every field checked as
+the writer checks it, unknown fields refused. A VSA refkit cannot read is not signed.
+
+in-toto-attestation 0.9.3's protobuf model of this predicate differs from the spec in two
+fields: ``verifiedLevels`` is a single string there, an array in the spec
+(in-toto/attestation#425), and its ``verifier`` has no ``version``. refkit follows the
+spec (the upstream maintainers call the spec authoritative); every other field parses
+with that model unchanged (tests/unit/test_vsa_interop.py).
 """
 
 from __future__ import annotations
@@ -27,17 +39,18 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from refkit.errors import InputError
-from refkit.manifests.canonical import canonical_dumps
-from refkit.manifests.constants import STATEMENT_TYPE
+from refkit.manifests.canonical import canonical_dumps, loads_strict
+from refkit.manifests.constants import MAX_DOCUMENT_BYTES, STATEMENT_TYPE
 from refkit.manifests.exports import Export
 from refkit.manifests.model import DigestSet
 from refkit.manifests.statement import Statement
+from refkit.reader import Obj
 from refkit.times import format_time
 
 VSA_PREDICATE_TYPE = "https://slsa.dev/verification_summary/v1"
@@ -46,7 +59,12 @@ UNEVALUATED = "SLSA_BUILD_LEVEL_UNEVALUATED"
 _LEVEL = re.compile(r"SLSA_([A-Z]+)_LEVEL_([0-9]+|UNEVALUATED)")
 #: Verified properties defined by spec/verified-properties.md at the same commit.
 VERIFIED_PROPERTIES = frozenset({"SLSA_SOURCE_TWO_PARTY_REVIEWED", "SLSA_BUILD_REPRODUCED"})
-_SLSA_VERSION = re.compile(r"[0-9]+\.[0-9]+")
+_SLSA_VERSION = re.compile(r"(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,3})")
+#: SLSA specification versions that define VSA v1 (the spec's ``slsaVersion``: the SLSA
+#: version the verifier used, MAJOR.MINOR).
+SLSA_VERSIONS = ("1.0", "1.1", "1.2")
+#: Most subjects and input attestations read from one VSA.
+MAX_ITEMS = 10_000
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s]+")
 
 
@@ -104,8 +122,20 @@ def _check(outcome: VerificationOutcome) -> None:
         DigestSet.parse(dict(att.digest), "inputAttestations.digest", "VSA outcome")
         if att.uri is not None and not _URI.fullmatch(att.uri):
             raise InputError(f"VSA input attestation URI {att.uri!r} is not a URI")
-    if outcome.slsa_version is not None and not _SLSA_VERSION.fullmatch(outcome.slsa_version):
-        raise InputError(f"slsaVersion {outcome.slsa_version!r} is not MAJOR.MINOR")
+    if outcome.slsa_version is not None:
+        if not _SLSA_VERSION.fullmatch(outcome.slsa_version):
+            raise InputError(
+                f"slsaVersion {outcome.slsa_version[:40]!r} is not MAJOR.MINOR",
+                hint=f"one of {', '.join(SLSA_VERSIONS)}",
+            )
+        if outcome.slsa_version not in SLSA_VERSIONS:
+            raise InputError(
+                f"slsaVersion {outcome.slsa_version!r} is not a SLSA version with VSA v1",
+                hint=f"one of {', '.join(SLSA_VERSIONS)}",
+            )
+    for level in outcome.verified_levels:
+        if not level or level != level.strip():
+            raise InputError(f"verifiedLevels holds {level[:80]!r}: empty or padded with spaces")
     if outcome.result is Result.PASSED:
         tracks: set[str] = set()
         for level in outcome.verified_levels:
@@ -127,6 +157,13 @@ def _check(outcome: VerificationOutcome) -> None:
 
 def vsa_statement(statement: Statement, outcome: VerificationOutcome) -> dict[str, Any]:
     """The VSA in-toto statement recording ``outcome`` for the manifest's artifacts."""
+    return vsa_document(tuple((s.name, s.digest) for s in statement.subjects), outcome)
+
+
+def vsa_document(
+    subjects: Sequence[tuple[str, DigestSet]], outcome: VerificationOutcome
+) -> dict[str, Any]:
+    """The VSA in-toto statement recording ``outcome`` for ``subjects`` (name, digest)."""
     _check(outcome)
     verifier: dict[str, Any] = {"id": outcome.verifier_id}
     if outcome.verifier_version:
@@ -149,7 +186,7 @@ def vsa_statement(statement: Statement, outcome: VerificationOutcome) -> dict[st
         predicate["slsaVersion"] = outcome.slsa_version
     return {
         "_type": STATEMENT_TYPE,
-        "subject": [{"name": s.name, "digest": s.digest.to_json()} for s in statement.subjects],
+        "subject": [{"name": name, "digest": digest.to_json()} for name, digest in subjects],
         "predicateType": VSA_PREDICATE_TYPE,
         "predicate": predicate,
     }
@@ -157,3 +194,103 @@ def vsa_statement(statement: Statement, outcome: VerificationOutcome) -> dict[st
 
 def export(statement: Statement, outcome: VerificationOutcome) -> Export:
     return Export("vsa", canonical_dumps(vsa_statement(statement, outcome)))
+
+
+@dataclass(frozen=True)
+class SummaryAttestation:
+    """A VSA statement as read: its subjects (name, digest) and the outcome it records."""
+
+    subjects: tuple[tuple[str, DigestSet], ...]
+    outcome: VerificationOutcome
+
+
+def read_vsa(data: bytes, *, source: str) -> SummaryAttestation:
+    """Parse and validate a VSA statement (see the module docstring for what is refused).
+
+    Raises :class:`~refkit.errors.ParseError` naming the field for a malformed document
+    and :class:`~refkit.errors.InputError` for an outcome the writer would refuse too.
+    """
+    top = Obj(
+        loads_strict(data, source=source, max_bytes=MAX_DOCUMENT_BYTES), source=source, path="$"
+    )
+    if top.text("_type") != STATEMENT_TYPE:
+        raise top.fail("_type", f"is not {STATEMENT_TYPE}")
+    subjects = top.items("subject", lambda v, path: _subject(v, path, source), min_items=1)
+    if len(subjects) > MAX_ITEMS:
+        raise top.fail("subject", f"{len(subjects)} subjects, more than {MAX_ITEMS}")
+    if top.text("predicateType") != VSA_PREDICATE_TYPE:
+        raise top.fail("predicateType", f"is not {VSA_PREDICATE_TYPE}")
+    p = top.obj("predicate")
+    top.refuse_rest()
+
+    verifier = p.obj("verifier")
+    verifier_id = verifier.text("id")
+    versions = verifier.opt_obj("version")
+    version: dict[str, str] = {}
+    if versions is not None:
+        for name in versions.value:
+            version[name] = versions.text(name)
+        versions.refuse_rest()
+    verifier.refuse_rest()
+    time_verified = p.time("timeVerified")
+    resource_uri = p.text("resourceUri")
+    policy = p.obj("policy")
+    policy_uri = policy.text("uri")
+    policy_digest = _opt_digest(policy, "digest")
+    policy.refuse_rest()
+    attestations = p.opt_items("inputAttestations", lambda v, path: _attestation(v, path, source))
+    if attestations is not None and len(attestations) > MAX_ITEMS:
+        raise p.fail("inputAttestations", f"more than {MAX_ITEMS} attestations")
+    result_text = p.text("verificationResult")
+    try:
+        result = Result(result_text)
+    except ValueError:
+        raise p.fail(
+            "verificationResult", f"{result_text[:40]!r} is not PASSED or FAILED"
+        ) from None
+    levels = p.text_list("verifiedLevels")
+    if levels is None:
+        raise p.fail("verifiedLevels", "is required")
+    if result is Result.FAILED and levels != ("FAILED",):
+        raise p.fail("verifiedLevels", 'must be ["FAILED"] when the result is FAILED')
+    slsa_version = p.opt_text("slsaVersion")
+    p.refuse_rest(hint="refkit signs the VSA fields it writes; dependencyLevels is not one")
+    outcome = VerificationOutcome(
+        verifier_id=verifier_id,
+        result=result,
+        time_verified=time_verified,
+        resource_uri=resource_uri,
+        policy_uri=policy_uri,
+        policy_digest=policy_digest,
+        verifier_version=version,
+        verified_levels=levels,
+        input_attestations=attestations or (),
+        slsa_version=slsa_version,
+    )
+    try:
+        _check(outcome)
+    except InputError as exc:
+        raise InputError(f"{source}: {exc.message}", hint=exc.hint) from None
+    return SummaryAttestation(subjects, outcome)
+
+
+def _subject(value: Any, path: str, source: str) -> tuple[str, DigestSet]:
+    obj = Obj(value, source=source, path=path)
+    name = obj.text("name")
+    digest = DigestSet.parse(obj.raw("digest", True), obj.at("digest"), source)
+    obj.refuse_rest()
+    return name, digest
+
+
+def _opt_digest(obj: Obj, key: str) -> dict[str, str] | None:
+    if key not in obj.value:
+        return None
+    return dict(DigestSet.parse(obj.raw(key), obj.at(key), obj.source).digests)
+
+
+def _attestation(value: Any, path: str, source: str) -> InputAttestation:
+    obj = Obj(value, source=source, path=path)
+    uri = obj.opt_text("uri")
+    digest = dict(DigestSet.parse(obj.raw("digest", True), obj.at("digest"), source).digests)
+    obj.refuse_rest()
+    return InputAttestation(digest, uri)

@@ -6,7 +6,7 @@ Spec: sigstore/protobuf-specs ``protos/sigstore_bundle.proto`` (``Bundle``,
 (``application/vnd.dev.sigstore.bundle.v0.3+json``) of this shape::
 
     {"dsseEnvelope": {"payload": B64, "payloadType": "application/vnd.in-toto+json",
-                      "signatures": [{"sig": B64}]},
+                      "signatures": [{"keyid": KEYID, "sig": B64}]},
      "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
      "verificationMaterial": {"publicKey": {"hint": HINT}, "tlogEntries": []}}
 
@@ -22,12 +22,20 @@ envelopes with more than :data:`MAX_SIGNATURES` signatures. Transparency-log ent
 timestamps are kept as raw JSON for sigstore-python, which checks them on the keyless
 path; refkit's key-based bundles carry none. Every failure is a
 :class:`~refkit.errors.ParseError` naming the source and field.
+
+Cost bounds: what refkit does not interpret could otherwise be padded for free (a 64 MiB
+key-based bundle of empty ``tlogEntries`` took 27 s and 3.3 GB to parse). Before the JSON
+parser builds anything, one linear pass counts the document's strings, arrays, objects
+and elements and refuses more than :data:`MAX_BUNDLE_VALUES` (a real keyless bundle has a
+few hundred); after parsing, more than :data:`MAX_TLOG_ENTRIES` transparency-log entries are
+refused. So parsing costs time linear in the size and memory of a few times the size.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +57,21 @@ MAX_BUNDLE_BYTES = MAX_DOCUMENT_BYTES
 #: Most signatures read from one envelope. refkit writes one and sigstore-python accepts
 #: one; each is tried with each candidate key, so the count bounds the verifier's work.
 MAX_SIGNATURES = 16
+
+#: Most strings, arrays, objects and array or object elements in one bundle (counted
+#: before the JSON parser runs). Sigstore's keyless bundles hold a few hundred (certificate chain,
+#: inclusion proof hashes, checkpoint, timestamps); refkit's key-based bundles about ten.
+MAX_BUNDLE_VALUES = 10_000
+
+#: Most transparency-log entries read. Sigstore writes one per signature; refkit's
+#: key-based bundles carry none and ignore any (cosign may add its Rekor entry).
+MAX_TLOG_ENTRIES = 32
+
+#: One step of :func:`_count_values`: anything but a quote, a backslash or a structural
+#: character, then a whole JSON string (escapes included) or one of ``[ { ,``. Matched
+#: anchored at each step and with possessive repeats (no backtracking state kept), so
+#: the pass is linear in time and constant in memory.
+_STEP = re.compile(rb'[^"\\\[{,]*+(?:"[^"\\]*+(?:\\.[^"\\]*+)*+"|[\[{,])', re.DOTALL)
 
 _TOP_KEYS = frozenset({"mediaType", "verificationMaterial", "dsseEnvelope", "messageSignature"})
 _MATERIAL_KEYS = frozenset(
@@ -137,14 +160,50 @@ def _kind(value: Any) -> str:
     )
 
 
+def _count_values(data: bytes, limit: int) -> int:
+    """How many strings, ``[``, ``{`` and ``,`` (outside strings) ``data`` holds, counting
+    up to just past ``limit``: an upper bound on the values a JSON parser would build from
+    the document, computed without building any. Stops at the first thing that is not
+    JSON (an unterminated string): the parser, reading in the same order, fails there."""
+    count = 0
+    pos = 0
+    end = len(data)
+    step = _STEP.match
+    while pos < end and count <= limit:
+        m = step(data, pos)
+        if m is None:
+            break
+        pos = m.end()
+        count += 1
+    return count
+
+
+def check_bundle_cost(data: bytes, *, source: str) -> None:
+    """Refuse a document holding more JSON values than any bundle, before it is parsed.
+
+    :func:`parse_bundle` calls it first; code that parses a document which may be a
+    bundle some other way (to tell a statement from a bundle) calls it before that.
+    Raises :class:`~refkit.errors.ParseError` (exit 2).
+    """
+    if len(data) <= MAX_BUNDLE_BYTES and _count_values(data, MAX_BUNDLE_VALUES) > MAX_BUNDLE_VALUES:
+        raise ParseError(
+            f"more than {MAX_BUNDLE_VALUES} JSON strings, arrays, objects and elements: "
+            "more than any Sigstore bundle holds",
+            location=Location(source),
+            hint="a bundle padded with content refkit does not read (empty tlogEntries?) "
+            "is refused before it is parsed",
+        )
+
+
 def parse_bundle(data: bytes, *, source: str) -> Bundle:
     """Parse and validate a Sigstore bundle (see the module docstring for what is refused)."""
     r = _Reader(source)
+    check_bundle_cost(data, source=source)
     value = loads_strict(data, source=source, max_bytes=MAX_BUNDLE_BYTES)
     if isinstance(value, dict) and "_type" in value and "mediaType" not in value:
         raise InputError(
             f"{source}: this is an unsigned in-toto statement, not a Sigstore bundle",
-            hint="sign it first: refkit manifest sign STATEMENT --key KEY -o BUNDLE",
+            hint="sign it first, with refkit manifest sign",
         )
     doc = r.obj(value, "$", _TOP_KEYS)
     media_type = r.string(doc.get("mediaType"), "mediaType")
@@ -187,6 +246,11 @@ def parse_bundle(data: bytes, *, source: str) -> Bundle:
     entries = vm.get("tlogEntries", [])
     if not isinstance(entries, list):
         raise r.fail("expected an array", "verificationMaterial.tlogEntries")
+    if len(entries) > MAX_TLOG_ENTRIES:
+        raise r.fail(
+            f"{len(entries)} transparency-log entries, more than the limit of {MAX_TLOG_ENTRIES}",
+            "verificationMaterial.tlogEntries",
+        )
 
     if ("dsseEnvelope" in doc) == ("messageSignature" in doc):
         raise r.fail("needs exactly one of dsseEnvelope, messageSignature", "$")

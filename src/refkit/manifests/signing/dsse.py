@@ -12,6 +12,16 @@ Invariants: the payload is carried as exact bytes (never re-serialised), so the 
 bytes are the bytes a verifier sees. An envelope holds any number of signatures in this
 model, but refkit writes one per envelope (one signer per bundle: sigstore-python refuses
 DSSE envelopes with several signatures); :func:`verify_signature` checks one at a time.
+
+Key ids: the spec makes a signature's ``keyid`` optional and unsigned, but DSSE tools
+(securesystemslib, in-toto) match signatures to keys by it and fail on a missing one. refkit
+writes the signer's key id, the hex SHA-256 of its DER SubjectPublicKeyInfo
+(:attr:`~refkit.manifests.signing.keys.PublicKey.key_id`, what ``refkit keygen`` prints),
+and never trusts it: the key comes from the verifier's policy. A verifier reads it only
+the way securesystemslib does, so that both give the same answer: a signature whose keyid
+is not empty and is not one of the key's names (:func:`~refkit.manifests.signing.keys.names_of`:
+the key id or a bundle hint) is not that key's signature. An envelope without keyids
+(refkit 0.1.0, cosign and model_signing write none or empty ones) verifies as before.
 """
 
 from __future__ import annotations
@@ -19,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from refkit.manifests.constants import IN_TOTO_PAYLOAD_TYPE
-from refkit.manifests.signing.keys import PrivateKey, PublicKey
+from refkit.manifests.signing.keys import PrivateKey, PublicKey, names_of
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -51,11 +61,14 @@ class Envelope:
 def sign_envelope(
     payload: bytes, key: PrivateKey, *, payload_type: str = IN_TOTO_PAYLOAD_TYPE
 ) -> Envelope:
-    """A one-signature envelope over ``payload``. The key id is left empty, as in Sigstore
-    bundles, where the verification material names the key."""
-    return Envelope(payload, payload_type, (Signature(key.sign(pae(payload_type, payload))),))
+    """A one-signature envelope over ``payload``, its ``keyid`` the signer's key id."""
+    signature = Signature(key.sign(pae(payload_type, payload)), key.public_key().key_id)
+    return Envelope(payload, payload_type, (signature,))
 
 
 def verify_signature(envelope: Envelope, signature: Signature, key: PublicKey) -> bool:
-    """Whether ``signature`` is ``key``'s valid signature over the envelope's PAE."""
+    """Whether ``signature`` is ``key``'s valid signature over the envelope's PAE, and its
+    ``keyid``, if any, names ``key`` (see the module docstring)."""
+    if signature.keyid and signature.keyid not in names_of(key):
+        return False
     return key.verify(signature.sig, envelope.pae())

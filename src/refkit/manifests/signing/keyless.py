@@ -41,6 +41,11 @@ class KeylessVerificationFailed(VerificationFailed):
     """sigstore-python verified a keyless bundle and said no; the message says why."""
 
 
+class KeylessSigningFailed(EnvironmentProblem):
+    """Keyless signing could not reach Sigstore or obtain an identity (signing with a key
+    would not need either)."""
+
+
 @dataclass(frozen=True)
 class SigstoreIdentity:
     """An expected signer: the certificate's identity (SAN) and the OIDC issuer."""
@@ -192,14 +197,14 @@ class SigstoreSigner:
                 bundle = signer.sign_dsse(dsse.Statement(payload))
         except (Error, oidc.IssuerError, requests.RequestException, OSError) as exc:
             detail = exc.diagnostics() if isinstance(exc, Error) else str(exc)
-            raise EnvironmentProblem(
+            raise KeylessSigningFailed(
                 f"keyless signing with Sigstore ({instance}) failed: "
                 f"{' '.join(detail.split()) or type(exc).__name__}",
                 hint="keyless signing needs the network (OIDC, Fulcio, Rekor) and an identity; "
-                "sign with --key offline",
+                "signing with a key works offline",
             ) from exc
         except oidc.ExpiredIdentity as exc:
-            raise EnvironmentProblem(
+            raise KeylessSigningFailed(
                 "the OIDC identity token has expired", hint="obtain a fresh token"
             ) from exc
         return bundle.to_json().encode("utf-8")

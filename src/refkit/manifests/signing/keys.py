@@ -19,7 +19,10 @@ travel on a command line: callers read them from an environment variable
 (:func:`passphrase_from_env`). Public keys are SubjectPublicKeyInfo PEM.
 
 A *key id* is the SHA-256 of the DER SubjectPublicKeyInfo: two files holding the same key in
-different PEM layouts have the same id. Public-key *hints* (the unsigned
+different PEM layouts have the same id. It is the one way a message names a key: lower-case
+hex, in full (:attr:`PublicKey.key_id`, :attr:`PublicKey.label`, what ``refkit keygen``
+prints); a bundle's base64 hint is shown as that key id (:func:`describe_hint`). Public-key
+*hints* (the unsigned
 ``verificationMaterial.publicKey.hint`` of a bundle) come in two conventions, both offered
 as functions so each bundle family chooses its own:
 
@@ -79,12 +82,12 @@ def _type_of(key: object, *, source: str) -> KeyType:
         if kind is None:
             raise UnsupportedInput(
                 f"{source}: ECDSA curve {key.curve.name} is not supported",
-                hint="use ecdsa-p256, ecdsa-p384 or ed25519 (refkit keygen --type ...)",
+                hint="use an ecdsa-p256, ecdsa-p384 or ed25519 key (refkit keygen makes one)",
             )
         return kind
     raise UnsupportedInput(
         f"{source}: {type(key).__name__.lstrip('_')} keys are not supported",
-        hint="use ecdsa-p256, ecdsa-p384 or ed25519 (refkit keygen --type ...)",
+        hint="use an ecdsa-p256, ecdsa-p384 or ed25519 key (refkit keygen makes one)",
     )
 
 
@@ -109,6 +112,11 @@ class PublicKey:
     def key_id(self) -> str:
         """Hex SHA-256 of the DER SubjectPublicKeyInfo: the stable name of this key."""
         return hashlib.sha256(self.der).hexdigest()
+
+    @property
+    def label(self) -> str:
+        """How messages name this key: ``<type> key <key id>``."""
+        return f"{self.key_type.value} key {self.key_id}"
 
     def pem(self) -> bytes:
         return self.key.public_bytes(
@@ -166,20 +174,23 @@ def generate(key_type: KeyType) -> PrivateKey:
     return PrivateKey(key_type, key)
 
 
+class PassphraseNeeded(InputError):
+    """An encrypted private key was given no passphrase (the caller says where to put one)."""
+
+
 def load_private_key(data: bytes, *, source: str, passphrase: bytes | None = None) -> PrivateKey:
     """Parse a PEM private key; ``passphrase`` decrypts an encrypted one.
 
-    Raises :class:`~refkit.errors.InputError` for a malformed key, a missing or wrong
-    passphrase, and :class:`~refkit.errors.UnsupportedInput` for an unsupported key type.
+    Raises :class:`~refkit.errors.InputError` for a malformed key or a wrong passphrase,
+    :class:`PassphraseNeeded` for a missing one, and
+    :class:`~refkit.errors.UnsupportedInput` for an unsupported key type.
     """
     if len(data) > MAX_KEY_BYTES:
         raise InputError(f"{source}: {len(data)} bytes is too large for a key file")
     encrypted = b"ENCRYPTED" in data
     if encrypted and not passphrase:
-        raise InputError(
-            f"{source}: the private key is encrypted and no passphrase was given",
-            hint=f"put the passphrase in the environment variable {DEFAULT_PASSPHRASE_ENV} "
-            "(or the one named by --passphrase-env)",
+        raise PassphraseNeeded(
+            f"{source}: the private key is encrypted and no passphrase was given"
         )
     try:
         key = serialization.load_pem_private_key(data, password=passphrase if encrypted else None)
@@ -252,3 +263,20 @@ HINT_FUNCTIONS: tuple[HintFunction, ...] = (cosign_hint, model_signing_hint)
 def hints_of(key: PublicKey) -> frozenset[str]:
     """Every hint by which a bundle may name ``key``."""
     return frozenset(f(key) for f in HINT_FUNCTIONS)
+
+
+def describe_hint(hint: str) -> str:
+    """A bundle's hint as messages show it: a cosign hint (base64 of the key id's 32 bytes)
+    as ``key id <hex>``, the one format of key ids; any other convention as it is."""
+    try:
+        raw = base64.b64decode(hint, validate=True)
+    except ValueError:
+        raw = b""
+    if len(raw) == hashlib.sha256().digest_size and base64.b64encode(raw).decode() == hint:
+        return f"key id {raw.hex()}"
+    return f"hint {hint[:100]!r}"
+
+
+def names_of(key: PublicKey) -> frozenset[str]:
+    """Every name a DSSE signature's ``keyid`` may give ``key``: its key id or a hint."""
+    return hints_of(key) | {key.key_id}
