@@ -41,6 +41,11 @@ def read_statement_file(path: Path | str, *, what: str = "manifest") -> LoadedSt
 
 
 def load_statement_or_bundle(data: bytes, *, source: str) -> LoadedStatement:
+    if b"application/vnd.dev.sigstore.bundle" in data:
+        # A bundle padded with what refkit does not read is refused before it is parsed.
+        from refkit.manifests.signing.bundle import check_bundle_cost
+
+        check_bundle_cost(data, source=source)
     try:
         value = canonical.loads_strict(data, source=source)
     except ParseError as exc:

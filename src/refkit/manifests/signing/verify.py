@@ -37,7 +37,6 @@ What a passing result proves, and what it does not, is in docs/signing.md, *Secu
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
@@ -48,14 +47,14 @@ from typing import Any
 from refkit.errors import InputError, NotUnderstood, ParseError, VerificationFailed
 from refkit.manifests.canonical import loads_strict
 from refkit.manifests.constants import IN_TOTO_PAYLOAD_TYPE, PREDICATE_TYPE
-from refkit.manifests.signing.bundle import Bundle, PublicKeyHint, parse_bundle
+from refkit.manifests.signing.bundle import Bundle, PublicKeyHint, check_bundle_cost, parse_bundle
 from refkit.manifests.signing.dsse import Envelope, verify_signature
 from refkit.manifests.signing.keyless import (
     KeylessVerificationFailed,
     TrustedRoot,
     verify_keyless,
 )
-from refkit.manifests.signing.keys import hints_of
+from refkit.manifests.signing.keys import describe_hint, hints_of
 from refkit.manifests.signing.policy import (
     AllOf,
     Check,
@@ -465,32 +464,20 @@ def _key_signer(
     candidates = [s for s in signers if not hint or hint in hints_of(s.key)]
     if not candidates:
         return outcome(
-            "manifest.signer.untrusted", f"signed by an untrusted key ({_hint_text(hint)})"
+            "manifest.signer.untrusted", f"signed by an untrusted key ({describe_hint(hint)})"
         )
     for signer in candidates:
         for sig in env.signatures:
             if verify_signature(env, sig, signer.key):
                 return outcome(
                     "manifest.signature.verified",
-                    f"verified: {signer.key.key_type.value} key id {signer.key.key_id[:16]}",
+                    f"verified: {signer.key.label}",
                     signer.name,
                 )
     names = ", ".join(s.name for s in candidates)
     return outcome(
         "manifest.signature.invalid", f"signature does not verify with trusted key {names}"
     )
-
-
-def _hint_text(hint: str) -> str:
-    """The bundle's key hint, as the hex key id when it is one (cosign's hint is the
-    base64 of the key id's bytes), so every message names keys the same way."""
-    try:
-        raw = base64.b64decode(hint, validate=True)
-    except ValueError:
-        raw = b""
-    if len(raw) == 32:
-        return f"key id {raw.hex()[:16]}"
-    return f"hint {hint[:100]!r}"
 
 
 def previous_release(data: bytes, *, source: str) -> PreviousRelease:
@@ -500,6 +487,8 @@ def previous_release(data: bytes, *, source: str) -> PreviousRelease:
     (re-verifying could fail only because it has since expired).
     """
     payload = data
+    if b"application/vnd.dev.sigstore.bundle" in data:
+        check_bundle_cost(data, source=source)
     doc = loads_strict(data, source=source)
     if isinstance(doc, dict) and "mediaType" in doc:
         env = parse_bundle(data, source=source).envelope
