@@ -65,7 +65,7 @@ class TargetExists(InputError):
     def __init__(self, path: Path | str) -> None:
         super().__init__(
             f"{path} already exists; not overwriting it",
-            hint="choose another name, or pass --force to replace it",
+            hint="choose another name, or ask to replace it",
         )
         self.path = Path(path)
 

@@ -115,6 +115,24 @@ def _print_error(message: str) -> None:
     click.echo(f"error: {message}", err=True)
 
 
+#: The library names what to do in words ("ask to replace it"); the CLI, which knows its
+#: flags, says which flag does it. One table, so the library never names a flag.
+_FLAG_WORDS = (
+    ("ask to replace them", "pass --force to replace them"),
+    ("ask to replace it", "pass --force to replace it"),
+    ("into a mirror directory and name that directory", "into a directory and pass --inputs DIR"),
+    ("allow downloads to fetch it", "drop --offline to download it"),
+    ("choose another output directory", "choose another --out directory"),
+    ("name a directory as the output", "give --out a directory"),
+)
+
+
+def _in_cli_words(text: str) -> str:
+    for words, flags in _FLAG_WORDS:
+        text = text.replace(words, flags)
+    return text
+
+
 def _print_usage_error(exc: click.ClickException) -> None:
     """click's usage errors in refkit's one style: ``error: ...`` then ``hint: ...``.
 
@@ -175,7 +193,7 @@ def main(argv: Sequence[str] | None = None, *, prefetch: Prefetch | None = None)
     except RefkitError as exc:
         if isinstance(exc, OutputClosed):
             _silence_stdout()
-        _print_error(exc.diagnostics())
+        _print_error(_in_cli_words(exc.diagnostics()))
         if verbose:
             _print_cause_chain(exc, verbose)
         if exc.exit_code == ExitCode.INTERNAL:

@@ -60,9 +60,9 @@ class MissingInputs(EnvironmentProblem):
             lines.extend(f"  - {reason}" for reason in item.reasons)
         names = ", ".join(item.filename for item in self.missing)
         hint = (
-            f"put a copy of {names} (matched by sha256, any file name) into a directory "
-            "and pass it with --inputs DIR"
+            f"put a copy of {names} (matched by sha256, any file name) into a mirror "
+            "directory and name that directory"
         )
         if offline:
-            hint += ", or drop --offline to download it by name and version"
+            hint += ", or allow downloads to fetch it by name and version"
         super().__init__("\n".join(lines), hint=hint)

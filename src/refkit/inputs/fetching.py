@@ -157,7 +157,7 @@ def _existing(path: Path, spec: ExtractSpec) -> _Existing:
     if stat.S_ISDIR(st.st_mode):
         raise OutputConflict(
             f"output {path} is a directory; refusing to replace it",
-            hint="remove it or choose another --out directory",
+            hint="remove it or choose another output directory",
         )
     if not stat.S_ISREG(st.st_mode) or st.st_size != spec.size:
         return _Existing(path, "different")
@@ -194,7 +194,7 @@ def _refuse_non_directory(out_dir: Path) -> None:
         if not stat.S_ISDIR(st.st_mode):
             raise InputError(
                 f"output directory {out_dir}: {path} is not a directory",
-                hint="give --out a directory (it is created if missing)",
+                hint="name a directory as the output (it is created if missing)",
             )
         return
 
@@ -206,7 +206,7 @@ def _preflight(lock: Lock, out_dir: Path, *, force: bool) -> dict[str, _Existing
         raise OutputConflict(
             f"{out_dir} already holds {', '.join(conflicts)} with content other than the "
             "pinned one; refusing to overwrite",
-            hint="pass --force to replace them, or choose another --out directory",
+            hint="ask to replace them, or choose another output directory",
         )
     return existing
 
@@ -236,9 +236,9 @@ def _obtained(
                 yield handle, Origin(OriginKind.LOCAL, str(hit.directory), str(hit.path))
             return
     dirs = ", ".join(str(d) for d in store.directories) or "none given"
-    reasons.append(f"no file with this sha256 in the --inputs directories ({dirs})")
+    reasons.append(f"no file with this sha256 in the mirror directories ({dirs})")
     if downloader is None:
-        reasons.append("downloads are disabled (--offline)")
+        reasons.append("downloads are disabled (offline)")
         yield None
         return
     try:
@@ -318,7 +318,7 @@ def _extract(
     except TargetExists as exc:
         raise OutputConflict(
             f"{exc.path} appeared while refkit was writing it; refusing to overwrite it",
-            hint="run again (it will be compared with the pinned content), or use --force",
+            hint="run again (it will be compared with the pinned content), or ask to replace it",
         ) from None
     except OSError as exc:
         raise EnvironmentProblem(f"cannot write into {out_dir}: {exc.strerror or exc}") from exc
