@@ -15,6 +15,11 @@ import lzma
 import tarfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from refkit.inputs import DebianPackage, ExtractSpec, Lock
+from refkit.inputs.debian import DownloadFailed
 
 
 @dataclass(frozen=True)
@@ -132,3 +137,55 @@ def simple_entries(payload: bytes = b"firmware bytes\n") -> list[Entry]:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+# --------------------------------------------------------------- fetch fixtures
+# In-memory packages and a fake downloader shared by the fetch, CLI and review tests.
+
+FW = b"firmware " * 64
+KERNEL = b"kernel " * 100
+DEB = make_deb(simple_entries(FW))
+OTHER_DEB = make_deb(simple_entries(b"other firmware"))
+
+
+def package(deb: bytes = DEB, name: str = "fw", **extract: Any) -> DebianPackage:
+    specs = (
+        ExtractSpec("usr/share/fw/image.fd", f"{name}.fd", len(FW), sha256(FW)),
+        ExtractSpec("boot/vmlinuz", f"{name}-vmlinuz", len(KERNEL), sha256(KERNEL)),
+    )
+    return DebianPackage(
+        name=name,
+        version="1.0-1",
+        architecture="all",
+        suite="sid",
+        component="main",
+        source=name,
+        filename=f"{name}_1.0-1_all.deb",
+        size=len(deb),
+        sha256=sha256(deb),
+        extract=specs,
+    )
+
+
+LOCK = Lock((package(),), source="test.lock.json")
+
+
+class FakeDownloader:
+    def __init__(self, bodies: dict[str, bytes]) -> None:
+        self.bodies = bodies
+        self.asked: list[str] = []
+
+    def download(self, package: DebianPackage, dest: Path, progress: Any) -> str:
+        self.asked.append(package.name)
+        if package.name not in self.bodies:
+            raise DownloadFailed(f"{package.name}: HTTP 404")
+        dest.write_bytes(self.bodies[package.name])
+        progress(len(self.bodies[package.name]), None)
+        return f"http://archive.example/{package.filename}"
+
+
+def mirror_dir(tmp_path: Path, data: bytes = DEB, name: str = "renamed.bin") -> Path:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir(exist_ok=True)
+    (mirror / name).write_bytes(data)
+    return mirror

@@ -12,9 +12,9 @@ import pytest
 from refkit.errors import ExitCode
 from refkit.inputs import Lock
 from refkit.inputs.lock import dumps_lock
-from tests.inputs_support import sha256
+from tests.inputs_support import DEB, FW, KERNEL, FakeDownloader, sha256
+from tests.inputs_support import package as _package
 from tests.shared import PROJECT_ROOT, shared_input
-from tests.unit.test_inputs_fetch import DEB, FW, KERNEL, FakeDownloader, _package
 
 RunCli = Callable[..., Any]
 DEMO_LOCK = PROJECT_ROOT / "images" / "demo" / "inputs.lock.json"

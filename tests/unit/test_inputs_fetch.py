@@ -12,9 +12,7 @@ import pytest
 from refkit.errors import ExitCode
 from refkit.inputs import (
     CheckStatus,
-    DebianPackage,
     DigestMismatch,
-    ExtractSpec,
     Lock,
     MissingInputs,
     OriginKind,
@@ -25,56 +23,19 @@ from refkit.inputs import (
     check,
     fetch,
 )
-from refkit.inputs.debian import DownloadFailed
-from tests.inputs_support import make_deb, sha256, simple_entries
-
-FW = b"firmware " * 64
-KERNEL = b"kernel " * 100
-DEB = make_deb(simple_entries(FW))
-OTHER_DEB = make_deb(simple_entries(b"other firmware"))
-
-
-def _package(deb: bytes = DEB, name: str = "fw", **extract: Any) -> DebianPackage:
-    specs = (
-        ExtractSpec("usr/share/fw/image.fd", f"{name}.fd", len(FW), sha256(FW)),
-        ExtractSpec("boot/vmlinuz", f"{name}-vmlinuz", len(KERNEL), sha256(KERNEL)),
-    )
-    return DebianPackage(
-        name=name,
-        version="1.0-1",
-        architecture="all",
-        suite="sid",
-        component="main",
-        source=name,
-        filename=f"{name}_1.0-1_all.deb",
-        size=len(deb),
-        sha256=sha256(deb),
-        extract=specs,
-    )
-
-
-LOCK = Lock((_package(),), source="test.lock.json")
-
-
-class FakeDownloader:
-    def __init__(self, bodies: dict[str, bytes]) -> None:
-        self.bodies = bodies
-        self.asked: list[str] = []
-
-    def download(self, package: DebianPackage, dest: Path, progress: Any) -> str:
-        self.asked.append(package.name)
-        if package.name not in self.bodies:
-            raise DownloadFailed(f"{package.name}: HTTP 404")
-        dest.write_bytes(self.bodies[package.name])
-        progress(len(self.bodies[package.name]), None)
-        return f"http://archive.example/{package.filename}"
-
-
-def _mirror(tmp_path: Path, data: bytes = DEB, name: str = "renamed.bin") -> Path:
-    mirror = tmp_path / "mirror"
-    mirror.mkdir(exist_ok=True)
-    (mirror / name).write_bytes(data)
-    return mirror
+from tests.inputs_support import (
+    DEB,
+    FW,
+    KERNEL,
+    LOCK,
+    OTHER_DEB,
+    FakeDownloader,
+    make_deb,
+    sha256,
+    simple_entries,
+)
+from tests.inputs_support import mirror_dir as _mirror
+from tests.inputs_support import package as _package
 
 
 def test_from_a_local_directory(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ import pytest
 from refkit.errors import ExitCode
 from refkit.inputs import Lock
 from refkit.inputs.lock import dumps_lock
-from tests.unit.test_inputs_fetch import DEB, _package
+from tests.inputs_support import DEB
+from tests.inputs_support import package as _package
 
 RunCli = Callable[..., Any]
 

@@ -32,8 +32,17 @@ from refkit.inputs import deb as deb_module
 from refkit.inputs.deb import extract_files
 from refkit.inputs.debian import DownloadFailed
 from refkit.inputs.lock import dumps_lock
-from tests.inputs_support import CONTROL, Entry, ar_archive, compress, sha256, tar_bytes
-from tests.unit.test_inputs_fetch import FakeDownloader, _mirror, _package
+from tests.inputs_support import (
+    CONTROL,
+    Entry,
+    FakeDownloader,
+    ar_archive,
+    compress,
+    sha256,
+    tar_bytes,
+)
+from tests.inputs_support import mirror_dir as _mirror
+from tests.inputs_support import package as _package
 
 
 def _raw_header(name: str, size: int, kind: bytes) -> bytearray:
@@ -239,7 +248,7 @@ def test_pin_from_a_pipe_is_bad_input_not_a_crash(tmp_path: Path) -> None:
     import threading
 
     from refkit.inputs.pin import pin_deb
-    from tests.unit.test_inputs_fetch import DEB
+    from tests.inputs_support import DEB
 
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)

@@ -21,7 +21,7 @@ from refkit.manifests.signing.bundle import (
 )
 from refkit.manifests.signing.keys import KeyType
 from tests.shared import vector
-from tests.unit.test_signing_helpers import ASSETS, key, sign, statement
+from tests.signing_support import ASSETS, key, sign, statement
 
 NEEDS_SIGSTORE = "needs sigstore-python (the sigstore extra)"
 

@@ -19,7 +19,7 @@ from refkit.manifests.signing import dsse, keys
 from refkit.manifests.signing.bundle import parse_bundle
 from refkit.manifests.signing.keys import KeyType
 from tests.shared import vector
-from tests.unit.test_signing_helpers import ASSETS, key, sign, statement
+from tests.signing_support import ASSETS, key, sign, statement
 
 NEEDS_SIGSTORE = "needs sigstore-python (the sigstore extra)"
 

@@ -19,7 +19,7 @@ from refkit.manifests.signing.keyless import (
     verify_keyless,
 )
 from tests.shared import vector
-from tests.unit.test_signing_helpers import (
+from tests.signing_support import (
     GITHUB_ISSUER,
     SLSA_IDENTITY,
     WHL_IDENTITY,

@@ -17,7 +17,7 @@ from refkit.errors import ExitCode, InputError, UnsupportedInput
 from refkit.manifests.signing import keys
 from refkit.manifests.signing.keys import KeyType
 from tests.shared import vector
-from tests.unit.test_signing_helpers import ASSETS
+from tests.signing_support import ASSETS
 
 TEST_PASSPHRASE = b"refkit-test-passphrase"
 

@@ -26,7 +26,7 @@ from refkit.manifests.signing.policy import (
     parse_semver,
 )
 from refkit.yamlio import load_yaml
-from tests.unit.test_signing_helpers import ASSETS, key
+from tests.signing_support import ASSETS, key
 
 # SemVer 2.0.0 section 11's own example chain, in increasing precedence.
 SEMVER_CHAIN = [

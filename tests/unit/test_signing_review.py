@@ -30,7 +30,7 @@ from refkit.manifests.signing.verify import verify_manifest
 from refkit.manifests.statement import load_statement
 from refkit.times import parse_rfc3339
 from refkit.yamlio import load_yaml
-from tests.unit.test_signing_helpers import ASSETS, key, sign, statement
+from tests.signing_support import ASSETS, key, sign, statement
 
 Run = Callable[..., Any]
 AT = datetime(2026, 12, 1, tzinfo=UTC)
@@ -270,7 +270,7 @@ def test_keyless_signer_counts_only_if_sigstore_verified_the_bytes_refkit_reads(
     from refkit.manifests.signing.keyless import KeylessVerified, TrustedRoot, verify_keyless
     from refkit.manifests.signing.policy import IdentitySigner
     from tests.shared import vector
-    from tests.unit.test_signing_helpers import GITHUB_ISSUER, SLSA_IDENTITY
+    from tests.signing_support import GITHUB_ISSUER, SLSA_IDENTITY
 
     def other_bytes(*args: Any, **kw: Any) -> KeylessVerified:
         r = verify_keyless(*args, **kw)

@@ -13,7 +13,7 @@ from refkit.errors import EnvironmentProblem, ExitCode
 from refkit.manifests.signing import keyless
 from refkit.manifests.signing.keyless import SigstoreSigner
 from refkit.manifests.signing.sign import sign_manifest
-from tests.unit.test_signing_helpers import statement
+from tests.signing_support import statement
 
 
 class _FakeOfflineSigner:

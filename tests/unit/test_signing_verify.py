@@ -17,7 +17,7 @@ from refkit.manifests.signing.keys import KeyType, PrivateKey, cosign_hint
 from refkit.manifests.signing.policy import KeySigner, TrustPolicy, key_signer_name
 from refkit.manifests.signing.verify import PreviousRelease, verify_manifest
 from tests.shared import vector
-from tests.unit.test_signing_helpers import (
+from tests.signing_support import (
     ASSETS,
     flip_b64,
     key,

@@ -23,7 +23,7 @@ from refkit.manifests.signing.policy import KeySigner, TrustPolicy, key_signer_n
 from refkit.manifests.signing.verify import PreviousRelease, verify_manifest
 from refkit.manifests.statement import load_statement
 from refkit.verification import Outcome
-from tests.unit.test_signing_helpers import ASSETS, key, sign, statement, write_pub
+from tests.signing_support import ASSETS, key, sign, statement, write_pub
 
 Run = Callable[..., Any]
 VSA = vsa.VSA_PREDICATE_TYPE
