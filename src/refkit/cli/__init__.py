@@ -58,9 +58,10 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """refkit: verify a confidential AI service from its source code.
 
     \b
-    Rebuild the service's images from pinned inputs, compute the launch measurements
-    the hardware will report, publish them as a signed reference manifest, and check
-    live attestation evidence against it.
+    This version computes AMD SEV-SNP launch measurements from boot artifacts, builds
+    them into reference manifests, signs and verifies those against a trust policy,
+    exports them for other verifiers, and fetches and checks pinned inputs. Rebuilding
+    images and checking live attestation evidence come in later versions.
 
     \b
     Commands that produce a result take --json (after the command name) and then print
