@@ -77,7 +77,7 @@ def test_the_temporary_name_is_random_and_created_exclusively(
         opened.append((os.fspath(path), flags))
         return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(atomic.os, "open", spy)
+    monkeypatch.setattr("refkit.atomic.os.open", spy)
     write_file(tmp_path / "out.bin", b"new")
     assert victim.read_bytes() == b"precious"
     ((temp, flags),) = opened
@@ -121,7 +121,7 @@ def test_a_target_appearing_while_placing_takes_back_what_was_placed(
             Path(dst).write_bytes(b"someone else")
         real_link(src, dst, **kwargs)
 
-    monkeypatch.setattr(atomic.os, "link", link)
+    monkeypatch.setattr("refkit.atomic.os.link", link)
     with pytest.raises(TargetExists):
         write_files([(tmp_path / "a", b"1", 0o644), (tmp_path / "b", b"2", 0o644)])
     assert _names(tmp_path) == ["b"]
@@ -147,7 +147,7 @@ def _failing(exc: OSError) -> Callable[..., Any]:
 def test_disk_full_and_io_errors_are_environment_problems(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: OSError, words: str
 ) -> None:
-    monkeypatch.setattr(atomic.os, "fsync", _failing(error))
+    monkeypatch.setattr("refkit.atomic.os.fsync", _failing(error))
     with pytest.raises(EnvironmentProblem, match=words) as info:
         write_file(tmp_path / "out", b"data")
     assert info.value.exit_code is ExitCode.ENVIRONMENT
@@ -158,7 +158,7 @@ def test_permission_denied_is_an_environment_problem(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The tests run as root, where chmod cannot take permission away: fail the create.
-    monkeypatch.setattr(atomic.os, "open", _failing(PermissionError(errno.EACCES, "denied")))
+    monkeypatch.setattr("refkit.atomic.os.open", _failing(PermissionError(errno.EACCES, "denied")))
     with pytest.raises(EnvironmentProblem, match="permission denied") as info:
         write_file(tmp_path / "out", b"data")
     assert info.value.exit_code is ExitCode.ENVIRONMENT

@@ -27,7 +27,7 @@ def _runtime() -> list[Requirement]:
 
 
 def _pins() -> dict[str, str]:
-    pins = {}
+    pins: dict[str, str] = {}
     for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
             name, sep, version = line.partition("==")
@@ -40,7 +40,11 @@ def _pins() -> dict[str, str]:
 def test_zstandard_is_a_runtime_dependency_where_python_has_no_zstd(python: str) -> None:
     """Issue 11: a user's `inputs fetch` exited 3 on Ubuntu's .deb (zstd members) because
     zstandard was only a test dependency; Python has compression.zstd from 3.14."""
-    env = dict(default_environment(), python_version=python, python_full_version=python + ".0")
+    env: dict[str, str] = {
+        **{k: str(v) for k, v in default_environment().items()},
+        "python_version": python,
+        "python_full_version": python + ".0",
+    }
     names = {
         canonicalize_name(r.name) for r in _runtime() if r.marker is None or r.marker.evaluate(env)
     }
@@ -48,7 +52,11 @@ def test_zstandard_is_a_runtime_dependency_where_python_has_no_zstd(python: str)
 
 
 def test_zstandard_is_not_required_where_the_standard_library_has_zstd() -> None:
-    env = dict(default_environment(), python_version="3.14", python_full_version="3.14.0")
+    env: dict[str, str] = {
+        **{k: str(v) for k, v in default_environment().items()},
+        "python_version": "3.14",
+        "python_full_version": "3.14.0",
+    }
     zstd = [r for r in _runtime() if canonicalize_name(r.name) == "zstandard"]
     assert zstd
     assert all(r.marker is not None and not r.marker.evaluate(env) for r in zstd)
