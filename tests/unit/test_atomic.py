@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from refkit import atomic
 from refkit.atomic import Batch, TargetExists, open_output, write_file, write_files
 from refkit.errors import EnvironmentProblem, ExitCode, InputError
 
