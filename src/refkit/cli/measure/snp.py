@@ -250,7 +250,9 @@ def snp(
         raise InputError("--svsm, --vars-size and --vars-file belong to mode snp:svsm")
     if sev_mode.uses_vmsa and vcpus is None:
         raise InputError(f"--vcpus is required in mode {mode}")
-    if output not in (None, "-") and not force and os.path.lexists(str(output)):  # fail before the work
+    if (
+        output not in (None, "-") and not force and os.path.lexists(str(output))
+    ):  # fail before the work
         raise InputError(f"output {output} exists", hint="pass --force to replace it")
     counts: tuple[int, ...] = ()
     if vcpus is not None and sev_mode.uses_vmsa:

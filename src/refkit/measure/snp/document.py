@@ -179,8 +179,16 @@ class SnpMeasured:
     measurements: tuple[MeasuredValue, ...]
 
 
+def _nullable_text(obj: Obj, key: str) -> str | None:
+    """A string field that the writer sets to null when it does not apply."""
+    if obj.value.get(key) is None:
+        obj.raw(key)
+        return None
+    return obj.text(key)
+
+
 def _hex_int(obj: Obj, key: str, *, bits: int) -> int | None:
-    value = obj.opt_text(key)
+    value = _nullable_text(obj, key)
     if value is None:
         return None
     if not _HEX_INT.fullmatch(value) or int(value, 16) >> bits:
@@ -204,7 +212,10 @@ def _input(obj: Obj, key: str, algorithms: tuple[str, ...]) -> MeasuredInput | N
 def _measurement(mode: SevMode, source: str) -> Any:
     def one(value: Any, path: str) -> MeasuredValue:
         obj = Obj(value, source=source, path=path)
-        vcpus = obj.opt_integer("vcpus", lo=1, hi=512, required=mode.uses_vmsa)
+        vcpus = None
+        if mode.uses_vmsa or obj.value.get("vcpus") is not None:
+            vcpus = obj.integer("vcpus", lo=1, hi=512)
+        obj.raw("vcpus")
         digest = obj.hex("measurement")
         obj.raw("measurementBase64")
         obj.refuse_rest()
@@ -232,7 +243,7 @@ def parse_measured(value: Any, *, source: str) -> SnpMeasured:
     except ValueError:
         raise doc.fail("vmmType", f"unknown VMM type {vmm_text[:40]!r}") from None
     signature = _hex_int(doc, "vcpuSignature", bits=32)
-    product_text = doc.opt_text("product")
+    product_text = _nullable_text(doc, "product")
     if product_text is None:
         # Documents from before the field: the product follows from the signature alone.
         product = product_of_signature(signature)
@@ -241,9 +252,10 @@ def parse_measured(value: Any, *, source: str) -> SnpMeasured:
             product = SnpProduct(product_text)
         except ValueError:
             raise doc.fail("product", f"unknown product {product_text[:40]!r}") from None
-    table = doc.opt_obj("kernelHashesTable")
+    table_value = doc.raw("kernelHashesTable")  # null without a kernel
     kernel_hashes = None
-    if table is not None:
+    if table_value is not None:
+        table = Obj(table_value, source=source, path=doc.at("kernelHashesTable"))
         kernel_hashes = MappingProxyType(
             {name: table.hex(f"{name}Sha256", 32) for name in ("kernel", "initrd", "cmdline")}
         )
@@ -253,7 +265,7 @@ def parse_measured(value: Any, *, source: str) -> SnpMeasured:
         tool_version=tool_version,
         mode=mode,
         vmm=vmm,
-        vcpu_type=doc.opt_text("vcpuType"),
+        vcpu_type=_nullable_text(doc, "vcpuType"),
         vcpu_signature=signature,
         product=product,
         guest_features=_hex_int(doc, "guestFeatures", bits=64),

@@ -231,7 +231,11 @@ def measure(request: SnpRequest, *, digester: FileDigester | None = None) -> Snp
     with other work. By default they are hashed here, in parallel with the firmware pages.
     """
     request = _check_request(request)
+    # A pipe is read here, up to its limit, unless the caller's digester serves it (the
+    # console script's prefetch may already have consumed it: reading it again would
+    # hash nothing).
     files = digester or DirectDigester()
+    own_pipes = digester is None
     ovmf_data, source = _load(request.ovmf, "OVMF firmware")
     check_page_layout(ovmf_data, source=source)
     firmware = parse_firmware(ovmf_data, source=source)
@@ -272,10 +276,14 @@ def measure(request: SnpRequest, *, digester: FileDigester | None = None) -> Snp
     if request.kernel is not None:
         kernel_in = request.kernel
         kernel_src = _open_input(kernel_in, "kernel", MAX_KERNEL_BYTES)
-        tasks["kernel"] = lambda: _digest(kernel_src, files, "kernel", MAX_KERNEL_BYTES)
+        tasks["kernel"] = lambda: _digest(
+            kernel_src, files, "kernel", MAX_KERNEL_BYTES, own_pipes=own_pipes
+        )
         if request.initrd is not None:
             initrd_src = _open_input(request.initrd, "initrd", MAX_INITRD_BYTES)
-            tasks["initrd"] = lambda: _digest(initrd_src, files, "initrd", MAX_INITRD_BYTES)
+            tasks["initrd"] = lambda: _digest(
+                initrd_src, files, "initrd", MAX_INITRD_BYTES, own_pipes=own_pipes
+            )
     results = dict(zip(tasks, run_parallel(list(tasks.values())), strict=True))
 
     kernel_hashes: KernelHashes | None = None
@@ -350,7 +358,7 @@ def _open_input(item: Input, what: str, limit: int) -> _Source:
     """Refuse, before any reading, an input over its limit or one that never ends."""
     if isinstance(item, bytes):
         if len(item) > limit:
-            raise InputError(f"the {what} of {len(item)} bytes is larger than {limit} bytes")
+            raise InputError(f"the {what} is {len(item)} bytes, more than the limit of {limit}")
         return _Source(item, pipe=False)
     try:
         info = os.stat(item)
@@ -371,13 +379,18 @@ def _open_input(item: Input, what: str, limit: int) -> _Source:
     )
 
 
-def _digest(src: _Source, files: FileDigester, what: str, limit: int) -> FileDigest:
+def _digest(
+    src: _Source, files: FileDigester, what: str, limit: int, *, own_pipes: bool
+) -> FileDigest:
     item = src.item
     if isinstance(item, bytes):
         return digest_bytes(item, ("sha256",), path=f"<{what} bytes>")
-    if src.pipe:
+    if src.pipe and own_pipes:
         return _digest_pipe(item, what, limit)
-    return files.digest(item, what=what)
+    fd = files.digest(item, what=what)
+    if fd.size > limit:
+        raise InputError(f"{what} {os.fspath(item)} is more than the limit of {limit} bytes")
+    return fd
 
 
 def _digest_pipe(path: StrPath, what: str, limit: int) -> FileDigest:
