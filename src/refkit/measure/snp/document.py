@@ -19,17 +19,19 @@ import base64
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from refkit.measure.cpu import SnpProduct, product_of_signature
 from refkit.measure.snp.modes import SevMode, VmmType
-from refkit.reader import Obj, fail
 
 if TYPE_CHECKING:
     from refkit.hashing import FileDigest
     from refkit.measure.snp.launch import SnpResult
+    from refkit.reader import Obj
+
+# The reader (refkit.reader) is imported when a document is read, not when one is
+# written: `measure snp --json` starts no faster than it must.
 
 #: Largest measurement document read back (64 vCPU counts take about 30 KiB).
 MAX_MEASURED_BYTES = 16 * 1024 * 1024
@@ -142,24 +144,21 @@ def dumps(document: Any) -> bytes:
 # -- reading ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MeasuredInput:
+class MeasuredInput(NamedTuple):
     """A measured file as the document names it: its path as given and hex digests."""
 
     path: str
     digests: Mapping[str, str]
 
 
-@dataclass(frozen=True)
-class MeasuredValue:
+class MeasuredValue(NamedTuple):
     """One launch measurement (hex); ``vcpus`` is None in modes without vCPU state."""
 
     vcpus: int | None
     measurement: str
 
 
-@dataclass(frozen=True)
-class SnpMeasured:
+class SnpMeasured(NamedTuple):
     """What a measurement document says, checked: the input of the manifest converter."""
 
     source: str
@@ -197,6 +196,8 @@ def _hex_int(obj: Obj, key: str, *, bits: int) -> int | None:
 
 
 def _input(obj: Obj, key: str, algorithms: tuple[str, ...]) -> MeasuredInput | None:
+    from refkit.reader import Obj
+
     item = obj.raw(key)
     if item is None:
         return None
@@ -210,6 +211,8 @@ def _input(obj: Obj, key: str, algorithms: tuple[str, ...]) -> MeasuredInput | N
 
 
 def _measurement(mode: SevMode, source: str) -> Any:
+    from refkit.reader import Obj
+
     def one(value: Any, path: str) -> MeasuredValue:
         obj = Obj(value, source=source, path=path)
         vcpus = None
@@ -226,6 +229,8 @@ def _measurement(mode: SevMode, source: str) -> Any:
 
 def parse_measured(value: Any, *, source: str) -> SnpMeasured:
     """Read a measurement document (parsed JSON); every failure is a ParseError."""
+    from refkit.reader import Obj, fail
+
     doc = Obj(value, source=source, path="$")
     tool = doc.obj("tool")
     tool_name = tool.text("name")
