@@ -122,7 +122,8 @@ def test_cli_json_is_the_library_document(run_cli: Runner, ovmf: Path, kernel: P
 
 
 def _doc(ovmf: Path, kernel: Path) -> dict[str, Any]:
-    return json.loads(json.dumps(measure(_request(ovmf, kernel)).to_json()))
+    doc: dict[str, Any] = json.loads(json.dumps(measure(_request(ovmf, kernel)).to_json()))
+    return doc
 
 
 @pytest.mark.parametrize(
@@ -412,9 +413,10 @@ def test_library_messages_never_name_options(ovmf: Path, kernel: Path, kw: Any) 
 def test_resolve_signature_messages_never_name_options() -> None:
     from refkit.measure.cpu import resolve_signature
 
-    for kw in ({"vcpu_type": "EPYC", "vcpu_sig": 1}, {"family": 25}):
+    kws: list[dict[str, Any]] = [{"vcpu_type": "EPYC", "vcpu_sig": 1}, {"family": 25}]
+    for kw in kws:
         with pytest.raises(InputError) as info:
-            resolve_signature(**kw)  # type: ignore[arg-type]
+            resolve_signature(**kw)
         assert "--" not in str(info.value)
 
 
