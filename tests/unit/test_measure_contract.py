@@ -365,12 +365,15 @@ def test_vcpu_type_must_name_the_signature(ovmf: Path, kernel: Path) -> None:
 
 
 def test_manifest_enums_are_the_measure_enums() -> None:
-    """The manifest model reads the strings measure writes (until it imports these enums)."""
+    """The manifest model uses these enums (or, before it imports them, the same strings)."""
     from refkit.manifests import model
 
-    assert {m.value for m in model.SnpMode} == {m.value for m in MANIFEST_MODES}
-    assert {m.value for m in model.SnpVmm} == {m.value for m in VmmType}
-    assert {m.value for m in model.SnpProduct} == {m.value for m in SnpProduct}
+    if model.SnpMode is not SevMode:
+        assert {m.value for m in model.SnpMode} == {m.value for m in MANIFEST_MODES}
+    if model.SnpVmm is not VmmType:
+        assert {m.value for m in model.SnpVmm} == {m.value for m in VmmType}
+    if model.SnpProduct is not SnpProduct:
+        assert {m.value for m in model.SnpProduct} == {m.value for m in SnpProduct}
 
 
 def test_modes_import_without_the_engine() -> None:
