@@ -535,3 +535,28 @@ def test_engine_only_modes_are_not_manifest_values(ovmf: Path, mode: SevMode) ->
     result = measure(SnpRequest(mode=mode, ovmf=ovmf, input_digests=True))
     with pytest.raises(ParseError, match="no launch measurement"):
         snp_values(result)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--mode", "snp", "--vcpus", "1"], "--vcpu-type"),
+        (["--mode", "snp:svsm", "--vcpus", "1", "--vcpu-type", "EPYC-v4"], "needs --svsm"),
+        (["--mode", "snp", "--vcpu-type", "EPYC-v4"], "--vcpus is required"),
+        (["--mode", "sev", "--initrd", "x"], "--initrd needs --kernel"),
+        (["--mode", "sev", "--append", "ro"], "--append needs --kernel"),
+    ],
+)
+def test_cli_words_usage_mistakes_with_its_options(
+    run_cli: Runner, ovmf: Path, args: list[str], message: str
+) -> None:
+    r = run_cli("measure", "snp", "--ovmf", ovmf, *args)
+    assert r.code == 2
+    assert message in r.stderr
+
+
+def test_measurement_without_input_digests_is_not_a_manifest_value(ovmf: Path) -> None:
+    result = measure(SnpRequest(mode=SevMode.SNP, ovmf=ovmf, vcpus=(1,), vcpu_type="EPYC-v4"))
+    with pytest.raises(ParseError, match="no input digests") as info:
+        snp_values(result)
+    assert "--" not in info.value.diagnostics()

@@ -81,7 +81,8 @@ def snp_values(
     if m.firmware is None:
         raise fail(
             "$.firmware",
-            "missing: the measurement carries no input digests (measure with --json)",
+            "missing: the measurement carries no input digests, so the manifest could not "
+            "say what produced it (measure with input digests)",
         )
     inputs: dict[str, dict[str, str]] = {"ovmf": dict(m.firmware.digests)}
     subjects = [

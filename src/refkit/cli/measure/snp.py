@@ -250,6 +250,15 @@ def snp(
         raise InputError("--svsm, --vars-size and --vars-file belong to mode snp:svsm")
     if sev_mode.uses_vmsa and vcpus is None:
         raise InputError(f"--vcpus is required in mode {mode}")
+    if sev_mode.uses_vmsa and sig is None and (vmm is VmmType.QEMU or sev_mode is SevMode.SNP_SVSM):
+        raise InputError(
+            f"mode {mode} with vmm type {vmm.peer_name} needs the vCPU signature",
+            hint="give --vcpu-type, --vcpu-sig or --vcpu-family/--vcpu-model/--vcpu-stepping",
+        )
+    if sev_mode is SevMode.SNP_SVSM and svsm is None:
+        raise InputError("mode snp:svsm needs --svsm")
+    if sev_mode is SevMode.SNP_SVSM and vars_size is None and vars_file is None:
+        raise InputError("mode snp:svsm needs --vars-size or --vars-file")
     if (
         output not in (None, "-") and not force and os.path.lexists(str(output))
     ):  # fail before the work
