@@ -14,7 +14,6 @@ The engine (:mod:`.launch`) is imported on first use of one of its names, so tha
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from refkit.measure.cpu import CPU_TYPES, SnpProduct, cpu_signature, resolve_signature
@@ -54,10 +53,17 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    where = _LAZY.get(name)
+    if where == "launch":
+        from refkit.measure.snp import launch
+
+        value = getattr(launch, name)
+    elif where == "document":
+        from refkit.measure.snp import document
+
+        value = getattr(document, name)
+    else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
 
