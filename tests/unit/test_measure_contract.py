@@ -560,3 +560,14 @@ def test_measurement_without_input_digests_is_not_a_manifest_value(ovmf: Path) -
     with pytest.raises(ParseError, match="no input digests") as info:
         snp_values(result)
     assert "--" not in info.value.diagnostics()
+
+
+def test_request_takes_the_enums_strings(ovmf: Path, kernel: Path) -> None:
+    as_enums = measure(_request(ovmf, kernel, vmm_type=VmmType.EC2, product=SnpProduct.GENOA))
+    as_text = measure(_request(ovmf, kernel, mode="snp", vmm_type="ec2", product="Genoa"))
+    assert as_text.measurements == as_enums.measurements
+    assert as_text.product is SnpProduct.GENOA
+    assert as_text.to_json() == as_enums.to_json()
+    for bad in ({"mode": "snp2"}, {"vmm_type": "xen"}, {"product": "Naples"}):
+        with pytest.raises(InputError, match="unknown mode, VMM type or product"):
+            measure(_request(ovmf, kernel, **bad))

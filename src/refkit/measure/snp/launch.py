@@ -420,9 +420,13 @@ def _check_request(req: SnpRequest) -> SnpRequest:
     Messages name the inputs ("the initrd"), never a command-line option: the CLI adds
     its own wording where it helps.
     """
-    mode = SevMode(req.mode)
-    if mode is not req.mode:
-        req = req._replace(mode=mode)
+    try:  # a caller may give the enums' strings
+        mode = SevMode(req.mode)
+        vmm = req.vmm_type if isinstance(req.vmm_type, VmmType) else VmmType.parse(req.vmm_type)
+        product = None if req.product is None else SnpProduct(req.product)
+    except ValueError as exc:
+        raise InputError(f"unknown mode, VMM type or product: {exc}") from None
+    req = req._replace(mode=mode, vmm_type=vmm, product=product)
     if req.vcpu_type is not None:
         named = CPU_TYPES.get(req.vcpu_type)
         if named is None:
@@ -435,8 +439,7 @@ def _check_request(req: SnpRequest) -> SnpRequest:
             raise InputError(
                 f"vCPU type {req.vcpu_type} has signature {named:#x}, not {req.vcpu_sig:#x}"
             )
-    if req.product is not None:
-        product = SnpProduct(req.product)
+    if product is not None:
         implied = product_of_signature(req.vcpu_sig)
         if implied is not None and implied is not product:
             raise InputError(
