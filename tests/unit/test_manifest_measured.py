@@ -101,7 +101,7 @@ def test_conflicting_subject_is_refused(measured: Path) -> None:
         (lambda d: d["tool"].update(name="other"), "not a refkit measurement"),
         (lambda d: d.pop("firmware"), "missing"),
         (lambda d: d.update(measurements=[]), "holds no measurement"),
-        (lambda d: d["measurements"][0].update(vcpus="4"), "wrong type"),
+        (lambda d: d["measurements"][0].update(vcpus="4"), "expected an integer"),
     ],
 )
 def test_bad_measurement_documents(measured: Path, mutate: Any, message: str) -> None:

@@ -167,16 +167,16 @@ def test_ap_needs_reset_block(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
-        ({"vcpus": ()}, "--vcpus is required"),
+        ({"vcpus": ()}, "needs at least one vCPU count"),
         ({"vcpus": (0,)}, "within 1..512"),
         ({"vcpus": (513,)}, "within 1..512"),
         ({"vcpu_sig": None}, "needs the vCPU signature"),
         ({"ovmf_hash": b"\x00" * 47}, "48 bytes"),
-        ({"mode": SevMode.SEV_ES, "ovmf_hash": b"\x00" * 48}, "only with --mode snp"),
-        ({"initrd": Path("i")}, "--initrd needs --kernel"),
-        ({"append": "x"}, "--append needs --kernel"),
+        ({"mode": SevMode.SEV_ES, "ovmf_hash": b"\x00" * 48}, "only in mode snp"),
+        ({"initrd": Path("i")}, "an initrd needs a kernel"),
+        ({"append": "x"}, "command line needs a kernel"),
         ({"svsm": Path("s")}, "belong to mode snp:svsm"),
-        ({"mode": SevMode.SNP_SVSM, "vars_size": 4096}, "needs --svsm"),
+        ({"mode": SevMode.SNP_SVSM, "vars_size": 4096}, "needs an SVSM image"),
         ({"guest_features": 1 << 64}, "64 bits"),
     ],
 )

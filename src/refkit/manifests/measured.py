@@ -1,118 +1,142 @@
-"""Reference values from ``refkit measure ... --json`` output, for the authoring form.
+"""Manifest reference values from SEV measurements: the one measure → manifest converter.
 
-A release engineer measures (``refkit measure snp --vcpus 1-64 --json > snp.json``) and
+A release engineer measures (``refkit measure snp --vcpus 1-64 --json -o snp.json``) and
 builds the manifest (``refkit manifest build release.yaml --add-snp snp.json``) without
-copying 48-byte hex values by hand. This module turns one measurement document into
+copying 48-byte hex values by hand. :func:`snp_values` turns one measurement, given as the
+engine's result (:class:`~refkit.measure.snp.SnpResult`), as its document read back
+(:class:`~refkit.measure.snp.document.SnpMeasured`) or as the parsed JSON, into
 authoring-form SNP reference values (one per vCPU count, with the digests of the inputs
-that produced them and the tool that computed them) and the subjects they name
-(firmware, kernel, initrd), and merges them into an authoring document.
+that produced them and the tool that computed them) and the subjects they name (firmware,
+kernel, initrd). :func:`add_snp_values` merges them into an authoring document;
+:func:`load_measurement` reads a measurement file with a size limit.
 
-Pure: takes parsed JSON, returns new dicts; every failure is a ParseError naming the field.
+The document's field names live in :mod:`refkit.measure.snp.document` alone; the enums
+(mode, VMM, product) in :mod:`refkit.measure.snp.modes` and :mod:`refkit.measure.cpu`.
+The product is the one the measurement recorded (or, for documents from before that
+field, the one its vCPU signature names): never guessed from a CPU name.
+
+Pure: returns new dicts; every failure is an InputError (ParseError naming the field).
 """
 
 from __future__ import annotations
 
 import copy
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from refkit.errors import InputError, Location, ParseError
+from refkit.errors import InputError, Location, ParseError, read_input_file
+from refkit.measure.snp.document import (
+    MAX_MEASURED_BYTES,
+    SnpMeasured,
+    measured_of,
+    parse_measured,
+)
 
-#: SNP modes a manifest records (SVSM and the OVMF-only digest are not launch values).
-_MODES = {"snp", "seves", "sev"}
-_PRODUCTS = (("EPYC-Milan", "Milan"), ("EPYC-Genoa", "Genoa"), ("EPYC-Turin", "Turin"))
+if TYPE_CHECKING:
+    from refkit.measure.snp.launch import SnpResult
 
-
-def _fail(source: str, field: str, message: str) -> ParseError:
-    return ParseError(message, location=Location(source, field=field))
-
-
-def _get(doc: Any, key: str, source: str, path: str, kind: type | tuple[type, ...]) -> Any:
-    if not isinstance(doc, dict) or key not in doc:
-        raise _fail(source, f"{path}.{key}", "missing")
-    value = doc[key]
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-        raise _fail(source, f"{path}.{key}", f"has the wrong type ({type(value).__name__})")
-    return value
-
-
-def _digests(doc: Any, source: str, path: str, algorithms: tuple[str, ...]) -> dict[str, str]:
-    return {a: _get(doc, a, source, path, str) for a in algorithms}
+__all__ = [
+    "MAX_MEASURED_BYTES",
+    "add_snp_values",
+    "load_measurement",
+    "snp_values",
+]
 
 
-def snp_values(doc: Any, *, source: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(SNP reference values, subjects) from one ``refkit measure snp --json`` document."""
-    tool = _get(doc, "tool", source, "$", dict)
-    if tool.get("name") != "refkit":
-        raise _fail(source, "$.tool.name", "not a refkit measurement document")
-    mode = _get(doc, "mode", source, "$", str)
-    if mode not in _MODES:
-        raise _fail(source, "$.mode", f"mode {mode} gives no launch measurement a manifest records")
-    firmware = _get(doc, "firmware", source, "$", dict)
-    inputs: dict[str, dict[str, str]] = {
-        "ovmf": _digests(firmware, source, "$.firmware", ("sha256", "sha384"))
-    }
+def load_measurement(path: str | os.PathLike[str]) -> SnpMeasured:
+    """Read a ``refkit measure snp --json`` file (at most :data:`MAX_MEASURED_BYTES`).
+
+    A larger file, or one that never ends (``/dev/zero``), is refused after reading one
+    byte past the limit; every failure is an InputError (exit 2).
+    """
+    from refkit.manifests.canonical import loads_strict
+
+    source = os.fspath(path)
+    data = read_input_file(path, what="measurement JSON", limit=MAX_MEASURED_BYTES)
+    return parse_measured(loads_strict(data, source=source), source=source)
+
+
+def _as_measured(measured: Any, source: str) -> SnpMeasured:
+    if isinstance(measured, SnpMeasured):
+        return measured
+    from refkit.measure.snp.launch import SnpResult
+
+    if isinstance(measured, SnpResult):
+        return measured_of(measured)
+    return parse_measured(measured, source=source)
+
+
+def snp_values(
+    measured: SnpMeasured | SnpResult | Any, *, source: str | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(SNP reference values, subjects) in the authoring form, from one measurement."""
+    m = _as_measured(measured, source or "<measurement>")
+    src = source or m.source
+
+    def fail(field: str, message: str) -> ParseError:
+        return ParseError(message, location=Location(src, field=field))
+
+    if not m.mode.in_manifest:
+        raise fail("$.mode", f"mode {m.mode.value} gives no launch measurement a manifest records")
+    if m.firmware is None:
+        raise fail(
+            "$.firmware",
+            "missing: the measurement carries no input digests, so the manifest could not "
+            "say what produced it (measure with input digests)",
+        )
+    inputs: dict[str, dict[str, str]] = {"ovmf": dict(m.firmware.digests)}
     subjects = [
         {
-            "name": os.path.basename(_get(firmware, "path", source, "$.firmware", str)),
+            "name": os.path.basename(m.firmware.path),
             "kind": "firmware",
-            "digest": inputs["ovmf"],
+            "digest": dict(m.firmware.digests),
         }
     ]
-    table = doc.get("kernelHashesTable")
-    if table is not None:
-        for name, key in (
-            ("kernel", "kernelSha256"),
-            ("initrd", "initrdSha256"),
-            ("cmdline", "cmdlineSha256"),
-        ):
-            inputs[name] = {"sha256": _get(table, key, source, "$.kernelHashesTable", str)}
-        for name in ("kernel", "initrd"):
-            item = doc.get(name)
-            if isinstance(item, dict):
+    if m.kernel_hashes is not None:
+        for name in ("kernel", "initrd", "cmdline"):
+            inputs[name] = {"sha256": m.kernel_hashes[name]}
+        for kind, item in (("kernel", m.kernel), ("initrd", m.initrd)):
+            if item is not None:
                 subjects.append(
                     {
-                        "name": os.path.basename(_get(item, "path", source, f"$.{name}", str)),
-                        "kind": name,
-                        "digest": {"sha256": _get(item, "sha256", source, f"$.{name}", str)},
+                        "name": os.path.basename(item.path),
+                        "kind": kind,
+                        "digest": dict(item.digests),
                     }
                 )
-    vmm = _get(doc, "vmmType", source, "$", str).lower()
-    vcpu_type = doc.get("vcpuType")
-    signature = doc.get("vcpuSignature")
-    raw_features = doc.get("guestFeatures")  # None where the mode has no VMSA (sev)
-    features = int(raw_features, 16) if isinstance(raw_features, str) else 0
-    version = _get(tool, "version", source, "$.tool", str)
     values = []
-    for i, m in enumerate(_get(doc, "measurements", source, "$", list)):
-        path = f"$.measurements[{i}]"
+    for i, value in enumerate(m.measurements):
         # SEV measures no vCPU state: its value holds for any count; the shape needs one.
-        vcpus = _get(m, "vcpus", source, path, int) if mode != "sev" else 1
+        vcpus = value.vcpus if m.mode.uses_vmsa else 1
+        if vcpus is None:
+            raise fail(f"$.measurements[{i}].vcpus", "is required")
         entry: dict[str, Any] = {
-            "shape": {"vcpus": vcpus, "vmm": {"type": vmm}},
-            "measurement": _get(m, "measurement", source, path, str),
-            "mode": mode,
-            "guestFeatures": features,
-            "computedBy": {"name": "refkit", "version": version},
+            "shape": {"vcpus": vcpus, "vmm": {"type": m.vmm.value}},
+            "measurement": value.measurement,
+            "mode": m.mode.value,
+            "guestFeatures": m.guest_features or 0,
+            "computedBy": {"name": m.tool_name, "version": m.tool_version},
             "inputs": copy.deepcopy(inputs),
         }
-        if isinstance(vcpu_type, str):
-            entry["vcpuType"] = vcpu_type
-            for prefix, product in _PRODUCTS:
-                if vcpu_type.startswith(prefix):
-                    entry["product"] = product
-        if isinstance(signature, str):
-            entry["vcpuSignature"] = int(signature, 16)
+        if m.vcpu_type is not None:
+            entry["vcpuType"] = m.vcpu_type
+        if m.product is not None:
+            entry["product"] = m.product.value
+        if m.vcpu_signature is not None:
+            entry["vcpuSignature"] = m.vcpu_signature
         values.append(entry)
     if not values:
-        raise _fail(source, "$.measurements", "holds no measurement")
+        raise fail("$.measurements", "holds no measurement")
     return values, subjects
 
 
-def add_snp_values(document: dict[str, Any], measured: Any, *, source: str) -> dict[str, Any]:
+def add_snp_values(
+    document: dict[str, Any], measured: SnpMeasured | SnpResult | Any, *, source: str
+) -> dict[str, Any]:
     """A copy of an authoring document with the values and subjects of ``measured`` added.
 
-    A subject already listed under the same name must carry the same digests.
+    ``measured`` is a measurement (see :func:`snp_values`); ``source`` names it in
+    messages. A subject already listed under the same name must carry the same digests.
     """
     values, subjects = snp_values(measured, source=source)
     out = copy.deepcopy(document)

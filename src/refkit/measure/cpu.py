@@ -7,10 +7,20 @@ family (family - 0xF); the model into low and high nibbles.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from types import MappingProxyType
 
 from refkit.errors import InputError
+
+
+class SnpProduct(enum.StrEnum):
+    """AMD EPYC generations that run SEV-SNP guests, spelled as AMD's key distribution
+    service and Contrast spell them (the manifest's ``product``)."""
+
+    MILAN = "Milan"
+    GENOA = "Genoa"
+    TURIN = "Turin"
 
 
 def cpu_signature(family: int, model: int, stepping: int) -> int:
@@ -32,6 +42,33 @@ def cpu_signature(family: int, model: int, stepping: int) -> int:
         | ((model & 0xF) << 4)
         | (stepping & 0xF)
     )
+
+
+def signature_fields(signature: int) -> tuple[int, int, int]:
+    """(family, model, stepping) of a signature: the inverse of :func:`cpu_signature`."""
+    base_family = (signature >> 8) & 0xF
+    family = base_family + ((signature >> 20) & 0xFF) if base_family == 0xF else base_family
+    model = (((signature >> 16) & 0xF) << 4) | ((signature >> 4) & 0xF)
+    return family, model, signature & 0xF
+
+
+def product_of_signature(signature: int | None) -> SnpProduct | None:
+    """The EPYC generation a vCPU signature names, or None when it names none.
+
+    AMD's family/model ranges (DOMAIN.md, attestation report CPUID fields): family 0x19
+    models 0x00-0x0F Milan, 0x10-0x1F and 0xA0-0xAF Genoa; family 0x1A Turin. Anything
+    else (e.g. EPYC-v4's family 0x17, which has no SEV-SNP) gives None, never a guess.
+    """
+    if signature is None or not 0 <= signature <= 0xFFFFFFFF:
+        return None
+    family, model, _ = signature_fields(signature)
+    if family == 0x19 and model <= 0x0F:
+        return SnpProduct.MILAN
+    if family == 0x19 and (0x10 <= model <= 0x1F or 0xA0 <= model <= 0xAF):
+        return SnpProduct.GENOA
+    if family == 0x1A:
+        return SnpProduct.TURIN
+    return None
 
 
 _EPYC = cpu_signature(23, 1, 2)
@@ -79,9 +116,9 @@ def resolve_signature(
     given = [
         name
         for name, present in (
-            ("--vcpu-type", vcpu_type is not None),
-            ("--vcpu-sig", vcpu_sig is not None),
-            ("--vcpu-family/--vcpu-model/--vcpu-stepping", any(v is not None for v in fms)),
+            ("a vCPU type", vcpu_type is not None),
+            ("a vCPU signature", vcpu_sig is not None),
+            ("a vCPU family/model/stepping", any(v is not None for v in fms)),
         )
         if present
     ]
@@ -100,7 +137,7 @@ def resolve_signature(
         return vcpu_sig
     if family is not None or model is not None or stepping is not None:
         if family is None or model is None or stepping is None:
-            raise InputError("--vcpu-family, --vcpu-model and --vcpu-stepping go together")
+            raise InputError("the vCPU family, model and stepping go together: give all three")
         try:
             return cpu_signature(family, model, stepping)
         except ValueError as exc:

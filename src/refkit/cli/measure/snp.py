@@ -8,18 +8,18 @@ Options keep sev-snp-measure's names so its users can switch without relearning;
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from refkit import __version__
 from refkit.cli._options import json_option
-from refkit.cli._output import emit_json, emit_text, note, stdout_console
+from refkit.cli._output import emit_text, note, stdout_console
 from refkit.errors import InputError
-from refkit.measure.cpu import CPU_TYPES, resolve_signature
+from refkit.measure.cpu import CPU_TYPES, SnpProduct, resolve_signature
 
 if TYPE_CHECKING:
-    from refkit.measure.snp import SnpRequest, SnpResult
+    from refkit.measure.snp import SnpResult
 
 # The engine (refkit.measure.snp) is imported inside the command, after the kernel and
 # initrd have started hashing in background threads, so that its import overlaps with
@@ -27,15 +27,23 @@ if TYPE_CHECKING:
 MODES = ("sev", "seves", "snp", "snp:ovmf-hash", "snp:svsm")
 
 
-def _auto_int(value: str | int | None, name: str) -> int | None:
-    if value is None or isinstance(value, int):
-        return value
-    try:
-        return int(value, 0)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not an integer (decimal, 0x.. hex)", param_hint=name
-        ) from None
+_DECIMAL = re.compile(r"[0-9]{1,20}")
+_HEX = re.compile(r"0[xX][0-9a-fA-F]{1,16}")
+
+
+def _auto_int(value: str | None, name: str, *, hex_ok: bool = True) -> int | None:
+    """ASCII decimal digits, or 0x and hex digits: nothing else (``1_0`` is not 10)."""
+    if value is None:
+        return None
+    text = value.strip(" ")
+    if _DECIMAL.fullmatch(text):
+        return int(text)
+    if hex_ok and _HEX.fullmatch(text):
+        return int(text, 16)
+    what = "decimal, 0x.. hex" if hex_ok else "decimal digits"
+    raise click.BadParameter(
+        f"{value[:40]!r} is not an integer ({what})", param_hint=name
+    ) from None
 
 
 # Paths stay text (no pathlib import on this hot path): the library takes str or PathLike.
@@ -62,11 +70,15 @@ _PathArg = click.Path(dir_okay=False)
     help=f"QEMU CPU model naming the vCPU signature: {', '.join(CPU_TYPES)}.",
 )
 @click.option("--vcpu-sig", metavar="VALUE", help="vCPU signature (CPUID 1 EAX), e.g. 0x800f12.")
+@click.option("--vcpu-family", metavar="FAMILY", help="vCPU family (with model, stepping).")
+@click.option("--vcpu-model", metavar="MODEL", help="vCPU model.")
+@click.option("--vcpu-stepping", metavar="STEPPING", help="vCPU stepping.")
 @click.option(
-    "--vcpu-family", type=int, metavar="FAMILY", help="vCPU family (with model, stepping)."
+    "--product",
+    type=click.Choice([p.value for p in SnpProduct]),
+    help="EPYC generation the values are for (recorded in --json and manifests). Default: "
+    "the one the vCPU signature names (EPYC-Milan, -Genoa, -Turin), else none.",
 )
-@click.option("--vcpu-model", type=int, metavar="MODEL", help="vCPU model.")
-@click.option("--vcpu-stepping", type=int, metavar="STEPPING", help="vCPU stepping.")
 @click.option(
     "--vmm-type",
     default="QEMU",
@@ -116,9 +128,20 @@ _PathArg = click.Path(dir_okay=False)
     show_default=True,
     help="Folder for --dump-vmsa (created if missing).",
 )
-@click.option("--force", is_flag=True, help="Let --dump-vmsa overwrite differing files.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Write the result (text, or the --json document) to FILE, atomically, only once "
+    "it is complete; '-' is stdout (the default). An existing FILE is kept unless --force.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an existing --output file and differing --dump-vmsa files.",
+)
 @click.option("--svsm", type=_PathArg, help="Coconut-SVSM image (mode snp:svsm).")
-@click.option("--vars-size", type=int, metavar="SIZE", help="OVMF_VARS size in bytes (snp:svsm).")
+@click.option("--vars-size", metavar="SIZE", help="OVMF_VARS size in bytes (snp:svsm).")
 @click.option("--vars-file", type=_PathArg, help="OVMF_VARS file, for its size (snp:svsm).")
 @click.option(
     "--explain",
@@ -132,9 +155,10 @@ def snp(
     vcpus: str | None,
     vcpu_type: str | None,
     vcpu_sig: str | None,
-    vcpu_family: int | None,
-    vcpu_model: int | None,
-    vcpu_stepping: int | None,
+    vcpu_family: str | None,
+    vcpu_model: str | None,
+    vcpu_stepping: str | None,
+    product: str | None,
     vmm_type: str,
     ovmf: str,
     kernel: str | None,
@@ -145,9 +169,10 @@ def snp(
     snp_ovmf_hash: str | None,
     dump_vmsa: bool,
     dump_vmsa_dir: str,
+    output: str | None,
     force: bool,
     svsm: str | None,
-    vars_size: int | None,
+    vars_size: str | None,
     vars_file: str | None,
     explain: bool,
     as_json: bool,
@@ -162,13 +187,19 @@ def snp(
     Examples:
       refkit measure snp --mode snp --vcpus 4 --vcpu-type EPYC-v4 \\
           --ovmf OVMF.amdsev.fd --kernel vmlinuz --initrd initrd.img --append "console=ttyS0"
-      refkit measure snp --mode snp --vcpus 1-64 --vcpu-type EPYC-Milan --ovmf OVMF.amdsev.fd --json
+      refkit measure snp --mode snp --vcpus 1-64 --vcpu-type EPYC-Milan --ovmf OVMF.amdsev.fd \\
+          --json -o snp.json
       H=$(refkit measure snp --mode snp:ovmf-hash --ovmf OVMF.amdsev.fd)
       refkit measure snp --mode snp --snp-ovmf-hash $H --vcpus 2 --vcpu-type EPYC-v4 \\
           --ovmf OVMF.amdsev.fd
 
     Text output is the measurement alone for one vCPU count (as sev-snp-measure prints
-    it), else one "COUNT MEASUREMENT" line per count.
+    it), else one "COUNT MEASUREMENT" line per count. With -o FILE nothing is written
+    unless the measurement succeeds (a shell redirection would leave an empty file).
+
+    \b
+    Input limits: firmware, SVSM and VARS 256 MiB, kernel 512 MiB, initrd 2 GiB (a
+    regular file or a pipe; devices are refused), command line 1 MiB.
     """
     # Hashing of the large inputs has started (refkit._console) or starts now; the
     # engine's import overlaps with it.
@@ -192,15 +223,46 @@ def snp(
             f"unknown vCPU type {vcpu_type!r}; known types: {', '.join(CPU_TYPES)}",
             param_hint="--vcpu-type",
         )
-    sig = resolve_signature(
-        vcpu_type=vcpu_type,
-        vcpu_sig=_auto_int(vcpu_sig, "--vcpu-sig"),
-        family=vcpu_family,
-        model=vcpu_model,
-        stepping=vcpu_stepping,
-    )
+    try:
+        sig = resolve_signature(
+            vcpu_type=vcpu_type,
+            vcpu_sig=_auto_int(vcpu_sig, "--vcpu-sig"),
+            family=_auto_int(vcpu_family, "--vcpu-family", hex_ok=False),
+            model=_auto_int(vcpu_model, "--vcpu-model", hex_ok=False),
+            stepping=_auto_int(vcpu_stepping, "--vcpu-stepping", hex_ok=False),
+        )
+    except InputError as exc:
+        raise InputError(
+            str(exc),
+            hint="give one of --vcpu-type, --vcpu-sig, or --vcpu-family with --vcpu-model "
+            "and --vcpu-stepping",
+        ) from None
     features = _auto_int(guest_features, "--guest-features")
     assert features is not None
+    # The library names inputs; these usage mistakes are worded with the options here.
+    if initrd is not None and kernel is None:
+        raise InputError("--initrd needs --kernel")
+    if append not in (None, "") and kernel is None:
+        raise InputError("--append needs --kernel")
+    if snp_ovmf_hash is not None and sev_mode is not SevMode.SNP:
+        raise InputError("--snp-ovmf-hash works only with --mode snp")
+    if sev_mode is not SevMode.SNP_SVSM and (svsm, vars_size, vars_file) != (None,) * 3:
+        raise InputError("--svsm, --vars-size and --vars-file belong to mode snp:svsm")
+    if sev_mode.uses_vmsa and vcpus is None:
+        raise InputError(f"--vcpus is required in mode {mode}")
+    if sev_mode.uses_vmsa and sig is None and (vmm is VmmType.QEMU or sev_mode is SevMode.SNP_SVSM):
+        raise InputError(
+            f"mode {mode} with vmm type {vmm.peer_name} needs the vCPU signature",
+            hint="give --vcpu-type, --vcpu-sig or --vcpu-family/--vcpu-model/--vcpu-stepping",
+        )
+    if sev_mode is SevMode.SNP_SVSM and svsm is None:
+        raise InputError("mode snp:svsm needs --svsm")
+    if sev_mode is SevMode.SNP_SVSM and vars_size is None and vars_file is None:
+        raise InputError("mode snp:svsm needs --vars-size or --vars-file")
+    if (
+        output not in (None, "-") and not force and os.path.lexists(str(output))
+    ):  # fail before the work
+        raise InputError(f"output {output} exists", hint="pass --force to replace it")
     counts: tuple[int, ...] = ()
     if vcpus is not None and sev_mode.uses_vmsa:
         counts = parse_vcpu_counts(vcpus)
@@ -211,9 +273,10 @@ def snp(
         raise InputError(f"--dump-vmsa is not available in mode {mode}")
     if vars_file is not None and vars_size is not None:
         raise InputError("give --vars-size or --vars-file, not both")
+    vars_bytes = _auto_int(vars_size, "--vars-size", hex_ok=False)
     if vars_file is not None:
         try:
-            vars_size = os.stat(vars_file).st_size
+            vars_bytes = os.stat(vars_file).st_size
         except OSError as exc:
             raise InputError(f"cannot read OVMF VARS file {vars_file}: {exc.strerror}") from None
     ovmf_hash = None
@@ -235,25 +298,40 @@ def snp(
         append=append,
         ovmf_hash=ovmf_hash,
         svsm=svsm,
-        vars_size=vars_size,
+        vars_size=vars_bytes,
         keep_vmsa=dump_vmsa,
         input_digests=as_json,
+        vcpu_type=vcpu_type,
+        product=None if product is None else SnpProduct(product),
     )
     result = measure(request, digester=digester)
 
     if dump_vmsa:
         _write_vmsa(result, dump_vmsa_dir, force=force)
     if as_json:
-        emit_json(_json_document(result, vcpu_type))
+        from refkit.measure.snp.document import dumps
+
+        _deliver(dumps(result.to_json()).decode(), output, force=force)
         return
     if explain:
         _render_explain(result)
     encode = _encoder(output_format)
     if len(result.measurements) == 1:
-        emit_text(encode(result.measurements[0].digest))
+        text = encode(result.measurements[0].digest)
     else:
-        for m in result.measurements:
-            emit_text(f"{m.vcpus} {encode(m.digest)}")
+        text = "\n".join(f"{m.vcpus} {encode(m.digest)}" for m in result.measurements)
+    _deliver(text + "\n", output, force=force)
+
+
+def _deliver(text: str, output: str | None, *, force: bool) -> None:
+    """Print ``text``, or write it to ``output`` atomically (never a partial file)."""
+    if output is None or output == "-":
+        emit_text(text.removesuffix("\n"))
+        return
+    from refkit.manifests.files import write_output
+
+    write_output(output, text.encode(), force=force)
+    note(f"wrote {output}")
 
 
 def _encoder(output_format: str) -> Any:
@@ -265,105 +343,70 @@ def _encoder(output_format: str) -> Any:
 
 
 def _write_vmsa(result: SnpResult, folder_text: str, *, force: bool) -> None:
+    """Write vmsa<N>.bin for every measured vCPU: all of them, or none.
+
+    Every target is checked before any is written: an existing file with the same bytes
+    is kept, anything else there (other bytes, a symbolic link, a device) stops the
+    command unless --force, and --force replaces the entry itself, never what a link
+    points to. Existing files are compared with a bounded read that does not follow
+    links. Each page is written through the atomic writer (random temporary name,
+    created exclusively), so a planted temporary file cannot redirect the write.
+    """
     from pathlib import Path
 
+    from refkit.manifests.files import write_output
+
     assert result.vmsa is not None
+    vmsa = result.vmsa
     folder = Path(folder_text)
     count = max(m.vcpus or 1 for m in result.measurements)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for i in range(count):
-            target = folder / f"vmsa{i}.bin"
-            page = result.vmsa.page(i)
-            if target.exists() and not force and target.read_bytes() != page:
-                raise InputError(
-                    f"{target} exists with other contents; not overwriting it",
-                    hint="remove it, choose another --dump-vmsa-dir, or pass --force",
-                )
-            tmp = target.with_name(target.name + ".tmp")
-            tmp.write_bytes(page)
-            tmp.replace(target)
     except OSError as exc:
-        raise InputError(f"cannot write VMSA pages to {folder}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    pending: list[tuple[Path, bytes, bool]] = []
+    for i in range(count):
+        target = folder / f"vmsa{i}.bin"
+        page = vmsa.page(i)
+        state = _existing(target, page)
+        if state == "same":
+            continue
+        if state != "absent" and not force:
+            raise InputError(
+                f"{target} exists {state}; not overwriting it (nothing was written)",
+                hint="remove it, choose another --dump-vmsa-dir, or pass --force",
+            )
+        pending.append((target, page, state != "absent"))
+    for target, page, replace in pending:
+        write_output(target, page, force=replace)
     note(f"wrote {count} VMSA page(s) to {folder}")
 
 
-def _digest_doc(fd: Any, *, extra: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    if fd is None:
-        return None
-    doc: dict[str, Any] = {"path": fd.path, "size": fd.size}
-    doc.update({alg: value.hex() for alg, value in sorted(fd.digests.items())})
-    doc.update(extra or {})
-    return doc
+def _existing(target: Any, page: bytes) -> str:
+    """'absent', 'same', or how an existing entry differs from ``page``."""
+    import stat
 
-
-def _json_document(result: SnpResult, vcpu_type: str | None) -> dict[str, Any]:
-    import base64
-
-    req = result.request
-    kh = result.kernel_hashes
-    doc: dict[str, Any] = {
-        "tool": {"name": "refkit", "version": __version__},
-        "mode": req.mode.value,
-        "vmmType": req.vmm_type.value,
-        "vcpuType": vcpu_type,
-        "vcpuSignature": None if req.vcpu_sig is None else f"{req.vcpu_sig:#x}",
-        # The SEV_FEATURES actually written into the VMSA pages (seves uses 0, snp:svsm
-        # always 0x1, sev has no VMSA).
-        "guestFeatures": _features_used(req),
-        "firmware": _digest_doc(
-            result.ovmf,
-            extra={
-                "flavour": result.firmware_flavour,
-                "launchDigestGiven": req.ovmf_hash.hex() if req.ovmf_hash else None,
-            },
-        ),
-        "kernel": _digest_doc(result.kernel),
-        "initrd": _digest_doc(result.initrd),
-        "cmdline": None
-        if req.kernel is None
-        else {"given": req.append is not None, "value": req.append or ""},
-        "kernelHashesTable": None
-        if kh is None
-        else {
-            "gpa": f"{kh.table_gpa:#x}",
-            "kernelSha256": kh.kernel_sha256.hex(),
-            "initrdSha256": kh.initrd_sha256.hex(),
-            "cmdlineSha256": kh.cmdline_sha256.hex(),
-            "tableSha256": kh.table_sha256.hex(),
-        },
-        "svsm": _digest_doc(result.svsm),
-        "varsSize": req.vars_size,
-        "measurements": [
-            {
-                "vcpus": m.vcpus,
-                "measurement": m.digest.hex(),
-                "measurementBase64": base64.b64encode(m.digest).decode("ascii"),
-            }
-            for m in result.measurements
-        ],
-        "sections": [
-            {
-                "index": s.number,
-                "type": s.type_name,
-                "gpa": f"{s.gpa:#x}",
-                "size": s.size,
-                "measuredAs": s.page_type,
-                "pages": s.pages,
-                "note": s.note,
-            }
-            for s in result.sections
-        ],
-        "pageCounts": result.page_counts,
-    }
-    return doc
-
-
-def _features_used(req: SnpRequest) -> str | None:
-    mode = req.mode.value
-    if mode == "snp":
-        return f"{req.guest_features:#x}"
-    return {"seves": "0x0", "snp:svsm": "0x1"}.get(mode)
+    try:
+        info = os.lstat(target)
+    except FileNotFoundError:
+        return "absent"
+    except OSError as exc:
+        raise InputError(f"cannot inspect {target}: {exc.strerror or exc}") from None
+    if stat.S_ISLNK(info.st_mode):
+        return "as a symbolic link"
+    if not stat.S_ISREG(info.st_mode):
+        return "and is not a regular file"
+    if info.st_size != len(page):
+        return "with other contents"
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise InputError(f"cannot read {target}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            return "and is not a regular file"
+        data = fh.read(len(page) + 1)
+    return "same" if data == page else "with other contents"
 
 
 def _render_explain(result: SnpResult) -> None:
@@ -372,7 +415,7 @@ def _render_explain(result: SnpResult) -> None:
     console = stdout_console()
     req = result.request
     console.print(
-        f"mode {req.mode.value}, vmm {req.vmm_type.value}, firmware {result.firmware_source} "
+        f"mode {req.mode.value}, vmm {req.vmm_type.peer_name}, firmware {result.firmware_source} "
         f"({result.firmware_flavour})"
     )
     if result.sections:

@@ -19,18 +19,25 @@ order from one running state. Inputs are hashed once, in parallel threads.
 Refused (:class:`~refkit.errors.InputError`, never a number): firmware without the
 metadata the mode needs, TDX builds in SEV modes, unknown metadata section types, sections
 that are not whole pages or do not fit below 4 GiB, a kernel with a firmware that has no
-kernel hashes table, vCPU counts outside 1..512.
+kernel hashes table, vCPU counts outside 1..512, inputs beyond their size limit.
+
+Size limits (generous: far beyond any real input, small enough to refuse ``/dev/zero``
+quickly): firmware, SVSM and VARS images 256 MiB (:data:`MAX_FIRMWARE_BYTES`), kernel 512
+MiB (:data:`MAX_KERNEL_BYTES`), initrd 2 GiB (:data:`MAX_INITRD_BYTES`), command line 1 MiB
+of UTF-8 (:data:`MAX_CMDLINE_BYTES`; x86 Linux itself takes 2 KiB by default). A kernel or
+initrd must be a regular file or a pipe: a device (``/dev/zero``) has no end and is refused
+before it is read; a pipe is read up to its limit and refused past it.
 """
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import os
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
-from refkit.errors import InputError, UnsupportedInput, read_input_file
+from refkit.errors import InputError, UnsupportedInput, input_os_error, read_input_file
 from refkit.hashing import (
     DirectDigester,
     FileDigest,
@@ -38,6 +45,7 @@ from refkit.hashing import (
     digest_bytes,
     run_parallel,
 )
+from refkit.measure.cpu import CPU_TYPES, SnpProduct, product_of_signature
 from refkit.measure.firmware import (
     FOUR_GIB,
     PAGE_SIZE,
@@ -50,9 +58,9 @@ from refkit.measure.firmware import (
 )
 from refkit.measure.snp.gctx import LaunchDigest, PageType, page_digests
 from refkit.measure.snp.hashes import PADDED_TABLE_LEN, KernelHashes, cmdline_bytes
+from refkit.measure.snp.modes import SevMode, VmmType
 from refkit.measure.snp.vmsa import (
     BSP_EIP,
-    VmmType,
     VmsaPages,
     reset_save_area,
     svsm_save_area,
@@ -66,26 +74,19 @@ Input = StrPath | bytes
 MAX_VCPUS = 512
 #: Largest firmware, SVSM or VARS image accepted (the whole image must sit below 4 GiB).
 MAX_FIRMWARE_BYTES = 256 * 1024 * 1024
+#: Largest kernel accepted (Debian's cloud kernels are about 10 MiB).
+MAX_KERNEL_BYTES = 512 * 1024 * 1024
+#: Largest initrd accepted.
+MAX_INITRD_BYTES = 2 * 1024 * 1024 * 1024
+#: Longest kernel command line accepted, in bytes of UTF-8.
+MAX_CMDLINE_BYTES = 1024 * 1024
+_STREAM_CHUNK = 1 << 20
 
 AMD_SEV_FIRMWARE_HINT = (
     "use an AMD SEV build of OVMF with kernel-hashes support, e.g. OVMF.amdsev.fd "
     "from Debian's ovmf-amdsev package (generic OVMF.fd, OVMF_CODE.fd and Intel TDX "
     "builds cannot be measured for SEV-SNP)"
 )
-
-
-class SevMode(enum.Enum):
-    """Guest modes, named as sev-snp-measure names them."""
-
-    SEV = "sev"
-    SEV_ES = "seves"
-    SNP = "snp"
-    SNP_OVMF_HASH = "snp:ovmf-hash"
-    SNP_SVSM = "snp:svsm"
-
-    @property
-    def uses_vmsa(self) -> bool:
-        return self in (SevMode.SEV_ES, SevMode.SNP, SevMode.SNP_SVSM)
 
 
 class SnpRequest(NamedTuple):
@@ -95,6 +96,11 @@ class SnpRequest(NamedTuple):
     where the VMM does not use it (SEV, ec2, gce). ``append`` None and ``""`` measure the
     same (QEMU hashes a lone NUL for both) but are recorded as given. ``ovmf_hash`` seeds
     the SNP digest with a published OVMF launch digest instead of hashing the image.
+
+    ``vcpu_type`` records the QEMU CPU model name the signature came from (it must name
+    ``vcpu_sig`` when both are given; alone, it sets it). ``product`` is the EPYC generation
+    the values are for; when None it is derived from the signature (and stays None when the
+    signature names none). Neither changes the measurement: both are recorded in the result.
     """
 
     mode: SevMode
@@ -111,6 +117,8 @@ class SnpRequest(NamedTuple):
     vars_size: int | None = None
     keep_vmsa: bool = False
     input_digests: bool = False
+    vcpu_type: str | None = None
+    product: SnpProduct | None = None
 
 
 class Measurement(NamedTuple):
@@ -157,29 +165,58 @@ class SnpResult(NamedTuple):
     sections: tuple[SectionReport, ...]
     page_counts: dict[str, int]
     vmsa: VmsaPages | None = None
+    product: SnpProduct | None = None
+
+    @property
+    def guest_features_used(self) -> int | None:
+        """The SEV_FEATURES written into the VMSA pages (None where there are none).
+
+        ``seves`` writes 0 and ``snp:svsm`` 0x1 whatever was asked; ``sev`` and
+        ``snp:ovmf-hash`` have no VMSA.
+        """
+        mode = self.request.mode
+        if mode is SevMode.SNP:
+            return self.request.guest_features
+        return {SevMode.SEV_ES: 0, SevMode.SNP_SVSM: 1}.get(mode)
+
+    def to_json(self) -> dict[str, Any]:
+        """The measurement document (``refkit measure snp --json``): see :mod:`.document`."""
+        from refkit.measure.snp.document import result_json
+
+        return result_json(self)
+
+
+def _count(text: str, item: str) -> int:
+    # ASCII digits only: int() would also take "1_2", " 3", "+4" and non-ASCII digits.
+    digits = text.strip(" ")
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 4:
+        raise InputError(
+            f"cannot read vCPU count {item[:40]!r}: use N, A-B or a comma-separated list "
+            "of decimal numbers"
+        )
+    return int(digits)
 
 
 def parse_vcpu_counts(text: str) -> tuple[int, ...]:
-    """``"4"``, ``"1-64"``, ``"1,2,4,8"``, ``"1-4,8,16-18"`` → sorted, distinct counts."""
+    """``"4"``, ``"1-64"``, ``"1,2,4,8"``, ``"1-4,8,16-18"`` → sorted, distinct counts.
+
+    Counts are ASCII decimal digits (spaces around them are allowed); nothing else is read
+    as a number (``1_2`` is not 12).
+    """
     counts: set[int] = set()
     if not text.strip():
-        raise InputError("--vcpus is empty; give a count, a range (1-64) or a list (1,2,4)")
+        raise InputError("the vCPU count list is empty; give a count, a range (1-64) or a list")
     for part in text.split(","):
-        item = part.strip()
-        try:
-            if "-" in item:
-                lo_s, hi_s = item.split("-", 1)
-                lo, hi = int(lo_s), int(hi_s)
-                if lo > hi:
-                    raise InputError(f"vCPU range {item!r} runs backwards")
-                values: Iterable[int] = range(lo, hi + 1)
-            else:
-                lo = hi = int(item)
-                values = (lo,)
-        except ValueError:
-            raise InputError(
-                f"cannot read vCPU count {item!r}: use N, A-B or a comma-separated list"
-            ) from None
+        item = part.strip(" ")
+        if "-" in item:
+            lo_s, hi_s = item.split("-", 1)
+            lo, hi = _count(lo_s, item), _count(hi_s, item)
+            if lo > hi:
+                raise InputError(f"vCPU range {item!r} runs backwards")
+            values: Iterable[int] = range(lo, hi + 1)
+        else:
+            lo = hi = _count(item, item)
+            values = (lo,)
         if lo < 1 or hi > MAX_VCPUS:
             raise InputError(f"vCPU count out of range in {item!r}: counts are 1..{MAX_VCPUS}")
         counts.update(values)
@@ -193,8 +230,12 @@ def measure(request: SnpRequest, *, digester: FileDigester | None = None) -> Snp
     :class:`~refkit.hashing.PrefetchedDigester` over hashing started earlier to overlap it
     with other work. By default they are hashed here, in parallel with the firmware pages.
     """
-    _check_request(request)
+    request = _check_request(request)
+    # A pipe is read here, up to its limit, unless the caller's digester serves it (the
+    # console script's prefetch may already have consumed it: reading it again would
+    # hash nothing).
     files = digester or DirectDigester()
+    own_pipes = digester is None
     ovmf_data, source = _load(request.ovmf, "OVMF firmware")
     check_page_layout(ovmf_data, source=source)
     firmware = parse_firmware(ovmf_data, source=source)
@@ -234,10 +275,15 @@ def measure(request: SnpRequest, *, digester: FileDigester | None = None) -> Snp
             tasks["svsm"] = lambda: digest_bytes(svsm_bytes, ("sha256", "sha384"))
     if request.kernel is not None:
         kernel_in = request.kernel
-        tasks["kernel"] = lambda: _digest(kernel_in, files, "kernel")
+        kernel_src = _open_input(kernel_in, "kernel", MAX_KERNEL_BYTES)
+        tasks["kernel"] = lambda: _digest(
+            kernel_src, files, "kernel", MAX_KERNEL_BYTES, own_pipes=own_pipes
+        )
         if request.initrd is not None:
-            initrd_in = request.initrd
-            tasks["initrd"] = lambda: _digest(initrd_in, files, "initrd")
+            initrd_src = _open_input(request.initrd, "initrd", MAX_INITRD_BYTES)
+            tasks["initrd"] = lambda: _digest(
+                initrd_src, files, "initrd", MAX_INITRD_BYTES, own_pipes=own_pipes
+            )
     results = dict(zip(tasks, run_parallel(list(tasks.values())), strict=True))
 
     kernel_hashes: KernelHashes | None = None
@@ -288,6 +334,7 @@ def measure(request: SnpRequest, *, digester: FileDigester | None = None) -> Snp
         sections=tuple(sections),
         page_counts=page_counts,
         vmsa=vmsa_pages if request.keep_vmsa else None,
+        product=request.product or product_of_signature(request.vcpu_sig),
     )
 
 
@@ -300,61 +347,151 @@ def _load(item: Input, what: str) -> tuple[bytes, str]:
     return read_input_file(item, what=what, limit=MAX_FIRMWARE_BYTES), os.fspath(item)
 
 
-def _digest(item: Input, files: FileDigester, what: str) -> FileDigest:
+class _Source(NamedTuple):
+    """A kernel or initrd checked before hashing: bytes, a regular file, or a pipe."""
+
+    item: Input
+    pipe: bool
+
+
+def _open_input(item: Input, what: str, limit: int) -> _Source:
+    """Refuse, before any reading, an input over its limit or one that never ends."""
+    if isinstance(item, bytes):
+        if len(item) > limit:
+            raise InputError(f"the {what} is {len(item)} bytes, more than the limit of {limit}")
+        return _Source(item, pipe=False)
+    try:
+        info = os.stat(item)
+    except OSError as exc:
+        raise input_os_error(exc, item, what=what) from None
+    if stat.S_ISREG(info.st_mode):
+        if info.st_size > limit:
+            raise InputError(
+                f"{what} {os.fspath(item)} is {info.st_size} bytes, more than the limit of {limit}"
+            )
+        return _Source(item, pipe=False)
+    if stat.S_ISFIFO(info.st_mode):
+        return _Source(item, pipe=True)
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(f"{what} {os.fspath(item)} is a directory, not a file")
+    raise InputError(
+        f"{what} {os.fspath(item)} is not a regular file or a pipe (a device has no end)"
+    )
+
+
+def _digest(
+    src: _Source, files: FileDigester, what: str, limit: int, *, own_pipes: bool
+) -> FileDigest:
+    item = src.item
     if isinstance(item, bytes):
         return digest_bytes(item, ("sha256",), path=f"<{what} bytes>")
-    return files.digest(item, what=what)
+    if src.pipe and own_pipes:
+        return _digest_pipe(item, what, limit)
+    fd = files.digest(item, what=what)
+    if fd.size > limit:
+        raise InputError(f"{what} {os.fspath(item)} is more than the limit of {limit} bytes")
+    return fd
 
 
-def ovmf_launch_digest(ovmf: Input) -> bytes:
-    """The SNP launch digest of the OVMF pages alone (``--mode snp:ovmf-hash``)."""
-    return measure(SnpRequest(mode=SevMode.SNP_OVMF_HASH, ovmf=ovmf)).measurements[0].digest
+def _digest_pipe(path: StrPath, what: str, limit: int) -> FileDigest:
+    """SHA-256 of what a pipe carries, refused once it passes ``limit`` bytes."""
+    h = hashlib.sha256()
+    size = 0
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(_STREAM_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise InputError(
+                        f"{what} {os.fspath(path)} is more than the limit of {limit} bytes"
+                    )
+                h.update(chunk)
+    except OSError as exc:
+        raise input_os_error(exc, path, what=what) from None
+    return FileDigest(os.fspath(path), size, {"sha256": h.digest()})
 
 
 # -- checks ----------------------------------------------------------------------------
 
 
-def _check_request(req: SnpRequest) -> None:
-    mode = req.mode
+def _check_request(req: SnpRequest) -> SnpRequest:
+    """Refuse an inconsistent request; return it with the vCPU type's signature filled in.
+
+    Messages name the inputs ("the initrd"), never a command-line option: the CLI adds
+    its own wording where it helps.
+    """
+    try:  # a caller may give the enums' strings
+        mode = SevMode(req.mode)
+        vmm = req.vmm_type if isinstance(req.vmm_type, VmmType) else VmmType.parse(req.vmm_type)
+        product = None if req.product is None else SnpProduct(req.product)
+    except ValueError as exc:
+        raise InputError(f"unknown mode, VMM type or product: {exc}") from None
+    req = req._replace(mode=mode, vmm_type=vmm, product=product)
+    if req.vcpu_type is not None:
+        named = CPU_TYPES.get(req.vcpu_type)
+        if named is None:
+            raise InputError(
+                f"unknown vCPU type {req.vcpu_type!r}; known types: {', '.join(CPU_TYPES)}"
+            )
+        if req.vcpu_sig is None:
+            req = req._replace(vcpu_sig=named)
+        elif req.vcpu_sig != named:
+            raise InputError(
+                f"vCPU type {req.vcpu_type} has signature {named:#x}, not {req.vcpu_sig:#x}"
+            )
+    if product is not None:
+        implied = product_of_signature(req.vcpu_sig)
+        if implied is not None and implied is not product:
+            raise InputError(
+                f"the vCPU signature {req.vcpu_sig:#x} is an EPYC {implied.value}, "
+                f"not the product {product.value} given"
+            )
     if req.ovmf_hash is not None:
         if mode is not SevMode.SNP:
-            raise InputError("--snp-ovmf-hash works only with --mode snp")
+            raise InputError("a given OVMF launch digest works only in mode snp")
         if len(req.ovmf_hash) != 48:
             raise InputError(
-                f"--snp-ovmf-hash must be 48 bytes (96 hex digits), got {len(req.ovmf_hash)}"
+                f"the OVMF launch digest must be 48 bytes (96 hex digits), got {len(req.ovmf_hash)}"
             )
     if req.initrd is not None and req.kernel is None:
-        raise InputError("--initrd needs --kernel")
+        raise InputError("an initrd needs a kernel")
     if req.append is not None and req.kernel is None and req.append != "":
-        raise InputError("--append needs --kernel")
+        raise InputError("a kernel command line needs a kernel")
+    if req.append is not None and len(req.append) * 4 > MAX_CMDLINE_BYTES:
+        size = len(req.append.encode("utf-8", "surrogatepass"))
+        if size > MAX_CMDLINE_BYTES:
+            raise InputError(
+                f"the kernel command line is {size} bytes, more than the limit of "
+                f"{MAX_CMDLINE_BYTES}"
+            )
     if mode.uses_vmsa:
         if not req.vcpus:
-            raise InputError(f"--vcpus is required in mode {mode.value}")
+            raise InputError(f"mode {mode.value} needs at least one vCPU count")
         if any(not 1 <= n <= MAX_VCPUS for n in req.vcpus):
             raise InputError(f"vCPU counts must be within 1..{MAX_VCPUS}")
         if req.vcpu_sig is None and (req.vmm_type is VmmType.QEMU or mode is SevMode.SNP_SVSM):
             raise InputError(
-                f"mode {mode.value} with vmm type {req.vmm_type.value} needs the vCPU "
-                "signature: give --vcpu-type, --vcpu-sig or --vcpu-family/--vcpu-model/"
-                "--vcpu-stepping"
+                f"mode {mode.value} with vmm type {req.vmm_type.peer_name} needs the vCPU "
+                "signature: a vCPU type, a raw signature or a family/model/stepping"
             )
     if mode is SevMode.SNP_SVSM:
         if req.svsm is None:
-            raise InputError("mode snp:svsm needs --svsm")
+            raise InputError("mode snp:svsm needs an SVSM image")
         if req.vars_size is None:
-            raise InputError("mode snp:svsm needs --vars-size or --vars-file")
+            raise InputError("mode snp:svsm needs the OVMF VARS size")
         if req.vmm_type is not VmmType.QEMU:
             raise InputError("mode snp:svsm is defined for vmm type QEMU only")
         if req.kernel is not None:
-            raise InputError("mode snp:svsm does not measure a kernel (--kernel)")
+            raise InputError("mode snp:svsm does not measure a kernel")
     elif req.svsm is not None or req.vars_size is not None:
-        raise InputError("--svsm, --vars-size and --vars-file belong to mode snp:svsm")
+        raise InputError("an SVSM image and an OVMF VARS size belong to mode snp:svsm")
     if req.vars_size is not None and (req.vars_size < 0 or req.vars_size % PAGE_SIZE):
         raise InputError(f"OVMF VARS size {req.vars_size} is not a whole number of pages")
     if not 0 <= req.guest_features < 1 << 64:
-        raise InputError("--guest-features must fit in 64 bits")
+        raise InputError("the guest features (SEV_FEATURES) must fit in 64 bits")
     if req.vcpu_sig is not None and not 0 <= req.vcpu_sig < 1 << 64:
-        raise InputError("--vcpu-sig must fit in 64 bits")
+        raise InputError("the vCPU signature must fit in 64 bits")
+    return req
 
 
 def _check_sev_firmware(fw: Firmware, mode: SevMode) -> None:
@@ -464,7 +601,7 @@ def _vmsa_pages(req: SnpRequest, ovmf: Firmware, svsm: Firmware | None) -> VmsaP
         if max(req.vcpus) > 1:
             raise UnsupportedInput(
                 f"{ovmf.source}: the firmware has no SEV-ES reset block, so application "
-                "processors cannot start: only --vcpus 1 can be measured",
+                "processors cannot start: only 1 vCPU can be measured",
                 hint=AMD_SEV_FIRMWARE_HINT,
             )
         return VmsaPages(bsp, None)

@@ -20,28 +20,14 @@ byte, including its ``snp:svsm`` layout in which the x87 control word stays 0).
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import struct
 from typing import NamedTuple
 
+from refkit.measure.snp.modes import VmmType
+
 PAGE_SIZE = 4096
 BSP_EIP = 0xFFFFFFF0
-
-
-class VmmType(enum.Enum):
-    """The hypervisor whose reset state the VMSA reproduces."""
-
-    QEMU = "QEMU"
-    EC2 = "ec2"
-    GCE = "gce"
-
-    @classmethod
-    def parse(cls, name: str) -> VmmType:
-        for member in cls:
-            if member.value.lower() == name.lower():
-                return member
-        raise ValueError(name)
 
 
 _SEG = struct.Struct("<HHIQ")
