@@ -48,7 +48,7 @@ demo: setup
 	$(REFKIT) inputs verify images/demo/inputs.lock.json --out $(DEMO_OUT)
 	$(REFKIT) measure snp --mode snp --vcpus 4 --vcpu-type EPYC-Milan --explain $(DEMO_BOOT)
 	$(REFKIT) measure snp --mode snp --vcpus 1-4,8,16,32,64 --vcpu-type EPYC-Milan $(DEMO_BOOT) \
-	  --json > $(DEMO_OUT)/snp.json
+	  --json -o $(DEMO_OUT)/snp.json --force
 	epoch=$$(git log -1 --format=%ct 2>/dev/null || echo 0); \
 	sed -e "s/@COMMIT@/$$(git rev-parse HEAD 2>/dev/null || printf '%040d' 0)/" \
 	  -e "s/@EXPIRES@/$$(date -u -d @$$((epoch + 180 * 86400)) +%Y-%m-%dT%H:%M:%SZ)/" \

@@ -16,6 +16,8 @@ lives outside :mod:`refkit.cli` because importing anything in that package loads
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 import threading
 from collections.abc import Sequence
@@ -33,6 +35,8 @@ class Prefetch:
         self._results: dict[str, tuple[int, list[bytes]] | None] = {}
         self._threads: dict[str, threading.Thread] = {}
         for path in dict.fromkeys(paths):
+            if not _regular_file(path):
+                continue  # pipes and devices are read once, by the engine, within its limits
             thread = threading.Thread(target=self._work, args=(path,), daemon=True)
             self._threads[path] = thread
             thread.start()
@@ -52,6 +56,13 @@ class Prefetch:
         return self._results.get(path)
 
 
+def _regular_file(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def prefetch_paths(argv: Sequence[str]) -> list[str]:
     """The kernel and initrd paths of a ``measure snp`` command line, else nothing."""
     if [a for a in argv if not a.startswith("-")][:2] != ["measure", "snp"]:
@@ -64,18 +75,6 @@ def prefetch_paths(argv: Sequence[str]) -> list[str]:
             elif arg.startswith(opt + "="):
                 paths.append(arg[len(opt) + 1 :])
     return paths
-
-
-def prefetched() -> Prefetch | None:
-    """The prefetch handed to the running command, if any (read from click's context).
-
-    Kept for callers written before the prefetch was passed explicitly; new code reads
-    ``refkit.cli._output.state().prefetch``.
-    """
-    from refkit.cli._output import current_state
-
-    state = current_state()
-    return None if state is None else state.prefetch
 
 
 def main() -> int:

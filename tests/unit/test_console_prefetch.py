@@ -88,3 +88,10 @@ def test_console_main_measures_like_the_cli(
     assert str(kernel) in served  # the prefetch reached the command, passed explicitly
     assert capsys.readouterr().out == direct
     assert not hasattr(_console, "_PREFETCH")  # no module-level state to read
+
+
+def test_prefetch_reads_only_regular_files() -> None:
+    """A device or pipe is left to the engine, which reads it once within its limit: a
+    prefetch thread would otherwise read /dev/zero until the process exits."""
+    prefetch = _console.Prefetch(["/dev/zero"])
+    assert prefetch.result("/dev/zero") is None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from refkit.cli._options import json_option
-from refkit.cli._output import emit_text, note, stdout_console
+from refkit.cli._output import emit_text, note, state, stdout_console
 from refkit.errors import InputError
 from refkit.measure.cpu import CPU_TYPES, SnpProduct, resolve_signature
 
@@ -206,7 +206,7 @@ def snp(
     from refkit import _console
     from refkit.hashing import DirectDigester, FileDigester, PrefetchedDigester
 
-    prefetch = _console.prefetched()
+    prefetch = state().prefetch
     digester: FileDigester = (
         PrefetchedDigester(prefetch.result, _console.ALGORITHMS) if prefetch else DirectDigester()
     )

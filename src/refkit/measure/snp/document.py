@@ -282,7 +282,7 @@ def parse_measured(value: Any, *, source: str) -> SnpMeasured:
     )
     for key in _TOP_FIELDS:
         doc.raw(key)  # informational fields: present in the document, not needed here
-    doc.refuse_rest(hint="this document was not written by `refkit measure snp --json`")
+    doc.refuse_rest(hint="this is not a measurement document as refkit writes it")
     return out
 
 

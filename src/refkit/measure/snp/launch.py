@@ -231,11 +231,9 @@ def measure(request: SnpRequest, *, digester: FileDigester | None = None) -> Snp
     with other work. By default they are hashed here, in parallel with the firmware pages.
     """
     request = _check_request(request)
-    # A pipe is read here, up to its limit, unless the caller's digester serves it (the
-    # console script's prefetch may already have consumed it: reading it again would
-    # hash nothing).
+    # A pipe or device is always read here, once, within its limit; the digester serves
+    # regular files only (the console script prefetches nothing else).
     files = digester or DirectDigester()
-    own_pipes = digester is None
     ovmf_data, source = _load(request.ovmf, "OVMF firmware")
     check_page_layout(ovmf_data, source=source)
     firmware = parse_firmware(ovmf_data, source=source)
@@ -276,14 +274,10 @@ def measure(request: SnpRequest, *, digester: FileDigester | None = None) -> Snp
     if request.kernel is not None:
         kernel_in = request.kernel
         kernel_src = _open_input(kernel_in, "kernel", MAX_KERNEL_BYTES)
-        tasks["kernel"] = lambda: _digest(
-            kernel_src, files, "kernel", MAX_KERNEL_BYTES, own_pipes=own_pipes
-        )
+        tasks["kernel"] = lambda: _digest(kernel_src, files, "kernel", MAX_KERNEL_BYTES)
         if request.initrd is not None:
             initrd_src = _open_input(request.initrd, "initrd", MAX_INITRD_BYTES)
-            tasks["initrd"] = lambda: _digest(
-                initrd_src, files, "initrd", MAX_INITRD_BYTES, own_pipes=own_pipes
-            )
+            tasks["initrd"] = lambda: _digest(initrd_src, files, "initrd", MAX_INITRD_BYTES)
     results = dict(zip(tasks, run_parallel(list(tasks.values())), strict=True))
 
     kernel_hashes: KernelHashes | None = None
@@ -379,13 +373,11 @@ def _open_input(item: Input, what: str, limit: int) -> _Source:
     )
 
 
-def _digest(
-    src: _Source, files: FileDigester, what: str, limit: int, *, own_pipes: bool
-) -> FileDigest:
+def _digest(src: _Source, files: FileDigester, what: str, limit: int) -> FileDigest:
     item = src.item
     if isinstance(item, bytes):
         return digest_bytes(item, ("sha256",), path=f"<{what} bytes>")
-    if src.pipe and own_pipes:
+    if src.pipe:
         return _digest_pipe(item, what, limit)
     fd = files.digest(item, what=what)
     if fd.size > limit:
