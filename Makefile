@@ -71,6 +71,7 @@ demo: setup
 	@echo "demo: every step passed; outputs in $(DEMO_OUT)/"
 
 bench: setup
+	test -e ../shared/vectors/firmware/OVMF.amdsev.fd || test -e $(DEMO_OUT)/vmlinuz || $(MAKE) demo
 	$(PY) bench/snp_measure.py
 
 clean:

@@ -9,6 +9,9 @@ hits both alike; medians are reported with the ratio refkit / peer.
 (a) one measurement (4 vCPUs) — goal: ratio <= 0.8, start-up included;
 (b) vCPU counts 1..64 — one refkit call against 64 sev-snp-measure calls; goal: >= 20x.
 
+Inputs: ../shared when it sits beside the checkout; otherwise the same firmware and kernel
+as `make demo` fetched them into build/demo (the demo pins exactly these two files).
+
 Usage: python bench/snp_measure.py [--runs N] [--json]
 """
 
@@ -34,10 +37,26 @@ KERNEL_MEMBER = "boot/vmlinuz-6.12.107+deb13-cloud-amd64"
 BIN = Path(sys.executable).parent
 
 
-def prepare(workdir: Path) -> tuple[Path, Path]:
-    kernel_dir = workdir / "kernel"
-    subprocess.run(["dpkg-deb", "-x", str(KERNEL_DEB), str(kernel_dir)], check=True)
-    kernel = kernel_dir / KERNEL_MEMBER
+DEMO_OUT = ROOT / "build" / "demo"
+
+
+def inputs() -> tuple[Path, Path | None] | None:
+    """(firmware, kernel package) from ../shared, or (firmware, None) from the demo's
+    output, where the kernel is already extracted; None when neither is there."""
+    if OVMF.exists() and KERNEL_DEB.exists():
+        return OVMF, KERNEL_DEB
+    if (DEMO_OUT / "OVMF.amdsev.fd").exists() and (DEMO_OUT / "vmlinuz").exists():
+        return DEMO_OUT / "OVMF.amdsev.fd", None
+    return None
+
+
+def prepare(workdir: Path, kernel_deb: Path | None) -> tuple[Path, Path]:
+    if kernel_deb is None:
+        kernel = DEMO_OUT / "vmlinuz"
+    else:
+        kernel_dir = workdir / "kernel"
+        subprocess.run(["dpkg-deb", "-x", str(kernel_deb), str(kernel_dir)], check=True)
+        kernel = kernel_dir / KERNEL_MEMBER
     initrd = workdir / "initrd.img"
     initrd.write_bytes(random.Random(30).randbytes(30 * 1024 * 1024))
     return kernel, initrd
@@ -54,10 +73,15 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    for path in (OVMF, KERNEL_DEB):
-        if not path.exists():
-            print(f"missing input {path}: ../shared must sit beside the checkout", file=sys.stderr)
-            return 3
+    found = inputs()
+    if found is None:
+        print(
+            f"missing inputs: neither {SHARED} nor the demo's {DEMO_OUT} has them; "
+            "run `make demo` first",
+            file=sys.stderr,
+        )
+        return 3
+    ovmf, kernel_deb = found
     # Both tools start from compiled bytecode, as after a pip install (pip compiles the
     # peer's modules at install time; an editable install of refkit does not, and with
     # PYTHONDONTWRITEBYTECODE set nothing would ever be cached).
@@ -67,14 +91,14 @@ def main() -> int:
     peer = str(BIN / "sev-snp-measure")
     refkit = str(BIN / "refkit")
     with tempfile.TemporaryDirectory() as tmp:
-        kernel, initrd = prepare(Path(tmp))
+        kernel, initrd = prepare(Path(tmp), kernel_deb)
         common = [
             "--mode",
             "snp",
             "--vcpu-type",
             "EPYC-v4",
             "--ovmf",
-            str(OVMF),
+            str(ovmf),
             "--kernel",
             str(kernel),
             "--initrd",
