@@ -22,3 +22,15 @@ def _load() -> dict[str, Any]:
     if "v" not in _CACHE:
         _CACHE["v"] = json.loads((ASSETS / "release.json").read_text(encoding="utf-8"))
     return _CACHE["v"]
+
+
+def strip_placeholders(node: Any) -> Any:
+    """``node`` (an authoring document) with every ``placeholder`` marker removed, in place."""
+    if isinstance(node, dict):
+        node.pop("placeholder", None)
+        for value in node.values():
+            strip_placeholders(value)
+    elif isinstance(node, list):
+        for value in node:
+            strip_placeholders(value)
+    return node

@@ -128,14 +128,15 @@ def test_cli_show_table(run_cli: Callable[..., Any]) -> None:
     for needle in (
         "Release",
         "example-inference-service",
-        "SEV-SNP measurements",
+        "SEV-SNP launch measurements",
         "TDX measurements",
         "RTMR3",
-        "Declared platform values",
+        "Declared SEV-SNP platform values",
+        "Declared TDX platform values",
         "MRSEAM",
         "all-MiniLM-L6-v2",
         "Provenance",
-        "What each value was computed from",
+        "input ovmf",
     ):
         assert needle in r.stdout, needle
     assert r.stderr == ""

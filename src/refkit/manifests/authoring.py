@@ -27,7 +27,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from refkit.errors import InputError, Location, NotUnderstood, ParseError
@@ -250,22 +251,27 @@ def _json_name(name: str) -> str:
     return head + "".join(part.capitalize() for part in rest)
 
 
-_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {}
+_FIELDS: dict[type, tuple[tuple[str, str], ...] | None] = {}
 
 
-def _fields(kind: type) -> tuple[tuple[str, str], ...]:
-    """(attribute, JSON name) of a dataclass's fields, computed once per class."""
+def _fields(kind: type) -> tuple[tuple[str, str], ...] | None:
+    """(attribute, JSON name) of a dataclass's fields (None: not a dataclass), cached."""
     if kind not in _FIELDS:
-        _FIELDS[kind] = tuple(
-            (f.name, _json_name(f.name))
-            for f in dataclasses.fields(kind)
-            if f.name != "unrecognized"
+        _FIELDS[kind] = (
+            tuple(
+                (f.name, _json_name(f.name))
+                for f in dataclasses.fields(kind)
+                if f.name != "unrecognized"
+            )
+            if dataclasses.is_dataclass(kind)
+            else None
         )
     return _FIELDS[kind]
 
 
 #: Fields holding the kinds' lists by kind name: their keys are the JSON names.
 _KIND_LISTS = ("lists", "top")
+_LEAVES = (str, int, enum.Enum, datetime)
 
 
 def _walk(value: Any, path: str) -> Iterator[str]:
@@ -275,20 +281,24 @@ def _walk(value: Any, path: str) -> Iterator[str]:
         node, where = stack.pop()
         if isinstance(node, tuple):
             stack.extend((item, f"{where}[{i}]") for i, item in enumerate(node))
-        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
-            unrec = getattr(node, "unrecognized", None)
-            if isinstance(unrec, Mapping):
-                yield from (f"{where}.{k}" for k in unrec)
-            for name, json_name in _fields(type(node)):
-                child = getattr(node, name)
-                if name in _KIND_LISTS and isinstance(child, Mapping):
-                    stack.extend((items, f"{where}.{k}") for k, items in child.items())
-                elif child is not None and not isinstance(child, str | int | enum.Enum):
-                    stack.append((child, f"{where}.{json_name}"))
-        elif isinstance(node, Mapping):
-            for k, item in node.items():
-                if dataclasses.is_dataclass(item):
-                    stack.append((item, f"{where}.{k}"))
+            continue
+        if isinstance(node, dict):
+            stack.extend((item, f"{where}.{k}") for k, item in node.items())
+            continue
+        fields = _fields(type(node))
+        if fields is None:
+            continue
+        unrec = getattr(node, "unrecognized", None)
+        if unrec:
+            yield from (f"{where}.{k}" for k in unrec)
+        for name, json_name in fields:
+            child = getattr(node, name)
+            if child is None or isinstance(child, _LEAVES):
+                continue
+            if name in _KIND_LISTS:
+                stack.extend((items, f"{where}.{k}") for k, items in child.items())
+            else:
+                stack.append((child, f"{where}.{json_name}"))
 
 
 def example_yaml() -> str:

@@ -160,6 +160,6 @@ def diff_statements(old: Statement, new: Statement) -> ManifestDiff:
                 changes.append(Change(section, item, None, ChangeKind.REMOVED, before[item]))
             elif item not in before:
                 changes.append(Change(section, item, None, ChangeKind.ADDED, None, after[item]))
-            else:
+            elif before[item] != after[item]:  # most items are equal: one C-speed check
                 changes.extend(_compare(section, item, before[item], after[item]))
     return ManifestDiff(_label(old), _label(new), tuple(changes))

@@ -196,6 +196,13 @@ def parse_statement(
     """
     if strict is None:
         strict = not _DISPLAY.get()
+    with canonical.gc_paused():
+        return _parse_statement(value, source=source, schema=schema, strict=strict)
+
+
+def _parse_statement(
+    value: dict[str, Any], *, source: str, schema: bool, strict: bool
+) -> Statement:
     obj = Obj(value, source=source, path="$")
     stype = obj.text("_type")
     if stype != STATEMENT_TYPE:
@@ -217,7 +224,9 @@ def parse_statement(
     try:
         # Invariant for the signer: whatever parses can be written canonically (no lone
         # surrogates, no integers beyond I-JSON, even in fields refkit does not know).
-        canonical.canonical_dumps(statement.to_json())
+        # Checked on the input: the model writes back validated known fields and the
+        # unknown ones verbatim, so the input is canonicalisable iff the output is.
+        canonical.canonical_dumps(value)
     except InputError as exc:
         raise ParseError(
             f"cannot be written as canonical JSON: {exc.message}", location=Location(source)
@@ -233,10 +242,11 @@ def _check_references(statement: Statement, source: str) -> None:
                 source, f"$.subject[{i}].name", f"duplicates $.subject[{seen[subject.name]}]"
             )
         seen[subject.name] = i
+    by_name = {s.name: s for s in statement.subjects}
     for i, model in enumerate(statement.predicate.models or ()):
         if model.disk is None:
             continue
-        disk = statement.subject(model.disk)
+        disk = by_name.get(model.disk)
         where = f"$.predicate.models[{i}].disk"
         if disk is None:
             raise fail(source, where, f"names {model.disk!r}, which is not a subject")

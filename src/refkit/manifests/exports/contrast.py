@@ -182,7 +182,11 @@ def reference_values(statement: Statement) -> tuple[dict[str, Any], list[str]]:
     handled = (snp_kind.KIND, tdx_kind.KIND, declared_snp.KIND, declared_tdx.KIND)
     for kind, _entries in pred.kinds():
         if kind not in handled:
-            warnings.append(f"{kind.title} are not part of Contrast reference values; left out")
+            what = (
+                kind.title[0].lower() + kind.title[1:] if kind.title[1:2].islower() else kind.title
+            )
+            note = " (Contrast keeps them in Policies)" if kind.name == "policies" else ""
+            warnings.append(f"{what}{note} are not part of Contrast reference values; left out")
     out: dict[str, Any] = {}
     if snp:
         out["snp"] = snp
