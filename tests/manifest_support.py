@@ -34,3 +34,17 @@ def strip_placeholders(node: Any) -> Any:
         for value in node:
             strip_placeholders(value)
     return node
+
+
+def unmark_placeholders(yaml_file: Path) -> None:
+    """Rewrite a `refkit manifest example` file as if every placeholder were replaced.
+
+    The template is refused by `build` until then (issue 11); tests that only need a
+    buildable file accept its values as they are.
+    """
+    import yaml
+
+    from refkit.yamlio import load_yaml
+
+    doc = strip_placeholders(load_yaml(yaml_file.read_bytes(), source=str(yaml_file)))
+    yaml_file.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")

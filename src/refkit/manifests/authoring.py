@@ -33,8 +33,9 @@ from typing import Any
 
 from refkit.errors import InputError, Location, NotUnderstood, ParseError
 from refkit.manifests.constants import PREDICATE_TYPE, STATEMENT_TYPE
-from refkit.manifests.model import KINDS, SCHEMA_VERSION
+from refkit.manifests.model import SCHEMA_VERSION
 from refkit.manifests.model.predicate import schema_minor, with_lists
+from refkit.manifests.model.registry import kinds
 from refkit.manifests.statement import Statement, parse_statement
 from refkit.reader import Obj, fail, json_copy
 from refkit.times import format_time, from_epoch_text, parse_time
@@ -222,7 +223,7 @@ def normalise(statement: Statement) -> Statement:
     rep = dataclasses.replace
     p = statement.predicate
     by_key = lambda e: natural_key(e.key)  # noqa: E731
-    lists = {kind: sorted((kind.normalise(e) for e in p.of(kind)), key=by_key) for kind in KINDS}
+    lists = {kind: sorted((kind.normalise(e) for e in p.of(kind)), key=by_key) for kind in kinds()}
     p = with_lists(p, lists)
     provenance = p.provenance
     if provenance is not None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from refkit.manifests.authoring import natural_key
-from refkit.manifests.model import KINDS
+from refkit.manifests.model.registry import kinds
 from refkit.manifests.statement import Statement
 
 SECTIONS = (
@@ -105,10 +105,18 @@ def _items(statement: Statement) -> dict[str, dict[str, Any]]:
         value = subject.to_json()
         value.pop("name")
         sections["artifacts"][subject.name] = value
-    for kind in KINDS:
+    present = {
+        **{(k, "referenceValues"): None for k in rv.lists},
+        **{(k, "declared"): None for k in (pred.declared.lists if pred.declared else {})},
+        **{(k, ""): None for k in pred.top},
+    }
+    for kind in kinds():
         items = sections[kind.diff_section]
-        for entry in pred.of(kind):
+        entries = pred.of(kind)
+        for entry in entries:
             items[entry.key] = entry.to_json()
+        if not entries and (kind.name, kind.container) in present:
+            items[kind.path] = []  # an empty list is not the same bytes as none
     for key, value in rv.unrecognized.items():
         sections["measurements"][f"referenceValues.{key}"] = value
     declared = pred.declared

@@ -20,7 +20,7 @@ from refkit.manifests.model.declared_snp import SnpDeclared, for_product
 from refkit.manifests.model.enums import SnpProduct
 from refkit.manifests.model.kind import Entry, Kind
 from refkit.manifests.model.models import ModelWeights
-from refkit.manifests.model.registry import KINDS, kinds_in
+from refkit.manifests.model.registry import kinds, kinds_in
 from refkit.manifests.model.release import Provenance, Release
 from refkit.reader import Obj, merged
 
@@ -143,7 +143,7 @@ class ReferenceManifest:
 
     def kinds(self) -> Iterator[tuple[Kind[Any], tuple[Any, ...]]]:
         """Every registered kind with its entries (only the kinds present)."""
-        for kind in KINDS:
+        for kind in kinds():
             entries = self.of(kind)
             if entries:
                 yield kind, entries
