@@ -327,3 +327,23 @@ def test_cli_build_output_dir_missing(tmp_path: Path, run_cli: Callable[..., Any
     assert r.code == ExitCode.BAD_INPUT
     assert "does not exist" in r.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_cli_build_huge_integer_is_bad_input(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    """Issue 11: a 5,000-digit hex integer crashed (exit 4) while formatting the error."""
+    text = RELEASE_YAML.read_text(encoding="utf-8")
+    assert "guestFeatures: 0x1" in text
+    path = tmp_path / "r.yaml"
+    path.write_text(text.replace("guestFeatures: 0x1", "guestFeatures: 0x" + "f" * 5000, 1))
+    r = run_cli("manifest", "build", path, "-o", tmp_path / "o.json")
+    assert r.code == ExitCode.BAD_INPUT, r.stderr
+    assert "an integer of about 6021 digits is out of range" in r.stderr
+    assert "referenceValues.snp[0].guestFeatures" in r.stderr
+
+
+def test_placeholder_subjects_never_collide_with_measured_ones() -> None:
+    """Issue 11: `--add-snp` subjects collided with the template's, one error at a time."""
+    document = load_yaml(example_yaml(), source="example")
+    names = {s["name"] for s in document["subjects"]}
+    # what `refkit measure snp --json` names its inputs: basenames, never with a "/"
+    assert all(name.startswith("placeholder/") for name in names)
