@@ -177,3 +177,14 @@ def test_library_never_imports_click_or_rich() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_schema_1_0_manifest_is_still_read() -> None:
+    """The bytes refkit 0.1.0 wrote (assets/manifests/release-1.0.json) mean the same."""
+    old = load_statement(
+        (ASSETS / "release-1.0.json").read_bytes(), source="1.0", require_canonical=True
+    )
+    new = load_statement((ASSETS / "release.json").read_bytes(), source="1.1")
+    assert old.predicate.schema_version == "1.0"
+    assert old.predicate.reference_values == new.predicate.reference_values
+    assert old.predicate.declared == new.predicate.declared

@@ -7,7 +7,7 @@ ResourceDescriptor subjects (spec/v1/resource_descriptor.md)::
     {"_type": "https://in-toto.io/Statement/v1",
      "subject": [{"name": ..., "digest": {"sha256": ...}, "annotations": {"kind": ...}}],
      "predicateType": "https://refkit.dev/reference-manifest/v1",
-     "predicate": {"schemaVersion": "1.0", "release": {...}, ...}}
+     "predicate": {"schemaVersion": "1.1", "release": {...}, ...}}
 
 Subjects are the release's artifacts (OCI images, firmware, kernel, initrd, cmdline, UKI,
 model disks); each carries its :class:`~refkit.manifests.model.ArtifactKind` in
