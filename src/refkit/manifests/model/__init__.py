@@ -40,6 +40,12 @@ from __future__ import annotations
 from refkit.manifests.model.common import (
     CONSTRAINT_UNKNOWN,
     DIGEST_SIZES,
+    SNP_CHIP_ID_SIZE,
+    SNP_HOST_DATA_SIZE,
+    SNP_MEASUREMENT_SIZE,
+    TDX_MR_SIZE,
+    TDX_PIID_SIZE,
+    TDX_U64_SIZE,
     DigestSet,
     EventLogRef,
     Shape,
@@ -60,6 +66,8 @@ from refkit.manifests.model.models import (
 )
 from refkit.manifests.model.policies import PolicyHash
 from refkit.manifests.model.predicate import (
+    SCHEMA_MAJOR,
+    SCHEMA_MINOR,
     SCHEMA_NEWER,
     SCHEMA_VERSION,
     Declared,
@@ -78,7 +86,7 @@ from refkit.manifests.model.release import (
     Source,
 )
 from refkit.manifests.model.snp import SnpReference
-from refkit.manifests.model.tdx import TdxReference
+from refkit.manifests.model.tdx import RTMR_COUNT, TdxReference
 from refkit.manifests.model.vtpm import PcrBank, VtpmReference
 from refkit.reader import MAX_SAFE_INT
 
@@ -87,8 +95,17 @@ __all__ = [
     "DIGEST_SIZES",
     "KINDS",
     "MAX_SAFE_INT",
+    "RTMR_COUNT",
+    "SCHEMA_MAJOR",
+    "SCHEMA_MINOR",
     "SCHEMA_NEWER",
     "SCHEMA_VERSION",
+    "SNP_CHIP_ID_SIZE",
+    "SNP_HOST_DATA_SIZE",
+    "SNP_MEASUREMENT_SIZE",
+    "TDX_MR_SIZE",
+    "TDX_PIID_SIZE",
+    "TDX_U64_SIZE",
     "ArtifactKind",
     "Block",
     "Builder",
