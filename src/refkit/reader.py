@@ -21,6 +21,7 @@ import copy
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from refkit.errors import Location, NotUnderstood, ParseError
@@ -29,6 +30,8 @@ from refkit.times import parse_time
 T = TypeVar("T")
 
 _HEX = re.compile(r"[0-9a-f]*")
+#: The read-only empty mapping :meth:`Obj.closed` returns (one object, not one per entry).
+EMPTY: Mapping[str, Any] = MappingProxyType({})
 #: RFC 8785 / I-JSON: integers beyond 2**53 - 1 are not exact in every JSON parser.
 MAX_SAFE_INT = 2**53 - 1
 
@@ -227,16 +230,17 @@ class Obj:
             hint=hint or "use a refkit release that understands this document",
         )
 
-    def closed(self, *, code: str) -> dict[str, Any]:
+    def closed(self, *, code: str) -> Mapping[str, Any]:
         """End of a constraint: refuse unknown fields (:meth:`refuse_rest` with ``code``).
 
         A lenient reader (display only: ``manifest show``/``diff``) keeps them instead, so
-        they can be shown; it never decides anything from them.
+        they can be shown; it never decides anything from them. Returns the (read-only)
+        fields kept: one shared empty mapping when there are none.
         """
         if self.lenient:
-            return self.rest()
+            return self.rest() or EMPTY
         self.refuse_rest(code=code)
-        return {}
+        return EMPTY
 
     def rest(self) -> dict[str, Any]:
         """The fields nobody asked for: kept verbatim so they survive a round trip."""

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from refkit.reader import Obj, check_hex, fail, merged, put, type_name
 
@@ -35,6 +35,30 @@ TDX_U64_SIZE = 8
 TDX_PIID_SIZE = 16
 
 E = TypeVar("E", bound=enum.StrEnum)
+V = TypeVar("V")
+
+#: Values already validated, by their JSON content: a manifest with 60,000 entries repeats
+#: the same VMM, tool and input digests 60,000 times, and each copy would cost a parse and
+#: a few hundred bytes. Only successes are kept (a failure names its own path), the key
+#: includes the reading mode, and every cached value holds only strings (so ``True`` can
+#: never stand for ``1``). Cleared when full.
+_VALIDATED: dict[tuple[Any, ...], Any] = {}
+_VALIDATED_LIMIT = 1 << 16
+
+
+def validated_once(key: tuple[Any, ...], build: Callable[[], V]) -> V:
+    """``build()``, or the value an equal ``key`` built before (values are immutable)."""
+    try:
+        hit = _VALIDATED.get(key)
+    except TypeError:  # something unhashable inside: nothing to share
+        return build()
+    if hit is not None:
+        return cast(V, hit)
+    out = build()
+    if len(_VALIDATED) >= _VALIDATED_LIMIT:
+        _VALIDATED.clear()
+    _VALIDATED[key] = out
+    return out
 
 
 def read_enum(obj: Obj, key: str, kind: type[E], *, required: bool = True) -> Any:
@@ -101,7 +125,14 @@ class DigestSet:
 
 
 def digests(obj: Obj, key: str) -> DigestSet:
-    return DigestSet.parse(obj.raw(key, True), obj.at(key), obj.source)
+    value = obj.raw(key, True)
+    return _digest_set(value, obj.at(key), obj.source)
+
+
+def _digest_set(value: Any, path: str, source: str) -> DigestSet:
+    if not isinstance(value, dict):
+        return DigestSet.parse(value, path, source)
+    return validated_once(("digests", *value.items()), lambda: DigestSet.parse(value, path, source))
 
 
 def digest_map(obj: Obj, key: str) -> Mapping[str, DigestSet] | None:
@@ -109,12 +140,22 @@ def digest_map(obj: Obj, key: str) -> Mapping[str, DigestSet] | None:
     sub = obj.opt_obj(key)
     if sub is None:
         return None
-    out: dict[str, DigestSet] = {}
-    for name, value in sub.value.items():
-        if not TOKEN.fullmatch(name):
-            raise sub.fail(name[:80], "is not a valid name (letters, digits, ._+:-)")
-        out[name] = DigestSet.parse(value, sub.at(name), obj.source)
-    return out
+
+    def build() -> Mapping[str, DigestSet]:
+        out: dict[str, DigestSet] = {}
+        for name, value in sub.value.items():
+            if not TOKEN.fullmatch(name):
+                raise sub.fail(name[:80], "is not a valid name (letters, digits, ._+:-)")
+            out[name] = _digest_set(value, sub.at(name), obj.source)
+        return out
+
+    try:
+        key_items = tuple(
+            (k, *v.items()) if isinstance(v, dict) else (k, v) for k, v in sub.value.items()
+        )
+    except AttributeError:
+        return build()
+    return validated_once(("digest map", *key_items), build)
 
 
 def digest_map_json(value: Mapping[str, DigestSet] | None) -> dict[str, Any] | None:
@@ -149,7 +190,9 @@ class Tool:
 
 def tool(obj: Obj) -> Tool | None:
     sub = obj.opt_obj("computedBy")
-    return None if sub is None else Tool.parse(sub)
+    if sub is None:
+        return None
+    return validated_once(("tool", sub.lenient, *sub.value.items()), lambda: Tool.parse(sub))
 
 
 def tool_json(value: Tool | None) -> dict[str, Any] | None:
@@ -223,6 +266,10 @@ class Vmm:
         return self.type + (f" {self.version}" if self.version else "")
 
 
+def _vmm(obj: Obj) -> Vmm:
+    return validated_once(("vmm", obj.lenient, *obj.value.items()), lambda: Vmm.parse(obj))
+
+
 @dataclass(frozen=True)
 class Shape:
     """The VM shape a computed value holds for: computed values are keyed by it."""
@@ -238,7 +285,7 @@ class Shape:
         return cls(
             vcpus=obj.integer("vcpus", lo=1, hi=4096),
             memory_mib=obj.opt_integer("memoryMiB", lo=1, hi=2**40),
-            vmm=Vmm.parse(obj.obj("vmm")),
+            vmm=_vmm(obj.obj("vmm")),
             gpus=obj.opt_integer("gpus", lo=0, hi=1024),
             unrecognized=obj.closed(code=CONSTRAINT_UNKNOWN),
         )
