@@ -22,3 +22,29 @@ def _load() -> dict[str, Any]:
     if "v" not in _CACHE:
         _CACHE["v"] = json.loads((ASSETS / "release.json").read_text(encoding="utf-8"))
     return _CACHE["v"]
+
+
+def strip_placeholders(node: Any) -> Any:
+    """``node`` (an authoring document) with every ``placeholder`` marker removed, in place."""
+    if isinstance(node, dict):
+        node.pop("placeholder", None)
+        for value in node.values():
+            strip_placeholders(value)
+    elif isinstance(node, list):
+        for value in node:
+            strip_placeholders(value)
+    return node
+
+
+def unmark_placeholders(yaml_file: Path) -> None:
+    """Rewrite a `refkit manifest example` file as if every placeholder were replaced.
+
+    The template is refused by `build` until then (issue 11); tests that only need a
+    buildable file accept its values as they are.
+    """
+    import yaml
+
+    from refkit.yamlio import load_yaml
+
+    doc = strip_placeholders(load_yaml(yaml_file.read_bytes(), source=str(yaml_file)))
+    yaml_file.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")

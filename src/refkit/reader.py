@@ -21,6 +21,7 @@ import copy
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from refkit.errors import Location, NotUnderstood, ParseError
@@ -29,6 +30,8 @@ from refkit.times import parse_time
 T = TypeVar("T")
 
 _HEX = re.compile(r"[0-9a-f]*")
+#: The read-only empty mapping :meth:`Obj.closed` returns (one object, not one per entry).
+EMPTY: Mapping[str, Any] = MappingProxyType({})
 #: RFC 8785 / I-JSON: integers beyond 2**53 - 1 are not exact in every JSON parser.
 MAX_SAFE_INT = 2**53 - 1
 
@@ -55,13 +58,19 @@ def check_hex(value: str, *, source: str, path: str, size: int | None = None) ->
 class Obj:
     """One JSON object under validation."""
 
-    def __init__(self, value: Any, *, source: str, path: str) -> None:
+    def __init__(self, value: Any, *, source: str, path: str, lenient: bool = False) -> None:
         if not isinstance(value, dict):
             raise fail(source, path, f"expected an object, found {type_name(value)}")
         self.value: dict[str, Any] = value
         self.source = source
         self.path = path
+        #: Read for display only: :meth:`closed` keeps unknown fields instead of refusing.
+        self.lenient = lenient
         self._seen: set[str] = set()
+
+    def child(self, value: Any, path: str) -> Obj:
+        """An object found below this one (same source and reading mode)."""
+        return Obj(value, source=self.source, path=path, lenient=self.lenient)
 
     def at(self, key: str) -> str:
         return f"{self.path}.{key}"
@@ -117,7 +126,7 @@ class Obj:
     ) -> int | None:
         value = self._typed(key, required, int, "an integer")
         if value is not None and not lo <= value <= hi:
-            raise self.fail(key, f"{value} is out of range [{lo}, {hi}]")
+            raise self.fail(key, f"{int_text(value)} is out of range [{lo}, {hi}]")
         return value
 
     def hex(self, key: str, size: int | None = None) -> str:
@@ -139,13 +148,21 @@ class Obj:
         return None if text is None else parse_time(text, source=self.source, path=self.at(key))
 
     def obj(self, key: str) -> Obj:
-        return Obj(self.raw(key, True), source=self.source, path=self.at(key))
+        return self.child(self.raw(key, True), self.at(key))
 
     def opt_obj(self, key: str) -> Obj | None:
         value = self.raw(key, False)
         if value is None and key not in self.value:
             return None
-        return Obj(value, source=self.source, path=self.at(key))
+        return self.child(value, self.at(key))
+
+    def objs(
+        self, key: str, item: Callable[[Obj], T], *, required: bool = False, min_items: int = 0
+    ) -> tuple[T, ...] | None:
+        """A list of objects, each read by ``item`` from its own :class:`Obj`."""
+        return self.opt_items(
+            key, lambda v, p: item(self.child(v, p)), required=required, min_items=min_items
+        )
 
     def items(
         self, key: str, item: Callable[[Any, str], T], *, min_items: int = 0
@@ -213,9 +230,34 @@ class Obj:
             hint=hint or "use a refkit release that understands this document",
         )
 
+    def closed(self, *, code: str) -> Mapping[str, Any]:
+        """End of a constraint: refuse unknown fields (:meth:`refuse_rest` with ``code``).
+
+        A lenient reader (display only: ``manifest show``/``diff``) keeps them instead, so
+        they can be shown; it never decides anything from them. Returns the (read-only)
+        fields kept: one shared empty mapping when there are none.
+        """
+        if self.lenient:
+            return self.rest() or EMPTY
+        self.refuse_rest(code=code)
+        return EMPTY
+
     def rest(self) -> dict[str, Any]:
         """The fields nobody asked for: kept verbatim so they survive a round trip."""
         return {k: json_copy(v) for k, v in self.value.items() if k not in self._seen}
+
+
+#: Integers with more bits than this are described by their size, not printed: Python
+#: refuses to turn an int of more than 4,300 digits into text, and nobody reads them.
+_PRINTABLE_BITS = 256
+
+
+def int_text(value: int) -> str:
+    """An integer for a message: itself if short, else its approximate number of digits."""
+    if value.bit_length() <= _PRINTABLE_BITS:
+        return str(value)
+    digits = int(value.bit_length() * 0.30103) + 1
+    return f"{'-' if value < 0 else ''}an integer of about {digits} digits"
 
 
 def type_name(value: Any) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from refkit.errors import ExitCode, InputError
+from refkit.errors import ExitCode, InputError, ParseError
 from refkit.manifests.authoring import (
     build_statement,
     choose_created,
@@ -20,8 +20,10 @@ from refkit.manifests.authoring import (
 )
 from refkit.manifests.canonical import is_canonical
 from refkit.manifests.files import write_output
+from refkit.manifests.model import SCHEMA_VERSION
+from refkit.manifests.model import snp as snp_kind
 from refkit.yamlio import load_yaml
-from tests.manifest_support import ASSETS
+from tests.manifest_support import ASSETS, strip_placeholders
 
 RELEASE_YAML = ASSETS / "release.yaml"
 
@@ -92,12 +94,12 @@ def test_created_refusals(option: str | None, env: str | None, needle: str) -> N
 def test_unrecognized_fields_are_reported_in_authoring_terms() -> None:
     doc = _doc()
     doc["declard"] = {}
-    doc["referenceValues"]["snp"][0]["shape"]["memoryMB"] = 1
+    doc["release"]["source"]["branch"] = "main"
     doc["subjects"][0]["sha"] = "x"
     statement = build_statement(doc, source="t", created=None, refkit_version="0.1.0")
     paths = unrecognized_fields(statement)
     assert "$.declard" in paths
-    assert "$.referenceValues.snp[0].shape.memoryMB" in paths
+    assert "$.release.source.branch" in paths
     assert any(p.startswith("$.subjects[") and p.endswith(".sha") for p in paths)
 
 
@@ -108,13 +110,64 @@ def test_kind_given_twice_is_refused() -> None:
         build_statement(doc, source="t", created=None, refkit_version="0.1.0")
 
 
-def test_example_template_builds_and_matches_golden_input() -> None:
+def test_example_template_builds_once_placeholders_are_replaced() -> None:
     text = example_yaml()
-    statement = build_statement(
-        load_yaml(text, source="example"), source="example", created=None, refkit_version="0"
-    )
-    assert statement.predicate.reference_values.snp
     assert text.startswith("# refkit reference manifest")
+    assert "DOMAIN.md" not in text  # not in the repository (issue 11)
+    document = strip_placeholders(load_yaml(text, source="example"))
+    statement = build_statement(document, source="example", created=None, refkit_version="0")
+    assert statement.predicate.reference_values.of(snp_kind.KIND)
+    assert statement.predicate.schema_version == SCHEMA_VERSION
+
+
+def test_example_template_is_refused_naming_every_placeholder() -> None:
+    """Issue 11: the template's fake values built, signed and showed VERIFIED."""
+    document = load_yaml(example_yaml(), source="example")
+    with pytest.raises(InputError) as info:
+        build_statement(document, source="release.yaml", created=None, refkit_version="0")
+    message = str(info.value)
+    for path in (
+        "subjects[0]",
+        "subjects[4]",
+        "release.source",
+        "referenceValues.snp[0]",
+        "referenceValues.snp[1]",
+        "referenceValues.tdx[0]",
+        "referenceValues.gpu[0]",
+        "declared.tdx[0]",
+        "models[0]",
+        "provenance.inputs[0]",
+    ):
+        assert path in message
+    assert "17 placeholder value(s)" in message
+
+
+def test_yaml_errors_name_yaml_paths() -> None:
+    """Issue 11: errors named $.predicate... paths the YAML file does not have."""
+    doc = _doc()
+    doc["release"]["version"] = "not a token!"
+    with pytest.raises(ParseError) as info:
+        build_statement(doc, source="r.yaml", created=None, refkit_version="0")
+    assert info.value.location.field == "release.version"
+    doc = _doc()
+    doc["referenceValues"]["snp"][0]["measurement"] = "ab"
+    with pytest.raises(ParseError) as info:
+        build_statement(doc, source="r.yaml", created=None, refkit_version="0")
+    assert info.value.location.field == "referenceValues.snp[0].measurement"
+    doc = _doc()
+    doc["subjects"][1]["kind"] = "nonsense"
+    with pytest.raises(ParseError) as info:
+        build_statement(doc, source="r.yaml", created=None, refkit_version="0")
+    assert info.value.location.field == "subjects[1].kind"
+
+
+def test_build_writes_the_current_schema_version_and_reads_the_old_forms() -> None:
+    """A 1.0 authoring document (RTMR list, declared.tdx object) builds as 1.1."""
+    statement = build_statement(_doc(), source="t", created=None, refkit_version="0.1.0")
+    pred = statement.to_json()["predicate"]
+    assert pred["schemaVersion"] == SCHEMA_VERSION
+    assert set(pred["referenceValues"]["tdx"][0]["rtmrs"]) == {"0", "1", "2", "3"}
+    assert isinstance(pred["declared"]["tdx"], list)
 
 
 # ----------------------------------------------------------------------------- files
@@ -147,6 +200,14 @@ def test_cli_example_then_build(tmp_path: Path, run_cli: Callable[..., Any]) -> 
     assert r.code == 0
     assert "refkit manifest build" in r.stderr
     out = tmp_path / "release.json"
+    r = run_cli("manifest", "build", yml, "-o", out)
+    assert r.code == ExitCode.BAD_INPUT  # placeholders, all named at once
+    assert "17 placeholder value(s)" in r.stderr
+    assert not out.exists()
+    yml.write_text(
+        yaml.safe_dump(strip_placeholders(load_yaml(yml.read_bytes(), source="y"))),
+        encoding="utf-8",
+    )
     r = run_cli("manifest", "build", yml, "-o", out)
     assert r.code == 0, r.stderr
     assert is_canonical(out.read_bytes(), source="out")
@@ -223,7 +284,9 @@ def test_cli_build_invalid_value_names_the_field(
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     r = run_cli("manifest", "build", path, "-o", tmp_path / "o.json")
     assert r.code == ExitCode.BAD_INPUT
-    assert "$.predicate.referenceValues.snp[0].measurement" in r.stderr
+    # YAML paths, not statement paths (behaviour change, issue 11)
+    assert "r.yaml, referenceValues.snp[0].measurement" in r.stderr
+    assert "$.predicate" not in r.stderr
     assert "lower case" in r.stderr
 
 
@@ -264,3 +327,23 @@ def test_cli_build_output_dir_missing(tmp_path: Path, run_cli: Callable[..., Any
     assert r.code == ExitCode.BAD_INPUT
     assert "does not exist" in r.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_cli_build_huge_integer_is_bad_input(tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    """Issue 11: a 5,000-digit hex integer crashed (exit 4) while formatting the error."""
+    text = RELEASE_YAML.read_text(encoding="utf-8")
+    assert "guestFeatures: 0x1" in text
+    path = tmp_path / "r.yaml"
+    path.write_text(text.replace("guestFeatures: 0x1", "guestFeatures: 0x" + "f" * 5000, 1))
+    r = run_cli("manifest", "build", path, "-o", tmp_path / "o.json")
+    assert r.code == ExitCode.BAD_INPUT, r.stderr
+    assert "an integer of about 6021 digits is out of range" in r.stderr
+    assert "referenceValues.snp[0].guestFeatures" in r.stderr
+
+
+def test_placeholder_subjects_never_collide_with_measured_ones() -> None:
+    """Issue 11: `--add-snp` subjects collided with the template's, one error at a time."""
+    document = load_yaml(example_yaml(), source="example")
+    names = {s["name"] for s in document["subjects"]}
+    # what `refkit measure snp --json` names its inputs: basenames, never with a "/"
+    assert all(name.startswith("placeholder/") for name in names)

@@ -386,7 +386,7 @@ def test_cli_unsupported_is_exit_2(tmp_path: Path, run_cli: Callable[..., Any]) 
 def test_contrast_nil_versus_empty_allow_lists() -> None:
     value = _input().to_json()
     del value["predicate"]["declared"]["snp"][0]["allowedChipIds"]
-    value["predicate"]["declared"]["tdx"]["allowedPiids"] = []
+    value["predicate"]["declared"]["tdx"][0]["allowedPiids"] = []  # a list per module (1.1)
     doc = json.loads(contrast.export(parse_statement(value, source="t")).data)
     assert doc["snp"][0]["AllowedChipIDs"] is None
     assert doc["tdx"][0]["AllowedPIIDs"] == []

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from refkit.errors import InputError, ParseError
 from refkit.manifests.authoring import natural_key
 from refkit.manifests.measured import add_snp_values, snp_values
+from refkit.manifests.model import snp as snp_kind
 from refkit.manifests.statement import load_statement
 from tests import firmware_factory as ff
 
@@ -66,8 +67,8 @@ def test_build_with_measured_values(tmp_path: Path, run_cli: Runner, measured: P
     assert r.code == 0, r.stderr
     statement = load_statement(out.read_bytes(), source="release.json", require_canonical=True)
     doc = json.loads(measured.read_text())
-    snp = statement.predicate.reference_values.snp
-    assert snp is not None
+    snp = statement.predicate.of(snp_kind.KIND)
+    assert snp
     # every measurement is there, unchanged, in vCPU order
     assert [(e.shape.vcpus, e.measurement) for e in snp] == [
         (m["vcpus"], m["measurement"]) for m in doc["measurements"]

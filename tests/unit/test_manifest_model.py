@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from refkit.errors import ParseError
+from refkit.errors import NotUnderstood, ParseError
 from refkit.manifests.model import SnpProduct, parse_predicate
+from refkit.manifests.model import snp as model_snp
 from refkit.manifests.statement import parse_statement
 from tests.manifest_support import example_statement
 
@@ -22,7 +23,7 @@ P = "$.predicate"
 SNP0 = f"{P}.referenceValues.snp[0]"
 TDX0 = f"{P}.referenceValues.tdx[0]"
 DSNP0 = f"{P}.declared.snp[0]"
-DTDX = f"{P}.declared.tdx"
+DTDX = f"{P}.declared.tdx[0]"
 MODEL0 = f"{P}.models[0]"
 
 DELETE = object()
@@ -55,8 +56,14 @@ TAMPERS: list[tuple[str, Any, str]] = [
     (f"{SNP0}.measurement", "zz" * 48, "hex"),
     (f"{SNP0}.measurement", 12, "expected a hex string"),
     (f"{TDX0}.mrtd", "0x" + "ab" * 47, "hex"),
-    (f"{TDX0}.rtmrs[2]", "ab" * 32, "32 bytes, expected 48"),
+    (f"{TDX0}.rtmrs.2", "ab" * 32, "32 bytes, expected 48"),
     (f"{TDX0}.rtmrs", ["ab" * 48] * 3, "exactly 4"),
+    (f"{TDX0}.rtmrs", {}, "at least one"),
+    (f"{TDX0}.rtmrs", {"4": "ab" * 48}, "RTMR index 0-3"),
+    (f"{TDX0}.eventLog", {"digest": {"sha256": "ab" * 31}}, "31 bytes, expected 32"),
+    (f"{MODEL0}.fileDigestRoot.method", "files", "not one this refkit can recompute"),
+    (f"{P}.referenceValues.gpu[0].measurements", {"1": []}, "non-empty list"),
+    (f"{P}.referenceValues.gpu[0].measurements", {"300": ["ab"]}, "block index"),
     (f"{P}.referenceValues.policies[0].hostData", "ab" * 48, "48 bytes, expected 32"),
     (f"{DSNP0}.allowedChipIds", ["ab" * 32], "32 bytes, expected 64"),
     (f"{DTDX}.mrSeams[0]", "AB" * 48, "lower-case"),
@@ -167,11 +174,16 @@ def test_nothing_to_reference_is_refused() -> None:
         parse_statement(doc, source="t.json")
 
 
-def test_newer_minor_version_is_read() -> None:
+def test_newer_minor_version_is_refused_unless_read_for_display() -> None:
+    """Behaviour change (issue 11, fail closed): 1.x newer than known was read as is."""
     doc = example_statement()
     doc["predicate"]["schemaVersion"] = "1.7"
     doc["predicate"]["newSection"] = {"x": 1}
-    statement = parse_statement(doc, source="t.json")
+    with pytest.raises(NotUnderstood) as info:
+        parse_statement(doc, source="t.json")
+    assert info.value.code == "manifest.schema.newer"
+    assert info.value.location.field == "$.predicate.schemaVersion"
+    statement = parse_statement(doc, source="t.json", strict=False)
     assert statement.predicate.schema_version == "1.7"
     assert statement.to_json() == doc
 
@@ -180,8 +192,8 @@ def test_typed_access() -> None:
     statement = parse_statement(example_statement(), source="t.json")
     pred = statement.predicate
     assert pred.release.created.tzinfo is not None
-    snp = pred.reference_values.snp
-    assert snp is not None
+    snp = pred.reference_values.of(model_snp.KIND)
+    assert snp
     assert snp[0].product is SnpProduct.MILAN
     assert pred.declared is not None
     milan = pred.declared.for_product(SnpProduct.MILAN)

@@ -53,11 +53,21 @@ def digest_set() -> st.SearchStrategy[dict[str, str]]:
 
 
 def with_unknown(base: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    """Unknown fields added: only for informational parts (constraints refuse them)."""
     return st.builds(lambda d, u: {**u, **d}, base, UNKNOWN)
 
 
+def closed(base: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    """A constraint: no unknown fields (they are refused; test_manifest_fail_closed.py)."""
+    return base
+
+
+def event_log() -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({"digest": digest_set()}, optional={"name": TEXT, "uri": TEXT})
+
+
 def shape(vcpus: int) -> st.SearchStrategy[dict[str, Any]]:
-    return with_unknown(
+    return closed(
         st.fixed_dictionaries(
             {
                 "vcpus": st.just(vcpus),
@@ -75,7 +85,7 @@ def inputs() -> st.SearchStrategy[dict[str, Any]]:
 
 
 def snp_entry(vcpus: int) -> st.SearchStrategy[dict[str, Any]]:
-    return with_unknown(
+    return closed(
         st.fixed_dictionaries(
             {
                 "shape": shape(vcpus),
@@ -95,14 +105,13 @@ def snp_entry(vcpus: int) -> st.SearchStrategy[dict[str, Any]]:
 
 
 def tdx_entry(vcpus: int) -> st.SearchStrategy[dict[str, Any]]:
-    return with_unknown(
+    rtmrs = st.lists(hexs(48), min_size=4, max_size=4) | st.dictionaries(
+        st.sampled_from("0123"), hexs(48), min_size=1
+    )
+    return closed(
         st.fixed_dictionaries(
-            {
-                "shape": shape(vcpus),
-                "mrtd": hexs(48),
-                "rtmrs": st.lists(hexs(48), min_size=4, max_size=4),
-            },
-            optional={"inputs": inputs()},
+            {"shape": shape(vcpus), "mrtd": hexs(48), "rtmrs": rtmrs},
+            optional={"inputs": inputs(), "eventLog": event_log()},
         )
     )
 
@@ -120,7 +129,9 @@ def vtpm_entries() -> st.SearchStrategy[list[dict[str, Any]]]:
         pcrs = st.dictionaries(
             st.integers(0, 23).map(str), hexs(sizes[bank]), min_size=1, max_size=3
         )
-        return st.fixed_dictionaries({"bank": st.just(bank), "pcrs": pcrs})
+        return st.fixed_dictionaries(
+            {"bank": st.just(bank), "pcrs": pcrs}, optional={"eventLog": event_log()}
+        )
 
     return st.lists(st.sampled_from(sorted(sizes)), unique=True, max_size=2).flatmap(
         lambda banks: st.tuples(*(one(b) for b in banks)).map(list)
@@ -140,6 +151,10 @@ def gpus() -> st.SearchStrategy[list[dict[str, Any]]]:
         optional={
             "driverVersions": st.lists(TOKEN, max_size=2),
             "rimIds": st.lists(TOKEN, max_size=2),
+            "rimDigests": st.dictionaries(TOKEN, digest_set(), max_size=2),
+            "measurements": st.dictionaries(
+                st.integers(0, 254).map(str), st.lists(hexs(48), min_size=1, max_size=2), max_size=2
+            ),
         },
     )
     return st.lists(one, unique_by=lambda g: (g["model"], g["ccMode"]), max_size=2)
@@ -150,7 +165,7 @@ def declared() -> st.SearchStrategy[dict[str, Any]]:
         {k: st.integers(0, 255) for k in ("bootloader", "tee", "snp", "microcode")}
     )
     policy = st.integers(0, 2**26 - 1).map(lambda p: (p | (1 << 17)) & ~(1 << 19))
-    snp_one = with_unknown(
+    snp_one = closed(
         st.fixed_dictionaries(
             {"minimumTcb": tcb, "guestPolicy": policy},
             optional={
@@ -166,7 +181,7 @@ def declared() -> st.SearchStrategy[dict[str, Any]]:
             *(snp_one.map(lambda d, p=p: d if p is None else {**d, "product": p}) for p in products)
         ).map(list)
     )
-    tdx = st.fixed_dictionaries(
+    tdx_one = st.fixed_dictionaries(
         {"mrSeams": st.lists(hexs(48), min_size=1, max_size=2)},
         optional={
             "xfam": hexs(8),
@@ -174,6 +189,15 @@ def declared() -> st.SearchStrategy[dict[str, Any]]:
             "minTcbEvaluationDataNumber": st.integers(0, 2**32 - 1),
             "allowedPiids": st.lists(hexs(16), max_size=2),
         },
+    )
+    # schema 1.0 (one object) or 1.1 (a list per module version)
+    tdx = tdx_one | st.lists(st.sampled_from(["1.5.20", "2.0.0", None]), unique=True).flatmap(
+        lambda versions: st.tuples(
+            *(
+                tdx_one.map(lambda d, v=v: d if v is None else {**d, "moduleVersion": v})
+                for v in versions
+            )
+        ).map(list)
     )
     return st.fixed_dictionaries({}, optional={"snp": snp, "tdx": tdx})
 
@@ -191,17 +215,24 @@ def models(disks: list[str]) -> st.SearchStrategy[list[dict[str, Any]]]:
         },
         optional={"uuid": st.uuids().map(str)},
     )
-    one = with_unknown(
+    one = closed(
         st.fixed_dictionaries(
             {
                 "name": TEXT,
-                "source": st.fixed_dictionaries({"repository": TEXT, "revision": TOKEN}),
+                "source": with_unknown(
+                    st.fixed_dictionaries({"repository": TEXT, "revision": TOKEN})
+                ),
                 "verity": verity,
             },
             optional={
                 "excludedFiles": st.lists(TEXT, max_size=2),
                 "fileDigestRoot": st.fixed_dictionaries(
-                    {"algorithm": st.just("sha256"), "digest": hexs(32)}
+                    {"algorithm": st.just("sha256"), "digest": hexs(32)},
+                    optional={
+                        "method": st.sampled_from(
+                            ["model-signing-files", "model-signing-shards", "refkit-files"]
+                        )
+                    },
                 ),
                 "disk": st.sampled_from(disks) if disks else st.nothing(),
                 "tools": st.dictionaries(TOKEN, TOKEN, max_size=2),
@@ -304,9 +335,9 @@ def test_yaml_to_json_to_model_round_trip(doc: dict[str, Any]) -> None:
     rebuilt = build_statement(shuffled, source="s", created=None, refkit_version="0.1.0")
     assert rebuilt.canonical_bytes() == data
     # and it can be shown, compared and exported without surprises
-    from refkit.cli.manifest.show import tables
+    from refkit.cli.manifest.show import render, views
 
-    assert tables(load_statement_or_bundle(data, source="gen.json"))
+    assert render(views(load_statement_or_bundle(data, source="gen.json")))
     assert not diff_statements(statement, again).differs
 
 
@@ -327,7 +358,7 @@ def test_yaml_to_signed_bundle_to_verified_show(doc: dict[str, Any], kind: str) 
     """The whole chain of issue 3: YAML -> canonical JSON -> sign -> verify -> show."""
     from datetime import UTC, datetime
 
-    from refkit.cli.manifest.show import tables
+    from refkit.cli.manifest.show import render, views
     from refkit.manifests.signing.policy import KeySigner, TrustPolicy, key_signer_name
     from refkit.manifests.signing.sign import sign_manifest
     from refkit.manifests.signing.verify import verify_manifest
@@ -345,7 +376,7 @@ def test_yaml_to_signed_bundle_to_verified_show(doc: dict[str, Any], kind: str) 
     result = verify_manifest([("gen.bundle.json", bundle)], policy, at=at.astimezone(UTC))
     assert result.ok, result.failure
     shown = load_statement_or_bundle(bundle, source="gen.bundle.json")
-    assert tables(shown)
+    assert render(views(shown))
     assert shown.statement == statement
     # one changed payload byte and the answer is no
     tampered = bundle.replace(b'"payload":"', b'"payload":"A', 1)

@@ -37,7 +37,7 @@ def test_contract_shape() -> None:
     out = statement.to_json()
     assert out["_type"] == STATEMENT_TYPE
     assert out["predicateType"] == PREDICATE_TYPE
-    assert out["predicate"]["schemaVersion"] == "1.0"
+    assert out["predicate"]["schemaVersion"] == "1.1"
     assert out == value
     assert statement.canonical_bytes() == canonical_dumps(value)
     with pytest.raises(AttributeError):
@@ -70,7 +70,9 @@ def test_malformed_is_parse_error(data: bytes, needle: str) -> None:
         load_statement(data, source="bad.json")
 
 
-def test_unknown_fields_survive_at_every_level() -> None:
+def test_unknown_fields_survive_in_informational_parts() -> None:
+    """Behaviour change (issue 11): inside constraints they are now refused
+    (test_manifest_fail_closed.py); the informational parts keep them as before."""
     value = example_statement()
     value["x-top"] = {"a": [1, 2]}
     value["subject"][0]["x-subject"] = True
@@ -79,12 +81,10 @@ def test_unknown_fields_survive_at_every_level() -> None:
     pred["x-pred"] = None
     pred["release"]["x-rel"] = 1
     pred["release"]["source"]["x-src"] = "s"
-    pred["referenceValues"]["x-rv"] = []
-    pred["referenceValues"]["snp"][0]["x-snp"] = "v"
-    pred["referenceValues"]["snp"][0]["shape"]["vmm"]["x-vmm"] = "v"
-    pred["declared"]["tdx"]["x-tdx"] = 3
-    pred["models"][0]["verity"]["x-verity"] = "v"
+    pred["models"][0]["source"]["x-msrc"] = "v"
     pred["provenance"]["x-prov"] = "v"
+    pred["provenance"]["builder"]["x-builder"] = "v"
+    pred["provenance"]["inputs"][0]["x-input"] = "v"
     expect = copy.deepcopy(value)
     assert parse_statement(value, source="mem").to_json() == expect
     # and through bytes
@@ -177,3 +177,14 @@ def test_library_never_imports_click_or_rich() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_schema_1_0_manifest_is_still_read() -> None:
+    """The bytes refkit 0.1.0 wrote (assets/manifests/release-1.0.json) mean the same."""
+    old = load_statement(
+        (ASSETS / "release-1.0.json").read_bytes(), source="1.0", require_canonical=True
+    )
+    new = load_statement((ASSETS / "release.json").read_bytes(), source="1.1")
+    assert old.predicate.schema_version == "1.0"
+    assert old.predicate.reference_values == new.predicate.reference_values
+    assert old.predicate.declared == new.predicate.declared

@@ -97,3 +97,15 @@ def test_empty_document_is_none() -> None:
 def test_absurd_integer_literal_is_a_parse_error() -> None:
     with pytest.raises(ParseError, match="invalid YAML value"):
         load_yaml("a: " + "9" * 10_000 + "\n", source="t.yaml")
+
+
+def test_huge_integers_are_described_by_size_in_messages() -> None:
+    """Python refuses int -> str beyond 4,300 digits; the reader must not crash on it."""
+    from refkit.reader import Obj, int_text
+
+    assert int_text(12345) == "12345"
+    huge = int("f" * 5000, 16)
+    assert int_text(huge) == "an integer of about 6021 digits"
+    assert int_text(-huge) == "-an integer of about 6021 digits"
+    with pytest.raises(ParseError, match="about 6021 digits is out of range"):
+        Obj({"n": huge}, source="t", path="$").integer("n")

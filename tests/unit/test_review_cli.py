@@ -13,6 +13,7 @@ from refkit.inputs import Lock
 from refkit.inputs.lock import dumps_lock
 from tests.inputs_support import DEB
 from tests.inputs_support import package as _package
+from tests.manifest_support import unmark_placeholders
 
 RunCli = Callable[..., Any]
 
@@ -112,6 +113,7 @@ def test_bad_time_verified_names_the_option_once(run_cli: RunCli, tmp_path: Path
     yaml_file = tmp_path / "release.yaml"
     statement = tmp_path / "release.json"
     assert run_cli("manifest", "example", "-o", yaml_file).code == ExitCode.OK
+    unmark_placeholders(yaml_file)  # the template's placeholders are refused (issue 11)
     r = run_cli(
         "manifest", "build", yaml_file, "-o", statement, "--created", "2026-01-01T00:00:00Z"
     )
@@ -203,6 +205,7 @@ def test_manifest_output_below_an_unsearchable_directory_is_not_a_crash(
     yaml_file = tmp_path / "release.yaml"
     statement = tmp_path / "release.json"
     assert run_cli("manifest", "example", "-o", yaml_file).code == ExitCode.OK
+    unmark_placeholders(yaml_file)  # the template's placeholders are refused (issue 11)
     r = run_cli(
         "manifest", "build", yaml_file, "-o", statement, "--created", "2026-01-01T00:00:00Z"
     )

@@ -6,7 +6,14 @@ data model with three conveniences for people:
 - ``subjects`` sits beside the predicate fields, each with a top-level ``kind`` (the
   statement carries it as ``annotations.kind``);
 - ``release.created`` may be left out and supplied at build time (see :func:`choose_created`);
-- ``schemaVersion`` and ``provenance.refkitVersion`` may be left out; refkit fills them.
+- ``schemaVersion`` and ``provenance.refkitVersion`` may be left out; refkit fills them;
+  an older ``1.x`` is raised to :data:`~refkit.manifests.model.SCHEMA_VERSION` (every 1.0
+  document is a valid 1.1 document, and the statement is written in the 1.1 forms);
+- values copied from ``refkit manifest example`` carry ``placeholder: true``; the build
+  refuses every object still marked, naming all of them (:func:`placeholders`).
+
+Errors name YAML paths (``release.version``, ``referenceValues.snp[0].measurement``),
+not the statement's (``$.predicate...``), which the YAML file does not have.
 
 Determinism: :func:`build_statement` sorts everything whose order carries no meaning
 (subjects by name; reference values, declared values, models and pinned inputs by their
@@ -18,17 +25,22 @@ from the document, an explicit option or ``SOURCE_DATE_EPOCH``, or the build fai
 from __future__ import annotations
 
 import dataclasses
+import enum
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
-from refkit.errors import InputError, ParseError
+from refkit.errors import InputError, Location, NotUnderstood, ParseError
 from refkit.manifests.constants import PREDICATE_TYPE, STATEMENT_TYPE
 from refkit.manifests.model import SCHEMA_VERSION
+from refkit.manifests.model.predicate import schema_minor, with_lists
+from refkit.manifests.model.registry import kinds
 from refkit.manifests.statement import Statement, parse_statement
 from refkit.reader import Obj, fail, json_copy
 from refkit.times import format_time, from_epoch_text, parse_time
 
+_DIGITS = re.compile(r"([0-9]+)")  # ASCII digits only: "²" and "٣" are text here
 _SUBJECT_FIELDS = ("name", "kind", "digest", "uri", "mediaType", "annotations")
 
 
@@ -73,7 +85,10 @@ def authoring_to_statement_json(
         raise top.fail("subjects", "expected a list of artifacts")
     subjects = [_subject(v, f"$.subjects[{i}]", source) for i, v in enumerate(raw_subjects)]
     predicate = {k: json_copy(v) for k, v in top.value.items() if k != "subjects"}
-    predicate.setdefault("schemaVersion", SCHEMA_VERSION)
+    version = predicate.setdefault("schemaVersion", SCHEMA_VERSION)
+    older = isinstance(version, str) and re.fullmatch(r"1\.(0|[1-9][0-9]{0,5})", version)
+    if older and schema_minor(version) < schema_minor(SCHEMA_VERSION):
+        predicate["schemaVersion"] = SCHEMA_VERSION
     release = predicate.get("release")
     if isinstance(release, dict) and created is not None:
         release["created"] = created
@@ -111,17 +126,75 @@ def build_statement(
     """Authoring form → validated, normalised :class:`Statement`.
 
     ``created`` replaces ``release.created`` when given (see :func:`choose_created`).
+    Refuses values still marked as placeholders, all of them at once.
     """
-    value = authoring_to_statement_json(
-        document, source=source, created=created, refkit_version=refkit_version
-    )
-    release = value["predicate"].get("release")
-    if isinstance(release, dict) and "created" not in release:
-        raise InputError(
-            f"{source}: no release creation time",
-            hint="set release.created, pass --created, or export SOURCE_DATE_EPOCH",
+    marked = placeholders(document)
+    if marked:
+        shown = ", ".join(marked[:20]) + (
+            f" and {len(marked) - 20} more" if len(marked) > 20 else ""
         )
-    return normalise(parse_statement(value, source=source))
+        raise InputError(
+            f"{source}: {len(marked)} placeholder value(s) from `refkit manifest example` "
+            f"are still in the file: {shown}",
+            hint="replace each with your release's real value and delete its "
+            "`placeholder: true` line (or delete the entry)",
+        )
+    try:
+        value = authoring_to_statement_json(
+            document, source=source, created=created, refkit_version=refkit_version
+        )
+        release = value["predicate"].get("release")
+        if isinstance(release, dict) and "created" not in release:
+            raise InputError(
+                f"{source}: no release creation time",
+                hint="set release.created, pass --created, or export SOURCE_DATE_EPOCH",
+            )
+        return normalise(parse_statement(value, source=source, schema=True, strict=True))
+    except ParseError as exc:
+        raise _in_yaml_terms(exc) from None
+
+
+def placeholders(document: Any) -> list[str]:
+    """YAML paths of every object in ``document`` that still has a ``placeholder`` key."""
+    found: list[str] = []
+    stack: list[tuple[Any, str]] = [(document, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            if "placeholder" in node:
+                found.append(path or "(top level)")
+            for key, child in node.items():
+                stack.append((child, f"{path}.{key}" if path else str(key)))
+        elif isinstance(node, list):
+            for i, child in enumerate(node):
+                stack.append((child, f"{path}[{i}]"))
+    return sorted(found, key=natural_key)
+
+
+def yaml_path(field: str) -> str:
+    """A statement path (``$.predicate.release.version``) in authoring-form terms."""
+    if field == "$" or field == "$.predicate":
+        return "(top level)"
+    for prefix in ("$.predicate.", "$."):
+        if field.startswith(prefix):
+            field = field[len(prefix) :]
+            break
+    match = re.match(r"subjects?(\[\d+\])(.*)", field)
+    if match:
+        rest = match.group(2)
+        rest = ".kind" if rest == ".annotations.kind" else rest
+        return f"subjects{match.group(1)}{rest}"
+    return field
+
+
+def _in_yaml_terms(exc: ParseError) -> ParseError:
+    loc = exc.location
+    if loc.field is None:
+        return exc
+    where = Location(loc.source, loc.offset, yaml_path(loc.field))
+    if isinstance(exc, NotUnderstood):
+        return NotUnderstood(exc.reason, location=where, code=exc.code, hint=exc.hint)
+    return ParseError(exc.reason, location=where, hint=exc.hint)
 
 
 def natural_key(text: str) -> tuple[tuple[tuple[int, int | str], ...], str]:
@@ -131,7 +204,9 @@ def natural_key(text: str) -> tuple[tuple[tuple[int, int | str], ...], str]:
     form never depends on the order entries were written in.
     """
     parts = tuple(
-        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part
+        (0, int(part)) if _DIGITS.fullmatch(part) else (1, part)
+        for part in _DIGITS.split(text)
+        if part
     )
     return parts, text
 
@@ -140,60 +215,20 @@ def _sorted(items: tuple[Any, ...] | None, key: Any) -> tuple[Any, ...] | None:
     return None if items is None else tuple(sorted(items, key=key))
 
 
-def _set(items: tuple[str, ...] | None) -> tuple[str, ...] | None:
-    return None if items is None else tuple(sorted(set(items)))
-
-
 def normalise(statement: Statement) -> Statement:
-    """Sort every list whose order carries no meaning (see the module docstring)."""
+    """Sort every list whose order carries no meaning (see the module docstring).
+
+    Each kind normalises its own entries (its allow-lists); entries are sorted by key.
+    """
     rep = dataclasses.replace
     p = statement.predicate
-    rv = p.reference_values
     by_key = lambda e: natural_key(e.key)  # noqa: E731
-    rv = rep(
-        rv,
-        snp=_sorted(rv.snp, by_key),
-        tdx=_sorted(rv.tdx, by_key),
-        vtpm=_sorted(rv.vtpm, by_key),
-        policies=_sorted(rv.policies, by_key),
-        gpu=_sorted(
-            None
-            if rv.gpu is None
-            else tuple(
-                rep(
-                    g,
-                    driver_versions=_set(g.driver_versions),
-                    vbios_versions=_set(g.vbios_versions),
-                    rim_ids=_set(g.rim_ids),
-                )
-                for g in rv.gpu
-            ),
-            by_key,
-        ),
-    )
-    declared = p.declared
-    if declared is not None:
-        snp = None
-        if declared.snp is not None:
-            snp = tuple(
-                sorted(
-                    (rep(d, allowed_chip_ids=_set(d.allowed_chip_ids)) for d in declared.snp),
-                    key=by_key,
-                )
-            )
-        tdx = declared.tdx
-        if tdx is not None:
-            tdx = rep(
-                tdx,
-                mr_seams=tuple(sorted(set(tdx.mr_seams))),
-                allowed_piids=_set(tdx.allowed_piids),
-            )
-        declared = rep(declared, snp=snp, tdx=tdx)
-    models = _sorted(p.models, by_key)
+    lists = {kind: sorted((kind.normalise(e) for e in p.of(kind)), key=by_key) for kind in kinds()}
+    p = with_lists(p, lists)
     provenance = p.provenance
     if provenance is not None:
         provenance = rep(provenance, inputs=_sorted(provenance.inputs, by_key))
-    predicate = rep(p, reference_values=rv, declared=declared, models=models, provenance=provenance)
+    predicate = rep(p, provenance=provenance)
     subjects = tuple(sorted(statement.subjects, key=lambda s: s.name))
     return rep(statement, subjects=subjects, predicate=predicate)
 
@@ -217,21 +252,54 @@ def _json_name(name: str) -> str:
     return head + "".join(part.capitalize() for part in rest)
 
 
+_FIELDS: dict[type, tuple[tuple[str, str], ...] | None] = {}
+
+
+def _fields(kind: type) -> tuple[tuple[str, str], ...] | None:
+    """(attribute, JSON name) of a dataclass's fields (None: not a dataclass), cached."""
+    if kind not in _FIELDS:
+        _FIELDS[kind] = (
+            tuple(
+                (f.name, _json_name(f.name))
+                for f in dataclasses.fields(kind)
+                if f.name != "unrecognized"
+            )
+            if dataclasses.is_dataclass(kind)
+            else None
+        )
+    return _FIELDS[kind]
+
+
+#: Fields holding the kinds' lists by kind name: their keys are the JSON names.
+_KIND_LISTS = ("lists", "top")
+_LEAVES = (str, int, enum.Enum, datetime)
+
+
 def _walk(value: Any, path: str) -> Iterator[str]:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        unrec = getattr(value, "unrecognized", None)
-        if isinstance(unrec, Mapping):
-            yield from (f"{path}.{k}" for k in unrec)
-        for f in dataclasses.fields(value):
-            if f.name != "unrecognized":
-                yield from _walk(getattr(value, f.name), f"{path}.{_json_name(f.name)}")
-    elif isinstance(value, tuple):
-        for i, item in enumerate(value):
-            yield from _walk(item, f"{path}[{i}]")
-    elif isinstance(value, Mapping):
-        for k, item in value.items():
-            if dataclasses.is_dataclass(item):
-                yield from _walk(item, f"{path}.{k}")
+    """Paths of unknown fields below ``value`` (iterative, linear in the model's size)."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, tuple):
+            stack.extend((item, f"{where}[{i}]") for i, item in enumerate(node))
+            continue
+        if isinstance(node, dict):
+            stack.extend((item, f"{where}.{k}") for k, item in node.items())
+            continue
+        fields = _fields(type(node))
+        if fields is None:
+            continue
+        unrec = getattr(node, "unrecognized", None)
+        if unrec:
+            yield from (f"{where}.{k}" for k in unrec)
+        for name, json_name in fields:
+            child = getattr(node, name)
+            if child is None or isinstance(child, _LEAVES):
+                continue
+            if name in _KIND_LISTS:
+                stack.extend((items, f"{where}.{k}") for k, items in child.items())
+            else:
+                stack.append((child, f"{where}.{json_name}"))
 
 
 def example_yaml() -> str:

@@ -13,7 +13,10 @@ trick), as are NaN/Infinity, invalid UTF-8, a byte-order mark, nesting deeper th
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from refkit.errors import InputError, Location, ParseError
@@ -70,11 +73,29 @@ def decode_document(data: bytes | str, *, source: str, max_bytes: int) -> str:
         raise ParseError("not valid UTF-8", location=Location(source, exc.start)) from None
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside (JSON values and frozen models hold no cycles).
+
+    Building a large document allocates millions of objects that all survive; each full
+    collection walks every one of them, which makes reading a 60,000-entry manifest grow
+    faster than its size. Reference counting still frees everything as usual.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def loads_strict(data: bytes | str, *, source: str, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
     """Parse a JSON document strictly; see the module docstring for what is refused."""
     text = decode_document(data, source=source, max_bytes=max_bytes)
     try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        with gc_paused():
+            value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except _DuplicateKey as exc:
         raise ParseError(
             f"duplicate JSON key {exc.key!r}",

@@ -1,14 +1,17 @@
 """What changed between two reference manifests, grouped the way a reviewer reads it.
 
 Sections, in this order: ``release``, ``artifacts`` (subjects, by name), ``measurements``
-(computed SNP/TDX/vTPM values and policy hashes, by their shape key), ``gpu``,
-``platform`` (declared values), ``models`` (by name), ``provenance``, ``other`` (schema
-version and fields refkit does not know). Within an item, nested objects are compared
-field by field (``digest.sha256``); lists are compared whole.
+(computed SNP/TDX/vTPM values and policy hashes), ``gpu``, ``platform`` (declared values),
+``models``, ``provenance``, ``other`` (schema version and fields refkit does not know).
+Each kind of reference value names its section and its item key (the entry's ``key``)
+in the registry (:mod:`refkit.manifests.model.registry`). Within an item, nested objects
+are compared field by field (``digest.sha256``); lists are compared whole.
 
 Pure: compares two :class:`~refkit.manifests.statement.Statement` values, reads no file.
-Deterministic: changes are sorted by section order, item and field. Entries are matched by
-their key, so reordering a list is not a change.
+Deterministic: changes are sorted by section order, then items in natural order (digit
+runs as numbers: "2 vCPU" before "10 vCPU"), then field. Entries are matched by their
+key, so reordering a list is not a change. Linear in the number of entries (plus the
+sort).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from refkit.manifests.model import GpuReference
+from refkit.manifests.authoring import natural_key
+from refkit.manifests.model.registry import kinds
 from refkit.manifests.statement import Statement
 
 SECTIONS = (
@@ -94,7 +98,6 @@ def _label(statement: Statement) -> str:
 def _items(statement: Statement) -> dict[str, dict[str, Any]]:
     """section → item key → JSON value of that item."""
     pred = statement.predicate
-    pred_json = pred.to_json()
     rv = pred.reference_values
     sections: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
     sections["release"]["release"] = pred.release.to_json()
@@ -102,24 +105,27 @@ def _items(statement: Statement) -> dict[str, dict[str, Any]]:
         value = subject.to_json()
         value.pop("name")
         sections["artifacts"][subject.name] = value
-    for entry in rv.entries():
-        section = "gpu" if isinstance(entry, GpuReference) else "measurements"
-        sections[section][entry.key] = entry.to_json()
+    present = {
+        **{(k, "referenceValues"): None for k in rv.lists},
+        **{(k, "declared"): None for k in (pred.declared.lists if pred.declared else {})},
+        **{(k, ""): None for k in pred.top},
+    }
+    for kind in kinds():
+        items = sections[kind.diff_section]
+        entries = pred.of(kind)
+        for entry in entries:
+            items[entry.key] = entry.to_json()
+        if not entries and (kind.name, kind.container) in present:
+            items[kind.path] = []  # an empty list is not the same bytes as none
     for key, value in rv.unrecognized.items():
         sections["measurements"][f"referenceValues.{key}"] = value
     declared = pred.declared
     if declared is not None:
-        for snp in declared.snp or ():
-            sections["platform"][snp.key] = snp.to_json()
-        if declared.tdx is not None:
-            sections["platform"]["tdx"] = declared.tdx.to_json()
         for key, value in declared.unrecognized.items():
             sections["platform"][f"declared.{key}"] = value
-    for model in pred.models or ():
-        sections["models"][model.name] = model.to_json()
     if pred.provenance is not None:
         sections["provenance"]["provenance"] = pred.provenance.to_json()
-    sections["other"]["schemaVersion"] = pred_json["schemaVersion"]
+    sections["other"]["schemaVersion"] = pred.schema_version
     for key, value in pred.unrecognized.items():
         sections["other"][f"predicate.{key}"] = value
     for key, value in statement.unrecognized.items():
@@ -157,11 +163,11 @@ def diff_statements(old: Statement, new: Statement) -> ManifestDiff:
     changes: list[Change] = []
     for section in SECTIONS:
         before, after = a[section], b[section]
-        for item in sorted(before.keys() | after.keys()):
+        for item in sorted(before.keys() | after.keys(), key=natural_key):
             if item not in after:
                 changes.append(Change(section, item, None, ChangeKind.REMOVED, before[item]))
             elif item not in before:
                 changes.append(Change(section, item, None, ChangeKind.ADDED, None, after[item]))
-            else:
+            elif before[item] != after[item]:  # most items are equal: one C-speed check
                 changes.extend(_compare(section, item, before[item], after[item]))
     return ManifestDiff(_label(old), _label(new), tuple(changes))

@@ -7,7 +7,7 @@ ResourceDescriptor subjects (spec/v1/resource_descriptor.md)::
     {"_type": "https://in-toto.io/Statement/v1",
      "subject": [{"name": ..., "digest": {"sha256": ...}, "annotations": {"kind": ...}}],
      "predicateType": "https://refkit.dev/reference-manifest/v1",
-     "predicate": {"schemaVersion": "1.0", "release": {...}, ...}}
+     "predicate": {"schemaVersion": "1.1", "release": {...}, ...}}
 
 Subjects are the release's artifacts (OCI images, firmware, kernel, initrd, cmdline, UKI,
 model disks); each carries its :class:`~refkit.manifests.model.ArtifactKind` in
@@ -35,8 +35,10 @@ model's ``disk`` names a subject of kind model-disk.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +54,7 @@ __all__ = [
     "NotARefkitManifest",
     "Statement",
     "Subject",
+    "for_display",
     "load_statement",
     "parse_statement",
 ]
@@ -59,6 +62,22 @@ __all__ = [
 _NAME = re.compile(r"[^\x00-\x1f\x7f]{1,512}")
 #: A release with more subjects than this is refused as absurd.
 MAX_SUBJECTS = 10_000
+
+_DISPLAY = contextvars.ContextVar("refkit_manifest_display", default=False)
+
+
+@contextlib.contextmanager
+def for_display() -> Iterator[None]:
+    """Statements parsed inside are read for display only (``strict=False``).
+
+    ``manifest show`` and ``diff`` read through :mod:`refkit.manifests.files`, which does not
+    take the flag; they wrap the read in this instead. Never wrap a verification in it.
+    """
+    token = _DISPLAY.set(True)
+    try:
+        yield
+    finally:
+        _DISPLAY.reset(token)
 
 
 class NotARefkitManifest(InputError):
@@ -165,8 +184,25 @@ def load_statement(
     return parse_statement(value, source=source, schema=schema)
 
 
-def parse_statement(value: dict[str, Any], *, source: str, schema: bool = True) -> Statement:
-    """Validate an already-parsed statement and build the typed :class:`Statement`."""
+def parse_statement(
+    value: dict[str, Any], *, source: str, schema: bool = False, strict: bool | None = None
+) -> Statement:
+    """Validate an already-parsed statement and build the typed :class:`Statement`.
+
+    ``schema=True`` also applies the published JSON Schema (build and sign do; reading
+    skips it: refkit's own checks refuse everything it refuses, and it is not linear
+    enough for 60,000 values). ``strict`` (default: True unless inside
+    :func:`for_display`) is :func:`~refkit.manifests.model.parse_predicate`'s.
+    """
+    if strict is None:
+        strict = not _DISPLAY.get()
+    with canonical.gc_paused():
+        return _parse_statement(value, source=source, schema=schema, strict=strict)
+
+
+def _parse_statement(
+    value: dict[str, Any], *, source: str, schema: bool, strict: bool
+) -> Statement:
     obj = Obj(value, source=source, path="$")
     stype = obj.text("_type")
     if stype != STATEMENT_TYPE:
@@ -180,13 +216,17 @@ def parse_statement(value: dict[str, Any], *, source: str, schema: bool = True) 
     if isinstance(raw_subjects, list) and len(raw_subjects) > MAX_SUBJECTS:
         raise obj.fail("subject", f"has more than {MAX_SUBJECTS} entries")
     subjects = obj.items("subject", lambda v, p: Subject.parse(v, p, source), min_items=1)
-    predicate = parse_predicate(obj.raw("predicate", True), source=source, schema=schema)
+    predicate = parse_predicate(
+        obj.raw("predicate", True), source=source, schema=schema, strict=strict
+    )
     statement = Statement(subjects=subjects, predicate=predicate, unrecognized=obj.rest())
     _check_references(statement, source)
     try:
         # Invariant for the signer: whatever parses can be written canonically (no lone
         # surrogates, no integers beyond I-JSON, even in fields refkit does not know).
-        canonical.canonical_dumps(statement.to_json())
+        # Checked on the input: the model writes back validated known fields and the
+        # unknown ones verbatim, so the input is canonicalisable iff the output is.
+        canonical.canonical_dumps(value)
     except InputError as exc:
         raise ParseError(
             f"cannot be written as canonical JSON: {exc.message}", location=Location(source)
@@ -202,10 +242,11 @@ def _check_references(statement: Statement, source: str) -> None:
                 source, f"$.subject[{i}].name", f"duplicates $.subject[{seen[subject.name]}]"
             )
         seen[subject.name] = i
+    by_name = {s.name: s for s in statement.subjects}
     for i, model in enumerate(statement.predicate.models or ()):
         if model.disk is None:
             continue
-        disk = statement.subject(model.disk)
+        disk = by_name.get(model.disk)
         where = f"$.predicate.models[{i}].disk"
         if disk is None:
             raise fail(source, where, f"names {model.disk!r}, which is not a subject")

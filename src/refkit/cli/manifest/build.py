@@ -56,6 +56,10 @@ def build(
     same content always gives the same bytes.
 
     \b
+    Values still marked `placeholder: true` (from `refkit manifest example`) are
+    refused, all named at once. Errors name YAML paths (release.version).
+
+    \b
     The creation time is, in order: --created, release.created in the YAML, the
     SOURCE_DATE_EPOCH environment variable. With none of them the build fails: refkit
     never uses the current time silently.

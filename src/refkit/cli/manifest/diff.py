@@ -9,10 +9,12 @@ from typing import Any
 import click
 
 from refkit.cli._options import json_option
-from refkit.cli._output import emit_json, emit_text, note
+from refkit.cli._output import emit_json, emit_text, note, warn
 from refkit.errors import VerificationFailed
 from refkit.manifests.diff import ChangeKind, ManifestDiff, diff_statements
 from refkit.manifests.files import read_statement_file
+from refkit.manifests.model import SCHEMA_VERSION, is_newer
+from refkit.manifests.statement import for_display
 
 
 @click.command("diff")
@@ -29,6 +31,8 @@ def diff(old: Path, new: Path, exit_code: bool, as_json: bool) -> None:
 
     \b
     Both files may be statements or bundles (bundle signatures are not verified here).
+    Entries are matched by key and listed in natural order (2 vCPUs before 10). A
+    manifest of a newer schema version than this refkit knows is compared with a warning.
     Exit status: 0 whether or not they differ; with --exit-code, 1 when they differ.
     Bad input is 2 either way.
 
@@ -37,11 +41,18 @@ def diff(old: Path, new: Path, exit_code: bool, as_json: bool) -> None:
       refkit manifest diff old.json new.json
       refkit manifest diff old.bundle.json new.bundle.json --exit-code --json
     """
-    a = read_statement_file(old, what="old manifest")
-    b = read_statement_file(new, what="new manifest")
+    with for_display():
+        a = read_statement_file(old, what="old manifest")
+        b = read_statement_file(new, what="new manifest")
     for loaded in (a, b):
         if loaded.from_bundle:
             note(f"{loaded.source}: bundle read, signature NOT verified")
+        version = loaded.statement.predicate.schema_version
+        if is_newer(version):
+            warn(
+                f"{loaded.source}: schema version {version} is newer than this refkit knows "
+                f"({SCHEMA_VERSION}); compared as read, `refkit manifest verify` refuses it"
+            )
     result = diff_statements(a.statement, b.statement)
     if as_json:
         emit_json(result.to_json())

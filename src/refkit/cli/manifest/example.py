@@ -15,15 +15,19 @@ from refkit.manifests.authoring import example_yaml
 @output_option(required=False)
 @force_option
 def example(output: Path | None, force: bool) -> None:
-    """Write a commented YAML reference manifest that builds as is.
+    """Write a commented YAML reference manifest to start from.
 
     \b
-    Every value in it is a placeholder: replace them with what your build and
-    `refkit measure` print, then run `refkit manifest build`.
+    Every value in it is a placeholder, marked `placeholder: true`: replace them with
+    what your build and `refkit measure` print and delete the markers; `refkit
+    manifest build` refuses the file while any marker is left, naming all of them.
 
     \b
     Example:
       refkit manifest example -o release.yaml
     """
     if write_result(output, example_yaml().encode("utf-8"), force=force):
-        note(f"wrote {output}; edit it, then: refkit manifest build {output} -o release.json")
+        note(
+            f"wrote {output}; replace its placeholders, then: "
+            f"refkit manifest build {output} -o release.json"
+        )

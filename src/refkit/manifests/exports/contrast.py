@@ -18,13 +18,16 @@ Mapping (Contrast accepts a workload if *any* one set matches):
   product (a computed entry without a product yields one set per declared product);
   ``Platform`` is ``Metal-QEMU-SNP`` (``Metal-QEMU-SNP-GPU`` when the shape has GPUs);
   ``CPUs`` is the shape's vCPU count;
-- one ``tdx[]`` set per computed TDX entry crossed with each allowed MRSEAM; ``Platform`` is
-  ``Metal-QEMU-TDX``; ``MemoryIntegrity``, ``SMTDisabled`` and ``StaticPlatform`` are
-  false (refkit's model has no such declaration yet).
+- one ``tdx[]`` set per computed TDX entry crossed with each declared TDX module entry and
+  each of its MRSEAMs; ``Platform`` is ``Metal-QEMU-TDX``; ``MemoryIntegrity``,
+  ``SMTDisabled`` and ``StaticPlatform`` are false (refkit's model has no such declaration
+  yet).
 
 Not expressible in Contrast, reported as warnings: SNP entries for products other than
-Milan/Genoa or for VMMs other than QEMU, VMPL, TDX ``tdAttributes``, vTPM values, policy
-hashes (Contrast keeps them in ``Policies``), GPU values and models. Refused
+Milan/Genoa or for VMMs other than QEMU, VMPL, TDX ``tdAttributes``, TDX entries that
+declare only some RTMRs (Contrast compares all four), and every other kind of reference
+value in the registry (vTPM values, policy hashes, which Contrast keeps in ``Policies``,
+GPU values, models, and any kind added later). Refused
 (:class:`~refkit.errors.UnsupportedInput`): SNP measurements without declared SNP values
 (Contrast requires MinimumTCB and GuestPolicy), TDX measurements without declared MRSEAMs.
 """
@@ -35,7 +38,17 @@ from typing import Any
 
 from refkit.errors import UnsupportedInput
 from refkit.manifests.exports import Export, pretty_json
-from refkit.manifests.model import SnpDeclared, SnpProduct, SnpReference, TdxReference
+from refkit.manifests.model import (
+    SnpDeclared,
+    SnpProduct,
+    SnpReference,
+    TdxDeclared,
+    TdxReference,
+    declared_snp,
+    declared_tdx,
+)
+from refkit.manifests.model import snp as snp_kind
+from refkit.manifests.model import tdx as tdx_kind
 from refkit.manifests.statement import Statement
 
 UPSTREAM = "edgelesssys/contrast internal/manifest/referencevalues.go @ 07866dc08e53"
@@ -99,16 +112,13 @@ def _snp_set(ref: SnpReference, product: SnpProduct, dec: SnpDeclared) -> dict[s
     }
 
 
-def _tdx_set(ref: TdxReference, mr_seam: str, statement: Statement) -> dict[str, Any]:
-    declared = statement.predicate.declared
-    tdx = declared.tdx if declared else None
-    assert tdx is not None
+def _tdx_set(ref: TdxReference, mr_seam: str, tdx: TdxDeclared) -> dict[str, Any]:
     return {
         "Platform": "Metal-QEMU-TDX",
         "MinTCBEvaluationDataNumber": tdx.min_tcb_evaluation_data_number or 0,
         "MrTd": ref.mrtd,
         "MrSeam": mr_seam,
-        "Rtmrs": list(ref.rtmrs),
+        "Rtmrs": [ref.rtmrs[str(i)] for i in range(4)],
         "Xfam": tdx.xfam or "",
         "AllowedPIIDs": None if tdx.allowed_piids is None else list(tdx.allowed_piids),
         "MemoryIntegrity": False,
@@ -121,11 +131,10 @@ def _tdx_set(ref: TdxReference, mr_seam: str, statement: Statement) -> dict[str,
 def reference_values(statement: Statement) -> tuple[dict[str, Any], list[str]]:
     """The Contrast ``ReferenceValues`` object and the warnings about what it leaves out."""
     pred = statement.predicate
-    rv = pred.reference_values
     declared = pred.declared
     warnings: list[str] = []
     snp: list[dict[str, Any]] = []
-    for ref in rv.snp or ():
+    for ref in pred.of(snp_kind.KIND):
         if ref.shape.vmm.type != "qemu":
             warnings.append(f"skipped {ref.key}: Contrast supports QEMU only")
             continue
@@ -153,26 +162,31 @@ def reference_values(statement: Statement) -> tuple[dict[str, Any], list[str]]:
                 hint="Contrast needs MinimumTCB and GuestPolicy: add declared.snp",
             )
     tdx: list[dict[str, Any]] = []
-    if rv.tdx:
-        tdx_declared = declared.tdx if declared else None
-        if tdx_declared is None:
+    tdx_refs = pred.of(tdx_kind.KIND)
+    if tdx_refs:
+        tdx_declared = pred.of(declared_tdx.KIND)
+        if not tdx_declared:
             raise UnsupportedInput(
                 "TDX measurements without declared TDX values",
-                hint="Contrast needs MrSeam: add declared.tdx.mrSeams",
+                hint="Contrast needs MrSeam: add declared.tdx with mrSeams",
             )
-        if tdx_declared.td_attributes is not None:
+        if any(d.td_attributes is not None for d in tdx_declared):
             warnings.append("declared tdx.tdAttributes is not part of this Contrast version")
-        for tref in rv.tdx:
-            for seam in tdx_declared.mr_seams:
-                tdx.append(_tdx_set(tref, seam, statement))
-    for what, present in (
-        ("vTPM values", rv.vtpm),
-        ("policy hashes (Contrast keeps them in Policies)", rv.policies),
-        ("GPU values", rv.gpu),
-        ("models", pred.models),
-    ):
-        if present:
-            warnings.append(f"{what} are not part of Contrast reference values; left out")
+        for tref in tdx_refs:
+            if len(tref.rtmrs) != 4:
+                warnings.append(f"skipped {tref.key}: Contrast needs all four RTMRs")
+                continue
+            for dec_tdx in tdx_declared:
+                for seam in dec_tdx.mr_seams:
+                    tdx.append(_tdx_set(tref, seam, dec_tdx))
+    handled = (snp_kind.KIND, tdx_kind.KIND, declared_snp.KIND, declared_tdx.KIND)
+    for kind, _entries in pred.kinds():
+        if kind not in handled:
+            what = (
+                kind.title[0].lower() + kind.title[1:] if kind.title[1:2].islower() else kind.title
+            )
+            note = " (Contrast keeps them in Policies)" if kind.name == "policies" else ""
+            warnings.append(f"{what}{note} are not part of Contrast reference values; left out")
     out: dict[str, Any] = {}
     if snp:
         out["snp"] = snp

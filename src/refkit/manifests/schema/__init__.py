@@ -1,9 +1,10 @@
 """The JSON Schema of the reference-manifest predicate, shipped as package data.
 
 ``reference-manifest-v1.schema.json`` (JSON Schema draft 2020-12) describes the predicate of
-schema version 1.x: required fields, types, hex patterns and integer ranges. It allows
-unknown properties everywhere, so newer minor versions validate against it. refkit applies
-it to every predicate it reads, before the semantic checks of
+schema version 1.x (this file: 1.1): required fields, types, hex patterns and integer
+ranges. Constraint objects are closed (``additionalProperties: false``: fail closed,
+docs/decisions/0005-fail-closed.md); informational parts allow unknown properties. refkit
+applies it when building and signing, after the semantic checks of
 :mod:`refkit.manifests.model`; publishers of other tools can use the same file.
 
 Invariant: a schema violation is reported as one :class:`~refkit.errors.ParseError` whose
