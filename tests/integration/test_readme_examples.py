@@ -103,7 +103,7 @@ def test_the_readme_has_examples_and_they_follow_the_conventions() -> None:
     assert len(blocks) >= 5
     script, shown = to_script("$ refkit --version\nrefkit 1\n\nrefkit x \\\n  --y  # exits 2")
     assert shown == [("refkit --version", "refkit 1")]
-    assert script == "set +e; refkit x   --y; rc=$?; set -e; [ $rc -eq 2 ]"
+    assert script.strip() == "set +e; refkit x    --y; rc=$?; set -e; [ $rc -eq 2 ]"
 
 
 @pytest.fixture(scope="module")

@@ -62,7 +62,7 @@ def test_key_order_and_comments_do_not_change_the_bytes() -> None:
 @pytest.mark.parametrize(
     ("option", "document", "env", "expect", "origin"),
     [
-        ("2026-05-01T00:00:00Z", "2026-01-01T00:00:00Z", "0", "2026-05-01T00:00:00Z", "--created"),
+        ("2026-05-01T00:00:00Z", "2026-01-01T00:00:00Z", "0", "2026-05-01T00:00:00Z", "explicit"),
         (None, "2026-01-01T00:00:00Z", "0", "2026-01-01T00:00:00Z", "release.created"),
         (None, None, "1700000000", "2023-11-14T22:13:20Z", "SOURCE_DATE_EPOCH"),
         (None, None, " 0 ", "1970-01-01T00:00:00Z", "SOURCE_DATE_EPOCH"),

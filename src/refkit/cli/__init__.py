@@ -125,6 +125,8 @@ _FLAG_WORDS = (
     ("allow downloads to fetch it", "drop --offline to download it"),
     ("choose another output directory", "choose another --out directory"),
     ("name a directory as the output", "give --out a directory"),
+    ("give the creation time explicitly", "pass --created YYYY-MM-DDTHH:MM:SSZ"),
+    ("export the rvps sample format", "export --format rvps"),
 )
 
 

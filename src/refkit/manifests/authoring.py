@@ -49,14 +49,14 @@ def choose_created(
 ) -> tuple[str, str]:
     """The release creation time and where it came from, by documented precedence.
 
-    1. ``--created`` (an explicit option wins: the build command says it overrides);
+    1. ``option``, a time the caller gives explicitly (it wins: it overrides);
     2. ``release.created`` in the document;
     3. the ``SOURCE_DATE_EPOCH`` environment variable (integer seconds since 1970, UTC);
     4. otherwise :class:`~refkit.errors.InputError`: refkit never takes the clock silently.
     """
     if option is not None:
-        parse_time(option, source="command line", path="--created")
-        return option, "--created"
+        parse_time(option, source="the explicit creation time", path="value")
+        return option, "explicit"
     if document is not None:
         return document, "release.created"
     if source_date_epoch is not None:
@@ -70,7 +70,7 @@ def choose_created(
         return format_time(when), "SOURCE_DATE_EPOCH"
     raise InputError(
         "no release creation time",
-        hint="set release.created in the YAML, pass --created YYYY-MM-DDTHH:MM:SSZ, "
+        hint="set release.created in the YAML, give the creation time explicitly, "
         "or export SOURCE_DATE_EPOCH (refkit never uses the current time silently)",
     )
 
@@ -147,7 +147,8 @@ def build_statement(
         if isinstance(release, dict) and "created" not in release:
             raise InputError(
                 f"{source}: no release creation time",
-                hint="set release.created, pass --created, or export SOURCE_DATE_EPOCH",
+                hint="set release.created, give the creation time explicitly, "
+                "or export SOURCE_DATE_EPOCH",
             )
         return normalise(parse_statement(value, source=source, schema=True, strict=True))
     except ParseError as exc:

@@ -14,8 +14,8 @@ from refkit.cli._output import emit_json, note, warn
 from refkit.cli.manifest._common import force_option, output_option, write_result
 from refkit.errors import InputError, Location, ParseError, read_input_file
 from refkit.manifests.authoring import build_statement, choose_created, unrecognized_fields
-from refkit.manifests.canonical import loads_strict
-from refkit.manifests.measured import add_snp_values
+from refkit.manifests.measured import add_snp_values, load_measurement
+from refkit.times import parse_time
 from refkit.yamlio import MAX_YAML_BYTES, load_yaml
 
 
@@ -69,7 +69,7 @@ def build(
       SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) \\
         refkit manifest build release.yaml -o release.json
       refkit measure snp --mode snp --vcpus 1-64 --vcpu-type EPYC-Milan \\
-        --ovmf OVMF.amdsev.fd --kernel vmlinuz --json > snp.json
+        --ovmf OVMF.amdsev.fd --kernel vmlinuz --json -o snp.json
       refkit manifest build release.yaml --add-snp snp.json -o release.json
     """
     source = os.fspath(yaml_file)
@@ -86,12 +86,12 @@ def build(
         )
     for measured_file in add_snp:
         measured_source = os.fspath(measured_file)
-        measured = loads_strict(
-            read_input_file(measured_file, what="measurement JSON"), source=measured_source
-        )
+        measured = load_measurement(measured_file)
         document = add_snp_values(document, measured, source=measured_source)
     release = document.get("release")
     in_doc = release.get("created") if isinstance(release, dict) else None
+    if created is not None:
+        parse_time(created, source="command line", path="--created")
     when, origin = choose_created(
         option=created,
         document=in_doc if isinstance(in_doc, str) else None,

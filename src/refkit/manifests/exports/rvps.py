@@ -158,7 +158,8 @@ def stored_values(statement: Statement) -> Export:
     if expires is None:
         raise UnsupportedInput(
             "RVPS reference values need an expiration and the manifest has no release.expires",
-            hint="set release.expires, or export --format rvps (expires after 12 months)",
+            hint="set release.expires, or export the rvps sample format (it expires values "
+            "12 months after registration)",
         )
     values, warnings = reference_values(statement)
     document = [

@@ -1,37 +1,17 @@
 """The SEV-SNP enums a manifest shares with the measure engine (product, mode, VMM).
 
-Kept in one small module on purpose: the measure engine has enums for the same things,
-and unifying the two means replacing the definitions here with imports from there. The
-values are what the manifest's JSON holds; they never change.
+Defined once, in the measure package (:mod:`refkit.measure.cpu` for the product,
+:mod:`refkit.measure.snp.modes` for modes and VMMs), and imported here under the names
+the manifest model has always used. The values are what the manifest's JSON holds; they
+never change. A manifest records only the modes in :data:`MANIFEST_MODES` (the engine's
+``snp:ovmf-hash`` and ``snp:svsm`` give no launch value a verifier compares).
 """
 
 from __future__ import annotations
 
-import enum
+from refkit.measure.cpu import SnpProduct
+from refkit.measure.snp.modes import MANIFEST_MODES
+from refkit.measure.snp.modes import SevMode as SnpMode
+from refkit.measure.snp.modes import VmmType as SnpVmm
 
-
-class SnpProduct(enum.StrEnum):
-    """AMD EPYC generations, spelled as AMD's key distribution service and Contrast do."""
-
-    MILAN = "Milan"
-    GENOA = "Genoa"
-    TURIN = "Turin"
-
-
-class SnpMode(enum.StrEnum):
-    """The guest type a launch digest was computed for (sev-snp-measure ``--mode``)."""
-
-    SNP = "snp"
-    SEV_ES = "seves"
-    SEV = "sev"
-
-
-class SnpVmm(enum.StrEnum):
-    """VMM flavours whose VMSA register defaults differ (sev-snp-measure ``--vmm-type``)."""
-
-    QEMU = "qemu"
-    EC2 = "ec2"
-    GCE = "gce"
-
-
-__all__ = ["SnpMode", "SnpProduct", "SnpVmm"]
+__all__ = ["MANIFEST_MODES", "SnpMode", "SnpProduct", "SnpVmm"]

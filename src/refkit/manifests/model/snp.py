@@ -20,7 +20,7 @@ from refkit.manifests.model.common import (
     tool,
     tool_json,
 )
-from refkit.manifests.model.enums import SnpMode, SnpProduct, SnpVmm
+from refkit.manifests.model.enums import MANIFEST_MODES, SnpMode, SnpProduct, SnpVmm
 from refkit.manifests.model.kind import Fact, Kind, View, grouped
 from refkit.reader import Obj, merged, put
 
@@ -54,6 +54,9 @@ class SnpReference:
             computed_by=tool(obj),
             unrecognized=obj.closed(code=CONSTRAINT_UNKNOWN),
         )
+        if out.mode not in MANIFEST_MODES:
+            allowed = ", ".join(sorted(m.value for m in MANIFEST_MODES))
+            raise obj.fail("mode", f"must be one of: {allowed} (a launch value a manifest records)")
         if out.shape.vmm.type not in {v.value for v in SnpVmm}:
             allowed = ", ".join(v.value for v in SnpVmm)
             raise obj.fail("shape.vmm.type", f"for SNP must be one of: {allowed}")
