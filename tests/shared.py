@@ -37,3 +37,11 @@ def vector(*parts: str) -> Path:
 def shared_input(*parts: str) -> Path:
     """A file under ../shared/inputs (the mirror of pinned Debian packages)."""
     return shared_path("inputs", *parts)
+
+
+def assert_not_a_bug(exc: BaseException) -> None:
+    """For fuzz and tamper loops: a typed refusal passes a case, an InternalError (exit 4,
+    a bug in refkit) does not."""
+    from refkit.errors import InternalError
+
+    assert not isinstance(exc, InternalError), f"internal error (a bug): {exc}"

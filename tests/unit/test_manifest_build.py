@@ -83,6 +83,12 @@ def test_created_precedence(
         (None, None, "no release creation time"),
         (None, "yesterday", "SOURCE_DATE_EPOCH"),
         (None, "-5", "SOURCE_DATE_EPOCH"),
+        # issue 11: these were exit 4 (year out of range; isdigit() takes superscripts
+        # and other scripts' digits)
+        (None, "999999999999", "before the year 10000"),
+        (None, "\u00b2", "ASCII"),
+        (None, "\u0661\u0662", "ASCII"),
+        (None, "1_0", "ASCII"),
         ("2026-05-01", None, "RFC 3339"),
     ],
 )
