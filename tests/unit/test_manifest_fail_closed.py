@@ -8,6 +8,9 @@ An older reader must not pass what a newer constraint would fail.
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -100,3 +103,58 @@ def test_build_refuses_unknown_constraint_fields_in_yaml_terms() -> None:
         build_statement(doc, source="t.yaml", created=None, refkit_version="0.1.0")
     assert info.value.code == "manifest.constraint.unknown"
     assert info.value.location.field == "referenceValues.snp[0].minimumSvnNew"
+
+
+# ------------------------------------------------------------------ through manifest verify
+# A newer release signs a constraint this refkit does not know (or a newer minor schema
+# version): the signature is fine, and verification must still say no, with the code,
+# because passing would ignore what the newer rule checks. The bundles are made with
+# refkit's DSSE and bundle writers directly: `manifest sign` itself refuses to sign what
+# it does not understand.
+
+
+def _signed(tmp_path: Path, statement: dict[str, Any]) -> tuple[Path, Path]:
+    from refkit.manifests.canonical import canonical_dumps
+    from refkit.manifests.signing.bundle import dump_bundle, key_bundle
+    from refkit.manifests.signing.dsse import sign_envelope
+    from refkit.manifests.signing.keys import KeyType, cosign_hint, generate
+
+    key = generate(KeyType.ED25519)
+    envelope = sign_envelope(canonical_dumps(statement), key)
+    bundle = tmp_path / "newer.bundle.json"
+    bundle.write_bytes(dump_bundle(key_bundle(envelope, cosign_hint(key.public_key()))))
+    pub = tmp_path / "newer.pub"
+    pub.write_bytes(key.public_key().pem())
+    return bundle, pub
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        (
+            lambda p: p["referenceValues"]["snp"][0].update(minimumFirmwareBuild=21),
+            "manifest.constraint.unknown",
+        ),
+        (
+            lambda p: p["declared"]["snp"][0].update(allowedHosts=["a"]),
+            "manifest.constraint.unknown",
+        ),
+        (lambda p: p.update(schemaVersion="1.99"), "manifest.schema.newer"),
+    ],
+)
+def test_manifest_verify_refuses_what_it_does_not_understand(
+    tmp_path: Path, run_cli: Callable[..., Any], change: Callable[[dict[str, Any]], Any], code: str
+) -> None:
+    statement = example_statement()
+    # the unchanged manifest verifies (so the refusal below is the change's doing)
+    bundle, pub = _signed(tmp_path, statement)
+    ok = run_cli("manifest", "verify", bundle, "--key", pub, "--at", "2026-06-01T00:00:00Z")
+    assert ok.code == 0, ok.stdout + ok.stderr
+    change(statement["predicate"])
+    bundle, pub = _signed(tmp_path, statement)
+    r = run_cli(
+        "manifest", "verify", bundle, "--key", pub, "--at", "2026-06-01T00:00:00Z", "--json"
+    )
+    assert r.code == 1, r.stdout + r.stderr
+    failing = [c["code"] for c in json.loads(r.stdout)["checks"] if not c["ok"]]
+    assert failing == [code]
