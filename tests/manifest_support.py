@@ -21,7 +21,8 @@ _CACHE: dict[str, Any] = {}
 def _load() -> dict[str, Any]:
     if "v" not in _CACHE:
         _CACHE["v"] = json.loads((ASSETS / "release.json").read_text(encoding="utf-8"))
-    return _CACHE["v"]
+    value: dict[str, Any] = _CACHE["v"]
+    return value
 
 
 def strip_placeholders(node: Any) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -319,10 +320,8 @@ def test_synthetic_svsm(
 @pytest.mark.vectors
 def test_cli_equals_peer_cli(ovmf: Path, boot: dict[str, Path]) -> None:
     """Both tools as processes, same arguments, same text output."""
-    tool = shutil.which("sev-snp-measure") or str(
-        Path(os.sys.executable).parent / "sev-snp-measure"
-    )
-    refkit = str(Path(os.sys.executable).parent / "refkit")
+    tool = shutil.which("sev-snp-measure") or str(Path(sys.executable).parent / "sev-snp-measure")
+    refkit = str(Path(sys.executable).parent / "refkit")
     if not Path(tool).exists() or not Path(refkit).exists():
         pytest.skip("sev-snp-measure or refkit console scripts are not installed in this venv")
     args = [

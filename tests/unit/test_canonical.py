@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import rfc8785
@@ -22,7 +23,7 @@ _json = st.recursive(
 
 @settings(max_examples=500)
 @given(_json)
-def test_fast_path_equals_rfc8785(value: object) -> None:
+def test_fast_path_equals_rfc8785(value: Any) -> None:
     try:
         expected = bytes(rfc8785.dumps(value))
     except (rfc8785.CanonicalizationError, UnicodeEncodeError):
@@ -54,7 +55,7 @@ def test_orders_that_differ_between_utf16_and_code_points() -> None:
 
 
 @pytest.mark.parametrize("value", [1.5, 2**53, {"a": "\ud800"}, float("nan")])
-def test_slow_path_values(value: object) -> None:
+def test_slow_path_values(value: Any) -> None:
     try:
         expected = bytes(rfc8785.dumps(value))
     except (rfc8785.CanonicalizationError, ValueError, UnicodeEncodeError):

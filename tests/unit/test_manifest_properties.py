@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,6 +42,11 @@ JSON = st.recursive(
     max_leaves=8,
 )
 UNKNOWN = st.dictionaries(st.from_regex(r"x-[a-z]{1,8}", fullmatch=True), JSON, max_size=2)
+
+
+def _with(key: str, value: str | None) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A map function adding ``key: value`` to a drawn entry (nothing when value is None)."""
+    return lambda d: d if value is None else {**d, key: value}
 
 
 def hexs(size: int) -> st.SearchStrategy[str]:
@@ -178,9 +184,7 @@ def declared() -> st.SearchStrategy[dict[str, Any]]:
         )
     )
     snp = st.lists(st.sampled_from(["Milan", "Genoa", None]), unique=True, max_size=2).flatmap(
-        lambda products: st.tuples(
-            *(snp_one.map(lambda d, p=p: d if p is None else {**d, "product": p}) for p in products)
-        ).map(list)
+        lambda products: st.tuples(*(snp_one.map(_with("product", p)) for p in products)).map(list)
     )
     tdx_one = st.fixed_dictionaries(
         {"mrSeams": st.lists(hexs(48), min_size=1, max_size=2)},
@@ -193,12 +197,9 @@ def declared() -> st.SearchStrategy[dict[str, Any]]:
     )
     # schema 1.0 (one object) or 1.1 (a list per module version)
     tdx = tdx_one | st.lists(st.sampled_from(["1.5.20", "2.0.0", None]), unique=True).flatmap(
-        lambda versions: st.tuples(
-            *(
-                tdx_one.map(lambda d, v=v: d if v is None else {**d, "moduleVersion": v})
-                for v in versions
-            )
-        ).map(list)
+        lambda versions: st.tuples(*(tdx_one.map(_with("moduleVersion", v)) for v in versions)).map(
+            list
+        )
     )
     return st.fixed_dictionaries({}, optional={"snp": snp, "tdx": tdx})
 
@@ -269,10 +270,10 @@ def authoring_docs(draw: st.DrawFn) -> dict[str, Any]:
             ),
             min_size=1,
             max_size=4,
-            unique_by=lambda s: s["name"],
+            unique_by=lambda s: str(s["name"]),
         )
     )
-    disks = [s["name"] for s in subjects if s["kind"] == "model-disk"]
+    disks = [str(s["name"]) for s in subjects if s["kind"] == "model-disk"]
     rv: dict[str, Any] = {}
     for key, strategy in (
         ("snp", per_vcpu(snp_entry)),
@@ -281,9 +282,10 @@ def authoring_docs(draw: st.DrawFn) -> dict[str, Any]:
         ("policies", policies()),
         ("gpu", gpus()),
     ):
-        value = draw(strategy)
-        if value or draw(st.booleans()):
-            rv[key] = value
+        value: list[dict[str, Any]] = draw(strategy)
+        if not value and not draw(st.booleans()):
+            continue  # an empty section is sometimes written as [] and sometimes left out
+        rv[key] = value
     doc: dict[str, Any] = {
         "release": release,
         "subjects": subjects,
@@ -305,7 +307,7 @@ def authoring_docs(draw: st.DrawFn) -> dict[str, Any]:
             "inputs": draw(
                 st.lists(
                     st.fixed_dictionaries({"name": TEXT, "digest": digest_set()}),
-                    unique_by=lambda i: i["name"],
+                    unique_by=lambda i: str(i["name"]),
                     max_size=2,
                 )
             ),
