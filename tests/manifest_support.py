@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from refkit.manifests.exports import vsa
 
 ASSETS = Path(__file__).resolve().parent / "assets" / "manifests"
 
@@ -49,3 +52,22 @@ def unmark_placeholders(yaml_file: Path) -> None:
 
     doc = strip_placeholders(load_yaml(yaml_file.read_bytes(), source=str(yaml_file)))
     yaml_file.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+
+
+def vsa_outcome(**kw: Any) -> vsa.VerificationOutcome:
+    """A complete VSA verification outcome; ``kw`` replaces fields."""
+    args: dict[str, Any] = {
+        "verifier_id": "https://refkit.dev/verifiers/example",
+        "result": vsa.Result.PASSED,
+        "time_verified": datetime(2026, 3, 2, 8, 30, tzinfo=UTC),
+        "resource_uri": "https://github.com/example/service/releases/2.0.0",
+        "policy_uri": "https://example.com/trust-policy.yaml",
+        "policy_digest": {"sha256": "0f" * 32},
+        "verifier_version": {"refkit": "0.1.0"},
+        "input_attestations": (
+            vsa.InputAttestation({"sha256": "7e" * 32}, "https://example.com/release.bundle.json"),
+        ),
+        "slsa_version": "1.2",
+    }
+    args.update(kw)
+    return vsa.VerificationOutcome(**args)

@@ -7,7 +7,6 @@ import copy
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from refkit.manifests.exports import contrast, rvps, vsa
 from refkit.manifests.statement import Statement, parse_statement
 from refkit.yamlio import load_yaml
 from tests.manifest_support import ASSETS, example_statement
+from tests.manifest_support import vsa_outcome as _outcome
 
 EXPORTS = ASSETS / "exports"
 SIGNING_ASSETS = ASSETS.parent / "signing"
@@ -34,24 +34,6 @@ def _input() -> Statement:
 
 def _golden(name: str) -> Any:
     return json.loads((EXPORTS / name).read_text(encoding="utf-8"))
-
-
-def _outcome(**kw: Any) -> vsa.VerificationOutcome:
-    args: dict[str, Any] = {
-        "verifier_id": "https://refkit.dev/verifiers/example",
-        "result": vsa.Result.PASSED,
-        "time_verified": datetime(2026, 3, 2, 8, 30, tzinfo=UTC),
-        "resource_uri": "https://github.com/example/service/releases/2.0.0",
-        "policy_uri": "https://example.com/trust-policy.yaml",
-        "policy_digest": {"sha256": "0f" * 32},
-        "verifier_version": {"refkit": "0.1.0"},
-        "input_attestations": (
-            vsa.InputAttestation({"sha256": "7e" * 32}, "https://example.com/release.bundle.json"),
-        ),
-        "slsa_version": "1.2",
-    }
-    args.update(kw)
-    return vsa.VerificationOutcome(**args)
 
 
 def test_contrast_golden() -> None:

@@ -28,26 +28,9 @@ from refkit.manifests.signing.keys import load_private_key
 from refkit.manifests.signing.sign import PredicateTypeNotAccepted, sign_manifest
 from refkit.manifests.statement import load_statement
 from tests.manifest_support import ASSETS
+from tests.manifest_support import vsa_outcome as _outcome
 
 SIGNING = ASSETS.parent / "signing"
-
-
-def _outcome(**kw: Any) -> vsa.VerificationOutcome:
-    args: dict[str, Any] = {
-        "verifier_id": "https://refkit.dev/verifiers/example",
-        "result": vsa.Result.PASSED,
-        "time_verified": datetime(2026, 3, 2, 8, 30, tzinfo=UTC),
-        "resource_uri": "https://github.com/example/service/releases/2.0.0",
-        "policy_uri": "https://example.com/trust-policy.yaml",
-        "policy_digest": {"sha256": "0f" * 32},
-        "verifier_version": {"refkit": "0.1.0"},
-        "input_attestations": (
-            vsa.InputAttestation({"sha256": "7e" * 32}, "https://example.com/release.bundle.json"),
-        ),
-        "slsa_version": "1.2",
-    }
-    args.update(kw)
-    return vsa.VerificationOutcome(**args)
 
 
 def _vsa(**kw: Any) -> bytes:
