@@ -25,8 +25,8 @@ from refkit.manifests.canonical import canonical_dumps
 from refkit.manifests.exports import vsa
 from refkit.manifests.signing.bundle import parse_bundle
 from refkit.manifests.signing.keys import load_private_key
-from refkit.manifests.signing.sign import PredicateTypeNotAccepted, sign_manifest
-from refkit.manifests.statement import load_statement
+from refkit.manifests.signing.sign import sign_manifest
+from refkit.manifests.statement import PredicateNotAccepted, load_statement
 from tests.manifest_support import ASSETS
 from tests.manifest_support import vsa_outcome as _outcome
 
@@ -176,7 +176,7 @@ def _key() -> Any:
 
 def test_sign_manifest_signs_a_vsa_only_when_accepted() -> None:
     data = _vsa()
-    with pytest.raises(PredicateTypeNotAccepted) as err:
+    with pytest.raises(PredicateNotAccepted) as err:
         sign_manifest(data, source="vsa.json", key=_key())
     assert err.value.found == vsa.VSA_PREDICATE_TYPE
     assert "--" not in err.value.message  # library messages never name CLI flags

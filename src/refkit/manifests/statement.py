@@ -38,7 +38,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +52,7 @@ __all__ = [
     "PREDICATE_TYPE",
     "STATEMENT_TYPE",
     "NotARefkitManifest",
+    "PredicateNotAccepted",
     "Statement",
     "Subject",
     "for_display",
@@ -91,6 +92,28 @@ class NotARefkitManifest(InputError):
         )
         self.found = found
         self.source = source
+
+
+class PredicateNotAccepted(InputError):
+    """A well-formed statement whose predicate type the caller does not accept, to verify
+    or to sign (``doing`` says which): the one refusal of an unaccepted type."""
+
+    def __init__(
+        self,
+        found: str,
+        accepted: Collection[str],
+        *,
+        source: str,
+        doing: str = "",
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(
+            f"{source}: predicate type {found[:200]!r} is not accepted{doing} "
+            f"(accepted: {', '.join(sorted(accepted))})",
+            hint=hint,
+        )
+        self.found = found
+        self.accepted = tuple(accepted)
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from refkit.manifests.signing.keys import (
 )
 from refkit.manifests.signing.sign import (
     SIGNABLE_PREDICATE_TYPES,
-    PredicateTypeNotAccepted,
     sign_manifest,
 )
+from refkit.manifests.statement import PredicateNotAccepted
 
 
 @click.command()
@@ -107,7 +107,7 @@ def sign(
     try:
         bundle, signer_text = _sign(data, statement, key_path, passphrase_env, keyless,
                                     sigstore_staging, accepted)  # fmt: skip
-    except PredicateTypeNotAccepted as exc:
+    except PredicateNotAccepted as exc:
         raise InputError(
             exc.message, hint=f"to sign it on purpose, add --predicate-type {exc.found}"
         ) from None

@@ -13,8 +13,9 @@ Co-signing: each signer runs this on the same statement and publishes its own bu
 Predicate types: refkit signs only what it can validate (:data:`SIGNABLE_PREDICATE_TYPES`:
 its reference manifest and the SLSA VSA that ``manifest export --format vsa`` writes), and
 only the types the caller accepts, by default the reference manifest alone. A statement of
-a signable type the caller did not accept raises :class:`PredicateTypeNotAccepted`, so
-nothing is signed by accident; any other type is refused as not a refkit manifest.
+a signable type the caller did not accept raises
+:class:`~refkit.manifests.statement.PredicateNotAccepted`, so nothing is signed by accident;
+any other type is refused as not a refkit manifest.
 """
 
 from __future__ import annotations
@@ -29,21 +30,10 @@ from refkit.manifests.signing.bundle import dump_bundle, key_bundle, parse_bundl
 from refkit.manifests.signing.dsse import sign_envelope
 from refkit.manifests.signing.keyless import KeylessSigner
 from refkit.manifests.signing.keys import HintFunction, PrivateKey, cosign_hint
-from refkit.manifests.statement import load_statement
+from refkit.manifests.statement import PredicateNotAccepted, load_statement
 
 #: Predicate types refkit can validate, and so sign.
 SIGNABLE_PREDICATE_TYPES = (PREDICATE_TYPE, VSA_PREDICATE_TYPE)
-
-
-class PredicateTypeNotAccepted(InputError):
-    """A statement of a type refkit can sign, but not one the caller accepted."""
-
-    def __init__(self, found: str, *, source: str, accepted: Collection[str]) -> None:
-        super().__init__(
-            f"{source}: predicate type {found!r} is not accepted for signing "
-            f"(accepted: {', '.join(sorted(accepted))})"
-        )
-        self.found = found
 
 
 def check_signable(accepted: Collection[str]) -> None:
@@ -82,7 +72,7 @@ def sign_manifest(
     found = value.get("predicateType") if isinstance(value, dict) else None
     if found in SIGNABLE_PREDICATE_TYPES and found not in predicate_types:
         assert isinstance(found, str)
-        raise PredicateTypeNotAccepted(found, source=source, accepted=predicate_types)
+        raise PredicateNotAccepted(found, predicate_types, source=source, doing=" for signing")
     if found == VSA_PREDICATE_TYPE:
         read_vsa(statement, source=source)
     elif PREDICATE_TYPE in predicate_types:

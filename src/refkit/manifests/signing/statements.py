@@ -21,11 +21,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from refkit.errors import InputError
 from refkit.manifests.canonical import loads_strict
 from refkit.manifests.constants import MAX_DOCUMENT_BYTES, PREDICATE_TYPE, STATEMENT_TYPE
 from refkit.manifests.signing.policy import ReleaseFacts
-from refkit.manifests.statement import NotARefkitManifest, parse_statement
+from refkit.manifests.statement import NotARefkitManifest, PredicateNotAccepted, parse_statement
 from refkit.reader import Obj, type_name
 
 __all__ = [
@@ -35,18 +34,6 @@ __all__ = [
     "read_manifest",
     "read_statement",
 ]
-
-
-class PredicateNotAccepted(InputError):
-    """A well-formed statement whose predicate type the caller does not accept."""
-
-    def __init__(self, found: str, accepted: tuple[str, ...], *, source: str) -> None:
-        super().__init__(
-            f"{source}: predicate type {found!r} is not accepted ({', '.join(accepted)})",
-            hint="accept other predicate types with the trust policy's accept.predicate-types",
-        )
-        self.found = found
-        self.accepted = accepted
 
 
 @dataclass(frozen=True)
@@ -93,7 +80,12 @@ def read_statement(data: bytes, *, source: str, accepted: Iterable[str]) -> Mani
     if not isinstance(ptype, str) or not ptype:
         raise obj.fail("predicateType", f"expected a non-empty string, found {type_name(ptype)}")
     if ptype not in accepted:
-        raise PredicateNotAccepted(ptype[:200], accepted, source=source)
+        raise PredicateNotAccepted(
+            ptype,
+            accepted,
+            source=source,
+            hint="accept other predicate types with the trust policy's accept.predicate-types",
+        )
     if ptype == PREDICATE_TYPE:
         return _manifest_view(value, source)  # parsed once: manifests can be large
 
