@@ -160,7 +160,7 @@ def test_summary_counts() -> None:
     verdict = Verdict(
         "s", (_r(Outcome.PASS), _r(Outcome.FAIL), _r(Outcome.NOT_CHECKED, required=True))
     )
-    assert verdict.summary == "1 passed, 1 failed, 1 not checked (1 of them required)"
+    assert verdict.summary == "1 of 3 checks passed, 1 failed, 1 not checked (1 of them required)"
     assert verdict.counts() == {"pass": 1, "fail": 1, "not-checked": 1, "required-not-checked": 1}
 
 

@@ -366,7 +366,13 @@ class Verdict:
     @property
     def summary(self) -> str:
         c = self.counts()
-        text = f"{c['pass']} passed, {c['fail']} failed, {c['not-checked']} not checked"
+        # "N of M checks passed", not a bare "N passed, N failed": CI log readers take
+        # that form for a test runner's closing line.
+        total = len(self.results)
+        text = (
+            f"{c['pass']} of {total} checks passed, {c['fail']} failed, "
+            f"{c['not-checked']} not checked"
+        )
         if c["required-not-checked"]:
             text += f" ({c['required-not-checked']} of them required)"
         return text
