@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, assert_never
+from typing import TYPE_CHECKING, Any, assert_never
 
 import click
 
 from refkit.cli._options import json_option
 from refkit.cli._output import emit_json, emit_text, note
-from refkit.cli._report import emit_report
 from refkit.errors import VerificationFailed
 from refkit.inputs import (
     CheckResult,
@@ -26,7 +25,6 @@ from refkit.inputs import (
     fetch,
     load_lock,
 )
-from refkit.verification import Verdict
 
 _path = click.Path(path_type=Path)
 
@@ -49,6 +47,10 @@ def inputs() -> None:
       refkit inputs pin ovmf-amdsev_2026.08+ds-2_all.deb --suite sid \\
         --extract usr/share/ovmf/OVMF.amdsev.fd=OVMF.amdsev.fd --lock inputs.lock.json
     """
+
+
+if TYPE_CHECKING:
+    from refkit.verification import Verdict
 
 
 class _ProgressPrinter:
@@ -248,6 +250,8 @@ def verify_command(lock: Path, out_dir: Path, as_json: bool) -> None:
     """
     result = check(load_lock(lock), out_dir)
     verdict = result.verdict()
+    from refkit.cli._report import emit_report  # only verify draws a report
+
     emit_report(
         verdict,
         as_json=as_json,

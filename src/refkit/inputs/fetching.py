@@ -32,7 +32,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Final, assert_never
+from typing import TYPE_CHECKING, BinaryIO, Final, assert_never
 
 from refkit.atomic import Batch, TargetExists
 from refkit.errors import EnvironmentProblem, InputError, RefkitError
@@ -48,7 +48,9 @@ from refkit.inputs.errors import (
 )
 from refkit.inputs.lock import DebianPackage, ExtractSpec, Lock
 from refkit.inputs.store import LocalStore, open_verified
-from refkit.verification import Result, Verdict
+
+if TYPE_CHECKING:
+    from refkit.verification import Result, Verdict
 
 #: Mode of every file written to the output directory (never the umask's choice).
 OUTPUT_MODE: Final = 0o644
@@ -426,6 +428,8 @@ class CheckResult:
         """The answer as a :class:`~refkit.verification.Verdict`, one result per file.
 
         The results rest on the lock as given (no anchor): a lock is trusted input."""
+        from refkit.verification import Verdict  # only verify asks; fetch and --help don't
+
         return Verdict(
             f"{len(self.outputs)} pinned files in {self.out_dir}",
             tuple(_output_result(o) for o in self.outputs),
@@ -433,6 +437,8 @@ class CheckResult:
 
 
 def _output_result(o: OutputCheck) -> Result:
+    from refkit.verification import Result
+
     expected = f"sha256:{o.expected_sha256} size {o.expected_size}"
     if o.status is CheckStatus.OK:
         code, message, actual = "inputs.digest.match", "has the pinned", expected
