@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from refkit.errors import InputError, Location, ParseError
@@ -31,13 +31,22 @@ class _DuplicateKey(ValueError):
         self.key = key
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(key)
-        out[key] = value
-    return out
+def _object_hook() -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """The object builder of one parse: refuses duplicate keys, and keeps one copy of each
+    string value. A manifest repeats the same digests in every entry (60,000 SNP values
+    share a handful of input digests); the parser makes a new string for each, so sharing
+    them keeps a large document's memory near what its distinct content needs."""
+    strings: dict[str, str] = {}
+
+    def build(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise _DuplicateKey(key)
+            out[key] = strings.setdefault(value, value) if type(value) is str else value
+        return out
+
+    return build
 
 
 def _no_constant(name: str) -> Any:
@@ -95,7 +104,7 @@ def loads_strict(data: bytes | str, *, source: str, max_bytes: int = MAX_DOCUMEN
     text = decode_document(data, source=source, max_bytes=max_bytes)
     try:
         with gc_paused():
-            value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+            value = json.loads(text, object_pairs_hook=_object_hook(), parse_constant=_no_constant)
     except _DuplicateKey as exc:
         raise ParseError(
             f"duplicate JSON key {exc.key!r}",
