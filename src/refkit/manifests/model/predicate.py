@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, Self, TypeVar, cast
 
 from refkit.errors import Location, NotUnderstood
 from refkit.manifests.model.common import CONSTRAINT_UNKNOWN
@@ -66,6 +66,13 @@ class KindLists:
                 out[kind.name] = entries
         return out
 
+    @classmethod
+    def parse(cls, obj: Obj) -> Self:
+        """Every registered kind of the container; the container is a constraint, so a
+        field no kind reads is refused (fail closed, ADR 0005)."""
+        lists = cls.read(obj)
+        return cls(lists, obj.closed(code=CONSTRAINT_UNKNOWN))
+
     def of(self, kind: Kind[T]) -> tuple[T, ...]:
         """The entries of ``kind`` (empty if absent)."""
         return cast("tuple[T, ...]", self.lists.get(kind.name, ()))
@@ -91,22 +98,12 @@ class ReferenceValues(KindLists):
 
     container = "referenceValues"
 
-    @classmethod
-    def parse(cls, obj: Obj) -> ReferenceValues:
-        lists = cls.read(obj)
-        return cls(lists, obj.closed(code=CONSTRAINT_UNKNOWN))
-
 
 @dataclass(frozen=True)
 class Declared(KindLists):
     """Values a release engineer declares (``declared``): a constraint, read closed."""
 
     container = "declared"
-
-    @classmethod
-    def parse(cls, obj: Obj) -> Declared:
-        lists = cls.read(obj)
-        return cls(lists, obj.closed(code=CONSTRAINT_UNKNOWN))
 
     def for_product(self, product: SnpProduct | None) -> SnpDeclared | None:
         """The declared SNP values for ``product``: its own entry, else the one for any."""
