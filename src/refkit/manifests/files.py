@@ -58,9 +58,11 @@ def load_statement_or_bundle(data: bytes, *, source: str) -> LoadedStatement:
             ) from exc
         raise
     if isinstance(value, dict) and "mediaType" in value and "_type" not in value:
-        from refkit.manifests.signing.bundle import parse_bundle
+        from refkit.manifests.signing.bundle import bundle_from_value
 
-        bundle = parse_bundle(data, source=source)
+        # parsed once, above, within the bundle size limit (MAX_BUNDLE_BYTES is the
+        # document limit) and after check_bundle_cost
+        bundle = bundle_from_value(value, data, source=source)
         if bundle.envelope is None:
             raise ParseError("bundle holds no DSSE envelope", location=Location(source))
         if bundle.envelope.payload_type != IN_TOTO_PAYLOAD_TYPE:

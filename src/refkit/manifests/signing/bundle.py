@@ -197,9 +197,16 @@ def check_bundle_cost(data: bytes, *, source: str) -> None:
 
 def parse_bundle(data: bytes, *, source: str) -> Bundle:
     """Parse and validate a Sigstore bundle (see the module docstring for what is refused)."""
-    r = _Reader(source)
     check_bundle_cost(data, source=source)
     value = loads_strict(data, source=source, max_bytes=MAX_BUNDLE_BYTES)
+    return bundle_from_value(value, data, source=source)
+
+
+def bundle_from_value(value: Any, data: bytes, *, source: str) -> Bundle:
+    """Validate a bundle already parsed with ``loads_strict`` from ``data``, bytes that passed
+    :func:`check_bundle_cost` (for readers that parse a document before they know it is
+    a bundle: the bytes are parsed once)."""
+    r = _Reader(source)
     if isinstance(value, dict) and "_type" in value and "mediaType" not in value:
         raise InputError(
             f"{source}: this is an unsigned in-toto statement, not a Sigstore bundle",

@@ -47,7 +47,13 @@ from typing import Any
 from refkit.errors import InputError, NotUnderstood, ParseError, VerificationFailed
 from refkit.manifests.canonical import loads_strict
 from refkit.manifests.constants import IN_TOTO_PAYLOAD_TYPE, PREDICATE_TYPE
-from refkit.manifests.signing.bundle import Bundle, PublicKeyHint, check_bundle_cost, parse_bundle
+from refkit.manifests.signing.bundle import (
+    Bundle,
+    PublicKeyHint,
+    bundle_from_value,
+    check_bundle_cost,
+    parse_bundle,
+)
 from refkit.manifests.signing.dsse import Envelope, verify_signature
 from refkit.manifests.signing.keyless import (
     KeylessVerificationFailed,
@@ -491,7 +497,7 @@ def previous_release(data: bytes, *, source: str) -> PreviousRelease:
         check_bundle_cost(data, source=source)
     doc = loads_strict(data, source=source)
     if isinstance(doc, dict) and "mediaType" in doc:
-        env = parse_bundle(data, source=source).envelope
+        env = bundle_from_value(doc, data, source=source).envelope
         if env is None:
             raise InputError(f"{source}: a bundle without a DSSE envelope is not a manifest")
         payload = env.payload
