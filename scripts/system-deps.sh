@@ -7,6 +7,12 @@ set -euo pipefail
 needs=(
   "python3.11:python3.11"
   "dpkg-deb:dpkg"
+  # peers of the differential tests, and tools refkit runs (see README, *Requirements*)
+  "mkfs.erofs:erofs-utils"
+  "veritysetup:cryptsetup-bin"
+  "pesign:pesign"
+  "tpm2_eventlog:tpm2-tools"
+  "/lib/systemd/systemd-measure:systemd"
 )
 missing=()
 for pair in "${needs[@]}"; do
