@@ -45,3 +45,8 @@ def assert_not_a_bug(exc: BaseException) -> None:
     from refkit.errors import InternalError
 
     assert not isinstance(exc, InternalError), f"internal error (a bug): {exc}"
+
+
+#: Examples per fuzz test of an evidence/log/PE parser: at least 1,000 in CI (the issues
+#: ask for it), fewer on a developer's machine. Use as ``@settings(max_examples=...)``.
+FUZZ_EXAMPLES = 1000 if os.environ.get("CI") else 150
