@@ -181,7 +181,9 @@ def parse_pe(data: bytes, *, source: str) -> PeImage:
     ndirs = _u32(data, count_at)
     if dirs_at + 8 * ndirs > opt_at + opt_size:
         raise _fail(
-            source, count_at, f"{ndirs} data directories do not fit the optional header",
+            source,
+            count_at,
+            f"{ndirs} data directories do not fit the optional header",
             "NumberOfRvaAndSizes",
         )
     size_of_headers = _u32(data, opt_at + 60)
@@ -191,7 +193,8 @@ def parse_pe(data: bytes, *, source: str) -> PeImage:
         raise _fail(source, table_at, "section table is truncated")
     if not table_end <= size_of_headers <= size:
         raise _fail(
-            source, opt_at + 60,
+            source,
+            opt_at + 60,
             f"SizeOfHeaders {size_of_headers:#x} does not cover the section table "
             f"(ends {table_end:#x}) or runs past the end of the file",
             "SizeOfHeaders",
@@ -205,7 +208,9 @@ def parse_pe(data: bytes, *, source: str) -> PeImage:
             cert_table = (cert_offset, cert_size)
     sections = _sections(data, source, table_at, nsections, size_of_headers)
     if cert_table is not None:
-        _check_cert_table(data, source, cert_dir_at or 0, cert_table, sections, size_of_headers, size)
+        _check_cert_table(
+            data, source, cert_dir_at or 0, cert_table, sections, size_of_headers, size
+        )
     return PeImage(
         source=source,
         data=data,
@@ -229,7 +234,8 @@ def _sections(
         where = f"section {i} ({name!r})"
         if rsize and (roff < size_of_headers or roff + rsize > len(data)):
             raise _fail(
-                source, at,
+                source,
+                at,
                 f"{where}: raw data {roff:#x}+{rsize:#x} lies outside the file body "
                 f"(headers end {size_of_headers:#x}, file {len(data):#x}; truncated?)",
             )
@@ -238,14 +244,16 @@ def _sections(
     for a, b in zip(by_raw, by_raw[1:], strict=False):
         if a.raw_offset + a.raw_size > b.raw_offset:
             raise _fail(
-                source, table_at + b.index * _SECTION.size,
+                source,
+                table_at + b.index * _SECTION.size,
                 f"sections {a.name!r} and {b.name!r} overlap in the file",
             )
     by_va = sorted((s for s in out if s.virtual_size), key=lambda s: s.virtual_address)
     for a, b in zip(by_va, by_va[1:], strict=False):
         if a.virtual_address + a.virtual_size > b.virtual_address:
             raise _fail(
-                source, table_at + b.index * _SECTION.size,
+                source,
+                table_at + b.index * _SECTION.size,
                 f"sections {a.name!r} and {b.name!r} overlap in memory",
             )
     return tuple(out)
@@ -266,7 +274,8 @@ def _check_cert_table(
     )
     if offset % 8 or offset < end_of_sections or offset + length != size:
         raise _fail(
-            source, dir_at,
+            source,
+            dir_at,
             f"bogus certificate table {offset:#x}+{length:#x}: it must be 8-byte aligned, "
             f"after the last section ({end_of_sections:#x}) and end the file ({size:#x})",
             "certificate table",

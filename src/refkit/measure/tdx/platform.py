@@ -108,10 +108,10 @@ def read_shape(path: Path) -> Shape:
                 location=Location(str(path), None, key),
             )
         if not isinstance(item, kind) or isinstance(item, bool):
-            raise ParseError(
-                f"expected {kind.__name__}", location=Location(str(path), None, key)
-            )
-    return Shape(value.get("vcpus"), value.get("memoryMiB"), value.get("vmm"), value.get("vmmVersion"))
+            raise ParseError(f"expected {kind.__name__}", location=Location(str(path), None, key))
+    return Shape(
+        value.get("vcpus"), value.get("memoryMiB"), value.get("vmm"), value.get("vmmVersion")
+    )
 
 
 def _describe(path: Path, data: bytes) -> str:
@@ -148,7 +148,13 @@ def rtmr0_from_directory(folder: str | os.PathLike[str], firmware: Firmware) -> 
         cfv = found
         cfv_source = f"CFV section of {firmware.source}"
     events.append(
-        event("rtmr0", "EV_EFI_PLATFORM_FIRMWARE_BLOB2", cfv, "configuration firmware volume", cfv_source)
+        event(
+            "rtmr0",
+            "EV_EFI_PLATFORM_FIRMWARE_BLOB2",
+            cfv,
+            "configuration firmware volume",
+            cfv_source,
+        )
     )
     for name, guid in SECURE_BOOT_VARIABLES:
         path = root / f"{name}.bin"
