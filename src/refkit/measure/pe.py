@@ -36,6 +36,7 @@ naming the file and offset. Nothing is guessed.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import struct
 from collections.abc import Iterable, Mapping
@@ -241,7 +242,7 @@ def _sections(
             )
         out.append(Section(i, name, vsize, vaddr, rsize, roff))
     by_raw = sorted((s for s in out if s.raw_size), key=lambda s: s.raw_offset)
-    for a, b in zip(by_raw, by_raw[1:], strict=False):
+    for a, b in itertools.pairwise(by_raw):
         if a.raw_offset + a.raw_size > b.raw_offset:
             raise _fail(
                 source,
@@ -249,7 +250,7 @@ def _sections(
                 f"sections {a.name!r} and {b.name!r} overlap in the file",
             )
     by_va = sorted((s for s in out if s.virtual_size), key=lambda s: s.virtual_address)
-    for a, b in zip(by_va, by_va[1:], strict=False):
+    for a, b in itertools.pairwise(by_va):
         if a.virtual_address + a.virtual_size > b.virtual_address:
             raise _fail(
                 source,

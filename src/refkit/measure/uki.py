@@ -198,7 +198,10 @@ def pcr4_events(uki: Uki, banks: Sequence[str] = DEFAULT_BANKS) -> list[Measured
         raise InputError("PCR 4 needs the UKI file itself (its Authenticode digest)")
     linux = parse_pe(uki.parts[".linux"].data, source=f"{uki.image.source} section .linux")
     return [
-        _event("pcr4", "EV_EFI_ACTION", CALLING_EFI_APPLICATION.encode(), banks, CALLING_EFI_APPLICATION, "firmware (fixed text)"),
+        _event(
+            "pcr4", "EV_EFI_ACTION", CALLING_EFI_APPLICATION.encode(), banks,
+            CALLING_EFI_APPLICATION, "firmware (fixed text)",
+        ),
         _event("pcr4", "EV_SEPARATOR", bytes(4), banks, "separator", "firmware (fixed)"),
         MeasuredEvent(
             "pcr4", "EV_EFI_BOOT_SERVICES_APPLICATION",

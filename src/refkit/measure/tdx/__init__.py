@@ -41,6 +41,7 @@ MAX_FIRMWARE_BYTES = 256 * 1024 * 1024
 MAX_INITRD_BYTES = 2 * 1024 * 1024 * 1024
 
 StrPath = str | os.PathLike[str]
+_NO_SHAPE = Shape()
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class TdxRequest:
     load_options: LoadOptions = LoadOptions.QEMU_OVMF
     platform_data: Sequence[StrPath] = ()
     reference_logs: Sequence[StrPath] = ()
-    shape: Shape = Shape()
+    shape: Shape = _NO_SHAPE
 
 
 @dataclass(frozen=True)
