@@ -240,6 +240,8 @@ def _sections(
                 f"{where}: raw data {roff:#x}+{rsize:#x} lies outside the file body "
                 f"(headers end {size_of_headers:#x}, file {len(data):#x}; truncated?)",
             )
+        if vsize > MAX_PE_BYTES:
+            raise _fail(source, at + 8, f"{where}: VirtualSize {vsize:#x} is absurd")
         out.append(Section(i, name, vsize, vaddr, rsize, roff))
     by_raw = sorted((s for s in out if s.raw_size), key=lambda s: s.raw_offset)
     for a, b in itertools.pairwise(by_raw):
