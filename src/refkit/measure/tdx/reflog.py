@@ -127,4 +127,8 @@ def read_log(data: bytes, *, source: str) -> list[LoggedEvent]:
             raise _fail(source, at, f"event data of {dlen} bytes runs past the end of the log")
         events.append(LoggedEvent(start, index, etype, digests, data[at + 4 : at + 4 + dlen]))
         at += 4 + dlen
+    tail = data[at:]
+    if tail.strip(b"\xff") and tail.strip(b"\0"):
+        # not padding: an event cut short (or bytes after the end marker)
+        raise _fail(source, at, "truncated event, or data after the last event")
     return events
