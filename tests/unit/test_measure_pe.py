@@ -122,7 +122,8 @@ def test_overlapping_sections_are_refused() -> None:
 def test_bogus_certificate_tables_are_refused() -> None:
     data = bytearray(ms.build_pe([(".text", b"t" * 1000)], cert=b"s" * 16))
     image = parse_pe(bytes(data), source="t")
-    assert image.cert_table is not None and image.cert_dir_offset is not None
+    assert image.cert_table is not None
+    assert image.cert_dir_offset is not None
     offset, size = image.cert_table
     at = image.cert_dir_offset
     cases = [
@@ -146,16 +147,12 @@ def test_load_pe_names_missing_file(tmp_path: object) -> None:
         load_pe(f"{tmp_path}/absent.efi")
 
 
-@settings(
-    max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.tuples(st.integers(0, 0x1200), st.integers(0, 255)), min_size=1, max_size=8),
     st.integers(0, 0x1300),
 )
-def test_fuzz_parse_pe_gives_values_or_parse_errors(
-    edits: list[tuple[int, int]], cut: int
-) -> None:
+def test_fuzz_parse_pe_gives_values_or_parse_errors(edits: list[tuple[int, int]], cut: int) -> None:
     data = bytearray(ms.build_pe([(".text", b"t" * 1000), (".d", b"d" * 50)], cert=b"c" * 8))
     for at, value in edits:
         if at < len(data):

@@ -147,7 +147,7 @@ def test_load_option_variants_are_distinct_and_named() -> None:
         append="x",
         load_options=LoadOptions.INITRD_FIRST,
     )
-    first = [e for e in events if e.register == "rtmr2"][0]
+    first = next(e for e in events if e.register == "rtmr2")
     assert first.data == "initrd=initrd x".encode("utf-16-le") + b"\0\0"
     assert "initrd-first" in first.description
 
@@ -166,13 +166,12 @@ def test_rtmr_events_name_their_inputs(tmp_path: Path) -> None:
 def test_rtmr0_from_reference_log_equals_quote() -> None:
     log = vector("tdx", "ccel-gcp", "ccel_data.dat")
     result = measure(
-        TdxRequest(
-            firmware=_firmware_path(), reference_logs=[log], shape=Shape(vcpus=4, vmm="gce")
-        )
+        TdxRequest(firmware=_firmware_path(), reference_logs=[log], shape=Shape(vcpus=4, vmm="gce"))
     )
     (value,) = result.rtmr0
     assert value.value == _quote_rtmrs()[0]
-    assert value.kind == "reference-log" and value.shape.vcpus == 4
+    assert value.kind == "reference-log"
+    assert value.shape.vcpus == 4
     assert all(e.source and "offset" in e.source for e in value.events)
 
 
@@ -215,13 +214,13 @@ def test_platform_data_variable_events_equal_the_real_log(tmp_path: Path) -> Non
     assert computed == [d for _, _, d in secure + boot]
     kinds = [e.event_type for e in got.events]
     assert kinds.index("EV_SEPARATOR") == 7  # HOB, CFV, five variables, separator
-    cfv = [e for e in got.events if e.event_type == "EV_EFI_PLATFORM_FIRMWARE_BLOB2"][0]
+    cfv = next(e for e in got.events if e.event_type == "EV_EFI_PLATFORM_FIRMWARE_BLOB2")
     assert cfv.source == "CFV section of fw"
 
 
 def test_platform_data_directory_errors(tmp_path: Path) -> None:
     firmware = parse_firmware(_firmware_path().read_bytes(), source="fw")
-    with pytest.raises(InputError, match="td_hob.bin"):
+    with pytest.raises(InputError, match=r"td_hob\.bin"):
         rtmr0_from_directory(tmp_path, firmware)
     (tmp_path / "td_hob.bin").write_bytes(b"h")
     (tmp_path / "BootOrder.bin").write_bytes(struct.pack("<H", 7))
