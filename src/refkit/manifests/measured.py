@@ -330,7 +330,7 @@ def measurement_kind(value: Any) -> str:
         if kind is None and "mode" in value:
             return "snp"
     raise InputError(
-        "not a measurement document refkit recognises (measure snp, tdx or uki --json)"
+        "not a measurement document refkit recognises (an SNP, TDX or UKI measurement)"
     )
 
 
