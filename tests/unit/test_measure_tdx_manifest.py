@@ -186,3 +186,19 @@ def test_converter_refusals(run_cli: Runner, files: dict[str, Path]) -> None:
     )
     with pytest.raises(ParseError, match="MRTD only"):
         tdx_values(mrtd_only, source="m.json")
+
+
+def test_same_kernel_from_snp_and_tdx_is_one_subject(
+    run_cli: Runner, files: dict[str, Path]
+) -> None:
+    doc = _tdx_json(run_cli, files, "--vcpus", "1")
+    kernel = doc["kernel"]
+    listed = {
+        "subjects": [{"name": "vmlinuz", "kind": "kernel", "digest": {"sha256": kernel["sha256"]}}]
+    }
+    out = add_any_measurement(listed, doc, source="tdx.json")
+    (subject,) = [s for s in out["subjects"] if s["name"] == "vmlinuz"]
+    assert subject["digest"] == {"sha256": kernel["sha256"], "sha384": kernel["sha384"]}
+    listed["subjects"][0]["digest"] = {"sha256": "00" * 32}
+    with pytest.raises(InputError, match="other digests"):
+        add_any_measurement(listed, doc, source="tdx.json")

@@ -199,12 +199,19 @@ def _merge(
         if known is None:
             listed.append(subject)
             by_name[subject["name"]] = subject
-        elif known.get("digest") != subject["digest"]:
+            continue
+        # The same file named by two measurements (the kernel of SNP and TDX): the
+        # digests must agree in every algorithm both give; the union is kept.
+        digest = known.get("digest")
+        common = set(digest) & set(subject["digest"]) if isinstance(digest, dict) else set()
+        if not common or any(digest[a] != subject["digest"][a] for a in common):  # type: ignore[index]
             raise InputError(
                 f"{source}: subject {subject['name']!r} is listed with other digests than "
                 "the measured input",
                 hint="the manifest would name one file and measure another: fix one of them",
             )
+        assert isinstance(digest, dict)
+        digest.update({a: v for a, v in subject["digest"].items() if a not in digest})
     return out
 
 
