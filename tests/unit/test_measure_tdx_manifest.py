@@ -202,3 +202,13 @@ def test_same_kernel_from_snp_and_tdx_is_one_subject(
     listed["subjects"][0]["digest"] = {"sha256": "00" * 32}
     with pytest.raises(InputError, match="other digests"):
         add_any_measurement(listed, doc, source="tdx.json")
+
+
+def test_sev_firmware_with_tdvf_table_gets_a_warning(run_cli: Runner) -> None:
+    # Debian's OVMF.amdsev.fd carries a TDVF descriptor too (DOMAIN 2): MRTD is computed
+    # but the user is told the image is an SEV build.
+    r = run_cli("measure", "tdx", "--firmware", vector("firmware", "OVMF.amdsev.fd"))
+    assert r.code == 0
+    assert "also carries SEV metadata" in r.stderr
+    r = run_cli("measure", "tdx", "--firmware", vector("firmware", "OVMF.inteltdx.ms.fd"))
+    assert r.code == 0 and r.stderr == ""

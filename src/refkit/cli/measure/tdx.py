@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from refkit.cli._options import json_option
-from refkit.cli._output import emit_text, note
+from refkit.cli._output import emit_text, note, warn
 from refkit.errors import InputError
 
 PAGE_ORDERS = ("per-page", "add-all-first")
@@ -105,6 +105,8 @@ def tdx(
         shape=Shape(vcpus, memory_mib, vmm, vmm_version),
     )
     result = measure(request)
+    for text in result.notes:
+        warn(text)
     if as_json:
         emit_text(dumps(result_json(result)).decode().removesuffix("\n"))
         return

@@ -94,6 +94,9 @@ class TdxResult:
     rtmr2: str | None
     rtmr0: tuple[Rtmr0Value, ...]
     events: tuple[MeasuredEvent, ...] = field(repr=False)
+    firmware_flavour: str = ""
+    #: things the caller should know about the inputs (not errors)
+    notes: tuple[str, ...] = ()
 
 
 def _input(path: str, data: bytes) -> InputFile:
@@ -180,6 +183,12 @@ def measure(request: TdxRequest) -> TdxResult:
                 platform.events,
             )
         )
+    notes = []
+    if not firmware.is_tdx_build:
+        notes.append(
+            f"{fw_path} also carries SEV metadata with configured sections ({firmware.flavour()}): "
+            "check that it is the firmware the TDX guest boots"
+        )
     all_events = tuple(e for p in rtmr0[:1] for e in p.events) + tuple(events)
     return TdxResult(
         request=request,
@@ -204,6 +213,8 @@ def measure(request: TdxRequest) -> TdxResult:
         rtmr2=rtmr2,
         rtmr0=tuple(rtmr0),
         events=all_events,
+        firmware_flavour=firmware.flavour(),
+        notes=tuple(notes),
     )
 
 

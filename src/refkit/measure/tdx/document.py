@@ -29,7 +29,7 @@ TOOL_NAME = "refkit"
 KERNEL_MEASURED_AS = "authenticode of the unmodified kernel file"
 _TOP_FIELDS = (
     "tool", "kind", "firmware", "pageOrder", "mrtd", "kernel", "initrd", "cmdline",
-    "kernelMeasuredAs", "rtmr1", "rtmr2", "rtmr0", "shape", "events",
+    "kernelMeasuredAs", "rtmr1", "rtmr2", "rtmr0", "shape", "events", "notes",
 )  # fmt: skip
 
 
@@ -58,7 +58,11 @@ def result_json(result: TdxResult) -> dict[str, Any]:
     return {
         "tool": {"name": TOOL_NAME, "version": __version__},
         "kind": KIND,
-        "firmware": _file(result.firmware, {"tdvfSections": list(result.firmware_sections)}),
+        "firmware": _file(
+            result.firmware,
+            {"tdvfSections": list(result.firmware_sections), "flavour": result.firmware_flavour},
+        ),
+        "notes": list(result.notes),
         "pageOrder": req.page_order.value,
         "mrtd": result.mrtd,
         "kernel": _file(result.kernel, {"authenticode": result.kernel_authenticode}),
