@@ -279,17 +279,22 @@ class PcrPrediction:
 
 
 def predict(
-    uki: Uki, rules: StubRules | None = None, banks: Sequence[str] = DEFAULT_BANKS
+    uki: Uki,
+    rules: StubRules | None = None,
+    banks: Sequence[str] = DEFAULT_BANKS,
+    *,
+    pcrs: Sequence[int] = (4, 9, 11),
 ) -> PcrPrediction:
-    """PCR 11 after each phase, PCR 4 and PCR 9, in every bank."""
+    """PCR 11 after each phase, PCR 4 and PCR 9 (those of ``pcrs`` that the inputs
+    allow), in every bank."""
     for bank in banks:
         if bank not in ("sha1", "sha256", "sha384", "sha512"):
             raise InputError(f"unknown bank {bank!r}; use sha1, sha256, sha384 or sha512")
     chosen = rules or rules_for(uki.stub_version)
-    events = pcr_events(uki, chosen, banks)
-    sections = [
-        e for e in events if e.register == "pcr11" and not e.description.startswith("boot phase")
-    ]
+    events = pcr4_events(uki, banks) if uki.image is not None and 4 in pcrs else []
+    events += pcr9_events(uki, chosen, banks) if 9 in pcrs else []
+    sections = pcr11_events(uki, chosen, banks)
+    events += sections + phase_events(banks, PHASES)
     pcr11: dict[str, tuple[tuple[str, str], ...]] = {}
     for bank in banks:
         steps = []
@@ -298,7 +303,7 @@ def predict(
             steps.append((":".join(PHASES[:i]), value))
         pcr11[bank] = tuple(steps)
     pcr4 = pcr9 = None
-    if uki.image is not None:
+    if any(e.register == "pcr4" for e in events):
         pcr4 = {b: replay([e for e in events if e.register == "pcr4"], b)["pcr4"] for b in banks}
     nine = [e for e in events if e.register == "pcr9"]
     if nine:
