@@ -9,7 +9,11 @@ from refkit.cli._lazy import LazyGroup
 
 @click.group(
     cls=LazyGroup,
-    lazy_subcommands={"snp": ("refkit.cli.measure.snp", "snp")},
+    lazy_subcommands={
+        "snp": ("refkit.cli.measure.snp", "snp"),
+        "tdx": ("refkit.cli.measure.tdx", "tdx"),
+        "uki": ("refkit.cli.measure.uki", "uki"),
+    },
 )
 def measure() -> None:
     """Compute the launch measurements a confidential VM will report.
