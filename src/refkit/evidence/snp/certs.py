@@ -344,7 +344,9 @@ def _read_extensions(cert: x509.Certificate) -> AmdExtensions:
         try:
             hwid = _single(hwid, 0x04, OID_HWID)
         except ExtensionError:
-            raise ExtensionError(f"hwID is {len(hwid)} bytes, expected 64 (or 8 on Turin)") from None
+            raise ExtensionError(
+                f"hwID is {len(hwid)} bytes, expected 64 (or 8 on Turin)"
+            ) from None
         if len(hwid) not in (8, 64):
             raise ExtensionError(f"hwID is {len(hwid)} bytes, expected 64 (or 8 on Turin)")
     csp = _ext_bytes(cert, OID_CSP_ID)

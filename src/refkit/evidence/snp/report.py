@@ -298,9 +298,7 @@ def parse_report(data: bytes, *, source: str, base: int = 0) -> SnpReport:
     if not policy & POLICY_RESERVED_ONE:
         raise fail(0x08, "POLICY", "guest policy bit 17 is reserved and must be 1")
     if policy & ~POLICY_KNOWN:
-        raise fail(
-            0x08, "POLICY", f"guest policy sets reserved bits {policy & ~POLICY_KNOWN:#x}"
-        )
+        raise fail(0x08, "POLICY", f"guest policy sets reserved bits {policy & ~POLICY_KNOWN:#x}")
     if signer_info >> 5:
         raise fail(0x48, "signer info", f"reserved bits set: {signer_info & ~0x1F:#x}")
     try:

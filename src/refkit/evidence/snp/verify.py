@@ -32,6 +32,7 @@ except the default verifier of :func:`verify`, which is such an instance.
 from __future__ import annotations
 
 import threading
+from functools import partial
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
@@ -135,7 +136,7 @@ class SnpVerifier:
         for i, blob in enumerate(blobs):
             source = f"certificate input {i + 1}"
             out.extend(
-                self._blobs.get(bytes(blob), lambda b=blob, s=source: read_certificates(b, source=s))
+                self._blobs.get(bytes(blob), partial(read_certificates, blob, source=source))
             )
         return tuple(out)
 
@@ -204,7 +205,7 @@ class SnpVerifier:
 
     def crls(self, blobs: Sequence[bytes]) -> tuple[x509.CertificateRevocationList, ...]:
         return tuple(
-            self._crls.get(bytes(b), lambda b=b, i=i: _parse_crl(b, f"CRL input {i + 1}"))
+            self._crls.get(bytes(b), partial(_parse_crl, b, f"CRL input {i + 1}"))
             for i, b in enumerate(blobs)
         )
 
@@ -353,9 +354,9 @@ class SnpVerifier:
                 product = report.cpu_product or ext.product
                 score += 4 * (report.cpu_product in (None, ext.product))
                 score += 2 * _hwid_matches(report, ext, product)
-                score += ext.components() == decode_tcb(
-                    report.reported_tcb_raw, product
-                ).components()
+                score += (
+                    ext.components() == decode_tcb(report.reported_tcb_raw, product).components()
+                )
             if best is None or (score, -i) > best:
                 best, chosen = (score, -i), (leaf, ext, key)
         assert chosen is not None
@@ -403,20 +404,26 @@ class SnpVerifier:
         inters = [c for c in certs if c.role is inter_role and c.product is product]
         if arks and inters:
             ark = arks[0]
-            signed = [c for c in inters if pss_signed_by(c.cert, ark.cert)] if len(inters) > 1 else []
+            signed = (
+                [c for c in inters if pss_signed_by(c.cert, ark.cert)] if len(inters) > 1 else []
+            )
             return ark, (signed or inters)[0], None
         unpinned = [
             c for c in certs if c.role is Role.ARK and c.product is product and c not in arks
         ]
         if not arks and unpinned:
             c = unpinned[0]
-            return None, None, Result.of(
-                "snp.chain.ark-not-pinned",
-                f"the {c.common_name} given is not the pinned AMD root for {product.value}",
-                check="ARK pinned",
-                subject=c.label,
-                expected=self._pins.get(product, "(no pin)"),
-                actual=c.fingerprint,
+            return (
+                None,
+                None,
+                Result.of(
+                    "snp.chain.ark-not-pinned",
+                    f"the {c.common_name} given is not the pinned AMD root for {product.value}",
+                    check="ARK pinned",
+                    subject=c.label,
+                    expected=self._pins.get(product, "(no pin)"),
+                    actual=c.fingerprint,
+                ),
             )
         others = sorted(
             {
@@ -427,13 +434,17 @@ class SnpVerifier:
             }
         )
         if others:
-            return None, None, Result.of(
-                "snp.chain.product-mismatch",
-                f"the report is from a {product.value} but the certificate chain given is "
-                f"for {', '.join(others)}",
-                check="chain product",
-                expected=product.value,
-                actual=", ".join(others),
+            return (
+                None,
+                None,
+                Result.of(
+                    "snp.chain.product-mismatch",
+                    f"the report is from a {product.value} but the certificate chain given is "
+                    f"for {', '.join(others)}",
+                    check="chain product",
+                    expected=product.value,
+                    actual=", ".join(others),
+                ),
             )
         missing = "ARK" if not arks else inter_role.value
         raise MaterialMissing(
@@ -644,7 +655,8 @@ def _revocation(
             out.append(
                 Result.of(
                     "snp.crl.expired",
-                    f"the CRL's nextUpdate ({next_update.isoformat() if next_update else 'absent'}) "
+                    f"the CRL's nextUpdate "
+                    f"({next_update.isoformat() if next_update else 'absent'}) "
                     f"is before {at.isoformat()}",
                     check="CRL validity",
                     subject=subject,
