@@ -32,9 +32,9 @@ except the default verifier of :func:`verify`, which is such an instance.
 from __future__ import annotations
 
 import threading
-from functools import partial
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import TypeVar
 
 from cryptography import x509
