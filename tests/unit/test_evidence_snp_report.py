@@ -15,8 +15,8 @@ from refkit.evidence.snp.report import SigningKey, decode_tcb
 from refkit.measure.cpu import SnpProduct
 from tests.shared import FUZZ_EXAMPLES, assert_not_a_bug, vector
 from tests.snp_evidence_support import (
-    CLAIMS,
     CHIP_ID,
+    CLAIMS,
     REPORTS,
     TURIN_TCB,
     claims_report_data,
@@ -40,10 +40,12 @@ def test_real_reports_parse_every_field_at_its_offset(name: str) -> None:
     assert r.host_data == data[0xC0:0xE0]
     assert r.chip_id == data[0x1A0:0x1E0]
     assert r.reported_tcb_raw == data[0x180:0x188]
-    assert r.signature_r == data[0x2A0:0x2E8] and r.signature_s == data[0x2E8:0x330]
+    assert r.signature_r == data[0x2A0:0x2E8]
+    assert r.signature_s == data[0x2E8:0x330]
     assert r.signed_bytes == data[:0x2A0]
     assert r.signing_key is SigningKey.VCEK
-    assert ev.hcl is None and ev.kind == "snp-report"
+    assert ev.hcl is None
+    assert ev.kind == "snp-report"
     # go-sev-guest's attestation.bin (milan-v2-b) has policy 0xb0000: DEBUG (bit 19) set.
     # PROVENANCE.md does not say so; the policy bytes do.
     assert ev.debug is (name == "milan-v2-b") is bool(policy & (1 << 19))
@@ -56,7 +58,8 @@ def test_v5_report_names_its_product_and_v2_does_not() -> None:
     assert v5.product is SnpProduct.MILAN
     assert v5.report.current_mit_vector == 0xB == v5.report.launch_mit_vector
     v2 = snp.parse(vector("snp", "milan-v2-a.report.bin").read_bytes(), source="v2")
-    assert v2.product is None and v2.report.cpuid is None
+    assert v2.product is None
+    assert v2.report.cpuid is None
     assert v2.report.current_mit_vector is None
 
 
@@ -149,9 +152,11 @@ def test_synthetic_hcl_report_parses_with_its_claims() -> None:
     pki = make_pki()
     inner = make_report(pki, report_data=claims_report_data(CLAIMS))
     data = hcl_wrap(inner, CLAIMS)
-    assert len(data) == 2600 and snp.looks_like(data)
+    assert len(data) == 2600
+    assert snp.looks_like(data)
     ev = snp.parse(data, source="hcl.bin")
-    assert ev.kind == "azure-hcl-report" and ev.hcl is not None
+    assert ev.kind == "azure-hcl-report"
+    assert ev.hcl is not None
     assert ev.report.raw == inner
     assert ev.hcl.runtime_claims == CLAIMS
     assert ev.hcl.claims_digest == hashlib.sha256(CLAIMS).digest()

@@ -17,9 +17,10 @@ Interface Specification", publication 57230):
   ``.3.9`` fmcSPL (Turin) (INTEGERs), ``.4`` hwID (the raw bytes: 64, or 8 on Turin; a
   DER OCTET STRING around them is also read), ``.5`` CSP ID (VLEK, IA5String);
 - VCEKs have serial number 0, which RFC 5280 forbids: ``cryptography`` emits a
-  ``CryptographyDeprecationWarning`` when it parses one. :func:`load_certificate`
-  suppresses exactly that warning (matched by category and message) and nothing else,
-  under a lock, because ``warnings.catch_warnings`` changes process-wide state.
+  ``CryptographyDeprecationWarning`` when it parses one and when its serial is read.
+  :func:`load_certificate` and :func:`serial_number` suppress exactly that warning
+  (matched by category and message) and nothing else, under a lock, because
+  ``warnings.catch_warnings`` changes process-wide state.
 
 Malformed input (a blob that holds no certificate, a PEM block that does not parse) is a
 :class:`~refkit.errors.ParseError`; a malformed AMD extension is not a parse error but a
@@ -151,6 +152,17 @@ def load_certificate(der: bytes) -> x509.Certificate:
             "ignore", message=_SERIAL_WARNING, category=CryptographyDeprecationWarning
         )
         return x509.load_der_x509_certificate(der)
+
+
+def serial_number(cert: x509.Certificate) -> int:
+    """A certificate's serial number; AMD's serial-0 warning is suppressed, nothing else
+    (``cryptography`` warns both when it parses such a certificate and when the serial is
+    read)."""
+    with _WARNINGS_LOCK, warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=_SERIAL_WARNING, category=CryptographyDeprecationWarning
+        )
+        return cert.serial_number
 
 
 def _role(cn: str) -> tuple[Role, SnpProduct | None]:

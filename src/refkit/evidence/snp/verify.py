@@ -55,6 +55,7 @@ from refkit.evidence.snp.certs import (
     pss_signed_by,
     read_certificates,
     read_extensions,
+    serial_number,
     split_der,
 )
 from refkit.evidence.snp.evidence import SnpEvidence
@@ -666,12 +667,12 @@ def _revocation(
                 )
             )
             continue
-        revoked = crl.get_revoked_certificate_by_serial_number(inter.cert.serial_number)
+        revoked = crl.get_revoked_certificate_by_serial_number(serial_number(inter.cert))
         if revoked is not None:
             out.append(
                 Result.of(
                     "snp.crl.revoked",
-                    f"{inter.common_name} (serial {inter.cert.serial_number:#x}) is revoked "
+                    f"{inter.common_name} (serial {serial_number(inter.cert):#x}) is revoked "
                     f"since {revoked.revocation_date_utc.isoformat()}",
                     check="revocation",
                     subject=inter.label,
@@ -682,7 +683,7 @@ def _revocation(
             out.append(
                 Result.of(
                     "snp.crl.not-revoked",
-                    f"{inter.common_name} (serial {inter.cert.serial_number:#x}) is not on "
+                    f"{inter.common_name} (serial {serial_number(inter.cert):#x}) is not on "
                     f"the CRL current at {at.isoformat()}",
                     check="revocation",
                     subject=inter.label,
