@@ -28,7 +28,7 @@ def _predicate() -> dict[str, Any]:
     """The golden predicate with its SNP parts replaced by gcp-milan-v5's real values,
     read from the report's bytes at the DOMAIN.md offsets (not through refkit's parser)."""
     data = vector("snp", "gcp-milan-v5.report.bin").read_bytes()
-    pred = copy.deepcopy(example_statement()["predicate"])
+    pred: dict[str, Any] = copy.deepcopy(example_statement()["predicate"])
     pred["referenceValues"]["snp"] = [
         {
             "shape": {"vcpus": 2, "memoryMiB": 8192, "vmm": {"type": "gce"}},
