@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
+from refkit.evidence.snp.authenticity import SnpVerifier
 from refkit.evidence.snp.certs import PSS_PADDING
-from refkit.evidence.snp.verify import SnpVerifier
 from refkit.measure.cpu import SnpProduct
 from tests.shared import vector
 

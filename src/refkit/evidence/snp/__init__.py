@@ -20,12 +20,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from refkit.evidence.snp.compare import compare
+from refkit.evidence.snp.authenticity import SnpVerifier
 from refkit.evidence.snp.evidence import SnpEvidence, looks_like, parse
 from refkit.evidence.snp.hcl import HclReport
+from refkit.evidence.snp.policy import compare
 from refkit.evidence.snp.report import SnpReport, TcbVersion
 from refkit.evidence.snp.show import measured, show
-from refkit.evidence.snp.verify import SnpVerifier
 from refkit.verification import Result
 
 __all__ = [

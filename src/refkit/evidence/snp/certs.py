@@ -30,12 +30,14 @@ failed check (:class:`ExtensionError`, reported as ``snp.vcek.extension-invalid`
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import re
 import threading
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from types import MappingProxyType
 from typing import Final
 
@@ -109,7 +111,7 @@ class AmdExtensions:
     hwid: bytes | None
     csp_id: str | None
 
-    @property
+    @functools.cached_property
     def product(self) -> SnpProduct | None:
         """The product the name names (``Milan-B0`` is Milan), None when unknown."""
         head = self.product_name.split("-", 1)[0]
@@ -139,8 +141,15 @@ class AmdCertificate:
     #: The product its name names (ARK-Milan, SEV-Genoa, SEV-VLEK-Turin); None for leaves.
     product: SnpProduct | None
     source: str
+    not_before: datetime
+    not_after: datetime
 
-    @property
+    @functools.cached_property
+    def window(self) -> str:
+        """The validity window as text (``start .. end``, RFC 3339)."""
+        return f"{self.not_before.isoformat()} .. {self.not_after.isoformat()}"
+
+    @functools.cached_property
     def label(self) -> str:
         return f"{self.role.value} {self.common_name} (sha256 {self.fingerprint[:16]}…)"
 
@@ -189,6 +198,8 @@ def describe(der: bytes, cert: x509.Certificate, source: str) -> AmdCertificate:
         role=role,
         product=product,
         source=source,
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
     )
 
 

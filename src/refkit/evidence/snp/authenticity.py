@@ -157,8 +157,10 @@ class SnpVerifier:
 
     def _chain_results(
         self, ark: AmdCertificate, inter: AmdCertificate, leaf: AmdCertificate, product: SnpProduct
-    ) -> tuple[Result, ...]:
-        def make() -> tuple[Result, ...]:
+    ) -> tuple[tuple[Result, ...], PinnedRoot]:
+        """The chain's signature results and its anchor (cached by the three fingerprints)."""
+
+        def make() -> tuple[tuple[Result, ...], PinnedRoot]:
             anchor = _anchor(ark, product)
             out = [
                 Result.of(
@@ -200,7 +202,7 @@ class SnpVerifier:
                             anchor=anchor,
                         )
                     )
-            return tuple(out)
+            return tuple(out), anchor
 
         return self._chains.get((ark.fingerprint, inter.fingerprint, leaf.fingerprint), make)
 
@@ -279,7 +281,12 @@ class SnpVerifier:
             product = report.cpu_product
         else:
             product = report.cpu_product or ext.product
-            results.append(self._product_result(report, ext, leaf))
+            results.append(
+                self._leaf.get(
+                    (leaf.der, report.cpu_product),
+                    partial(self._product_result, report.cpu_product, ext, leaf),
+                )
+            )
         if product is None:
             results.append(
                 Result.of(
@@ -297,26 +304,18 @@ class SnpVerifier:
         if problem is not None:
             return (*results, problem)
         assert ark is not None and inter is not None
-        anchor = _anchor(ark, product)
-        results.extend(self._chain_results(ark, inter, leaf, product))
+        chain_results, anchor = self._chain_results(ark, inter, leaf, product)
+        results.extend(chain_results)
 
         # 5. validity
-        results.extend(_validity(c, at, anchor) for c in (ark, inter, leaf))
+        results.extend(_validity((ark, inter, leaf), at, anchor))
 
         # 6. the report signature
         results.append(_signature(report, key, leaf, anchor))
 
-        # 7. bindings
+        # 7. bindings (the key type: the leaf was picked by it, so this is the pass)
         results.append(
-            Result.of(
-                "snp.signing-key.match",
-                f"SIGNING_KEY {int(report.signing_key)} names a {leaf_role.value}, "
-                f"the certificate is a {leaf.role.value}",
-                check="signing key",
-                expected=leaf_role.value,
-                actual=leaf.role.value,
-                anchor=anchor,
-            )
+            self._leaf.get((leaf.der, anchor), partial(_signing_key_match, leaf, anchor))
         )
         if not isinstance(ext, ExtensionError):
             results.extend(_tcb(report, ext, product, anchor))
@@ -346,6 +345,8 @@ class SnpVerifier:
         self, leaves: list[AmdCertificate], report: SnpReport
     ) -> tuple[AmdCertificate, AmdExtensions | ExtensionError, ec.EllipticCurvePublicKey | None]:
         """The best VCEK/VLEK for the report: right product, hwID and TCB first."""
+        if len(leaves) == 1:
+            return (leaves[0], *self._leaf_facts(leaves[0]))
         best: tuple[int, int] | None = None
         chosen = None
         for i, leaf in enumerate(leaves):
@@ -364,13 +365,13 @@ class SnpVerifier:
         return chosen
 
     def _product_result(
-        self, report: SnpReport, ext: AmdExtensions, leaf: AmdCertificate
+        self, cpu: SnpProduct | None, ext: AmdExtensions, leaf: AmdCertificate
     ) -> Result:
-        cpu = report.cpu_product
+        """The product check for a leaf and the report's CPUID product (cached per pair)."""
         if cpu is None:
             return Result.of(
                 "snp.product.match",
-                f"a version {report.version} report names no CPU: the product is the "
+                "the report names no CPU (version 2): the product is the "
                 f"certificate's ({ext.product_name})",
                 check="product",
                 subject=leaf.label,
@@ -454,24 +455,40 @@ class SnpVerifier:
         )
 
 
-def _validity(cert: AmdCertificate, at: datetime, anchor: PinnedRoot) -> Result:
-    start, end = cert.cert.not_valid_before_utc, cert.cert.not_valid_after_utc
-    window = f"{start.isoformat()} .. {end.isoformat()}"
-    if at < start:
-        code, text = "snp.certificate.not-yet-valid", "is not yet valid"
-    elif at > end:
-        code, text = "snp.certificate.expired", "had expired"
-    else:
-        code, text = "snp.certificate.valid", "is valid"
-    return Result.of(
-        code,
-        f"{text} at {at.isoformat()} (valid {window})",
-        check=f"{cert.role.value} validity",
-        subject=cert.label,
-        expected=window,
-        actual=at.isoformat(),
-        anchor=anchor,
-    )
+def _validity(certs: tuple[AmdCertificate, ...], at: datetime, anchor: PinnedRoot) -> list[Result]:
+    """One pass for the whole chain, or one failure per certificate outside its window."""
+    at_text = at.isoformat()
+    out = []
+    for cert in certs:
+        if cert.not_before <= at <= cert.not_after:
+            continue
+        if at < cert.not_before:
+            code, text = "snp.certificate.not-yet-valid", "is not yet valid"
+        else:
+            code, text = "snp.certificate.expired", "had expired"
+        out.append(
+            Result.of(
+                code,
+                f"{text} at {at_text} (valid {cert.window})",
+                check=f"{cert.role.value} validity",
+                subject=cert.label,
+                expected=cert.window,
+                actual=at_text,
+                anchor=anchor,
+            )
+        )
+    if out:
+        return out
+    return [
+        Result.of(
+            "snp.certificate.valid",
+            f"{', '.join(c.common_name for c in certs)} are valid at {at_text}",
+            check="certificate validity",
+            expected=" ; ".join(c.window for c in certs),
+            actual=at_text,
+            anchor=anchor,
+        )
+    ]
 
 
 def _signature(
@@ -518,15 +535,16 @@ def _tcb(
     if product is not SnpProduct.TURIN:
         have.pop("fmc", None)
     cert_text = ", ".join(f"{k} {v}" for k, v in have.items())
-    diff = [k for k in sorted(set(want) | set(have)) if want.get(k) != have.get(k)]
+    if want == have:
+        code, text = "snp.tcb.match", "the certificate's TCB equals REPORTED_TCB"
+    else:
+        diff = [k for k in sorted(set(want) | set(have)) if want.get(k) != have.get(k)]
+        code = "snp.tcb.mismatch"
+        text = f"the certificate's TCB differs from REPORTED_TCB in {', '.join(diff)}"
     out = [
         Result.of(
-            "snp.tcb.mismatch" if diff else "snp.tcb.match",
-            (
-                f"the certificate's TCB differs from REPORTED_TCB in {', '.join(diff)}"
-                if diff
-                else "the certificate's TCB equals REPORTED_TCB"
-            ),
+            code,
+            text,
             check="TCB binding",
             expected=str(reported),
             actual=cert_text,
@@ -596,6 +614,27 @@ def _hwid(
     )
 
 
+def _signing_key_match(leaf: AmdCertificate, anchor: PinnedRoot) -> Result:
+    number = int(SigningKey.VCEK if leaf.role is Role.VCEK else SigningKey.VLEK)
+    return Result.of(
+        "snp.signing-key.match",
+        f"SIGNING_KEY {number} names a {leaf.role.value}, the certificate is a {leaf.role.value}",
+        check="signing key",
+        expected=leaf.role.value,
+        actual=leaf.role.value,
+        anchor=anchor,
+    )
+
+
+#: Results are immutable values: the one "no CRL" answer is shared.
+_CRL_ABSENT = Result.of(
+    "snp.crl.absent",
+    "no CRL given: the ASK/ASVK's revocation was not checked",
+    check="revocation",
+    required=False,
+)
+
+
 def _revocation(
     crls: tuple[x509.CertificateRevocationList, ...],
     ark: AmdCertificate,
@@ -604,14 +643,7 @@ def _revocation(
     anchor: PinnedRoot,
 ) -> list[Result]:
     if not crls:
-        return [
-            Result.of(
-                "snp.crl.absent",
-                "no CRL given: the ASK/ASVK's revocation was not checked",
-                check="revocation",
-                required=False,
-            )
-        ]
+        return [_CRL_ABSENT]
     mine = [c for c in crls if c.issuer == ark.cert.subject]
     if not mine:
         return [
