@@ -15,6 +15,7 @@ from refkit.evidence.snp.report import SigningKey, decode_tcb
 from refkit.measure.cpu import SnpProduct
 from tests.shared import FUZZ_EXAMPLES, assert_not_a_bug, vector
 from tests.snp_evidence_support import (
+    AT,
     CHIP_ID,
     CLAIMS,
     REPORTS,
@@ -23,6 +24,7 @@ from tests.snp_evidence_support import (
     hcl_wrap,
     make_pki,
     make_report,
+    real,
 )
 
 
@@ -194,9 +196,12 @@ def test_hcl_inner_report_errors_name_the_offset_in_the_wrapper() -> None:
 # --- fuzzing --------------------------------------------------------------------------------
 
 
-def _parse_or_typed(data: bytes) -> None:
+def _parse_or_typed(data: bytes, certificates: list[bytes] | None = None) -> None:
+    """Parse (and, given certificates, verify): a typed error or results, nothing else."""
     try:
-        snp.parse(data, source="fuzz")
+        ev = snp.parse(data, source="fuzz")
+        if certificates is not None:
+            snp.verify(ev, certificates=certificates, at=AT)
     except RefkitError as exc:
         assert_not_a_bug(exc)
 
@@ -228,7 +233,8 @@ def test_fuzz_mutations_of_real_and_hcl_reports(
         if offset < len(data):
             data[offset] = value
     data = data[: len(data) + resize] if resize < 0 else data + bytes(resize)
-    _parse_or_typed(bytes(data))
+    report, vcek, ask_ark = real("gcp-milan-v5")
+    _parse_or_typed(bytes(data), [vcek, ask_ark])
 
 
 def test_chip_id_constant_is_64_bytes() -> None:
