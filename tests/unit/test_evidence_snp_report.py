@@ -233,7 +233,7 @@ def test_fuzz_mutations_of_real_and_hcl_reports(
         if offset < len(data):
             data[offset] = value
     data = data[: len(data) + resize] if resize < 0 else data + bytes(resize)
-    report, vcek, ask_ark = real("gcp-milan-v5")
+    _report, vcek, ask_ark = real("gcp-milan-v5")
     _parse_or_typed(bytes(data), [vcek, ask_ark])
 
 
