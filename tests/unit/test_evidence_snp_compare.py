@@ -153,7 +153,16 @@ def test_entries_of_another_product_are_not_compared() -> None:
     pred["declared"]["snp"][0]["product"] = "Genoa"
     got = _by_code(snp.compare(_evidence(), _manifest(pred)))
     assert got["snp.measurement.no-reference"].fails
-    assert not got["snp.declared.absent"].required
+    # Declared values exist, none for this product: fail closed.
+    assert got["snp.declared.absent"].fails
+
+
+def test_a_manifest_without_declared_snp_values_does_not_require_them() -> None:
+    pred = _predicate()
+    del pred["declared"]["snp"]
+    got = _by_code(snp.compare(_evidence(), _manifest(pred)))
+    assert not got["snp.declared.absent"].fails
+    assert [r.code for r in got.values() if r.fails] == []
 
 
 def test_debug_guest_fails_unless_the_manifest_allows_debug() -> None:
@@ -173,10 +182,15 @@ def test_debug_guest_fails_unless_the_manifest_allows_debug() -> None:
     assert "snp.policy.match" in got  # DEBUG is judged by debugAllowed, not the bit check
 
 
-def test_v2_report_takes_the_product_from_the_caller() -> None:
-    ev = snp.parse(real("milan-v2-a")[0], source="a")
+def test_v2_report_takes_the_product_from_the_vcek() -> None:
+    report, vcek, ask_ark = real("milan-v2-a")
+    ev = snp.parse(report, source="a")
     pred = _predicate()
-    got = _by_code(snp.compare(ev, _manifest(pred), product=SnpProduct.MILAN))
+    # Without the product, the Milan declared values cannot apply: that fails closed.
+    assert _by_code(snp.compare(ev, _manifest(pred)))["snp.declared.absent"].fails
+    product = snp.product(ev, certificates=[ask_ark, vcek])
+    assert product is SnpProduct.MILAN  # the VCEK's product name is Milan-B0
+    got = _by_code(snp.compare(ev, _manifest(pred), product=product))
     assert "snp.declared.absent" not in got
     assert got["snp.mitigation.below"].fails  # a v2 report carries no mitigation vector
 

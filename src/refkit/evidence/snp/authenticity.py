@@ -341,6 +341,20 @@ class SnpVerifier:
             )
         return tuple(results)
 
+    def product(self, evidence: SnpEvidence, *, certificates: Sequence[bytes]) -> SnpProduct | None:
+        """The report's product: CPUID (v3+), else the product name of the VCEK/VLEK that
+        :meth:`verify` would pick among ``certificates`` (v2). None when neither names one.
+        For :func:`refkit.evidence.snp.compare` on v2 reports."""
+        report = evidence.report
+        if report.cpu_product is not None:
+            return report.cpu_product
+        role = Role.VLEK if report.signing_key is SigningKey.VLEK else Role.VCEK
+        leaves = [c for c in self.certificates(certificates) if c.role is role]
+        if not leaves:
+            return None
+        _leaf, ext, _key = self._pick_leaf(leaves, report)
+        return None if isinstance(ext, ExtensionError) else ext.product
+
     def _pick_leaf(
         self, leaves: list[AmdCertificate], report: SnpReport
     ) -> tuple[AmdCertificate, AmdExtensions | ExtensionError, ec.EllipticCurvePublicKey | None]:
