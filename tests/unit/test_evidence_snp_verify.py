@@ -497,3 +497,47 @@ def test_malformed_extensions_fail_as_a_check(change: dict[str, object], words: 
     cert = _leaf_with(amd_extensions(**args))  # type: ignore[arg-type]
     with pytest.raises(ExtensionError, match=words):
         read_extensions(cert)
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 1999), st.integers(0, 255)), max_size=6),
+    st.integers(-30, 30),
+    st.booleans(),
+)
+def test_fuzz_certificate_blobs(edits: list[tuple[int, int]], resize: int, pem: bool) -> None:
+    """Mutated real certificates (DER VCEK or the PEM chain) given to verify: a typed error
+    or results, never another exception, never a pass of the gcp report with a changed
+    VCEK signature or key."""
+    report, vcek, ask_ark = real("gcp-milan-v5")
+    blob = bytearray(ask_ark if pem else read_certificates(vcek, source="v")[0].der)
+    for offset, value in edits:
+        if offset < len(blob):
+            blob[offset] = value
+    blob = blob[: len(blob) + resize] if resize < 0 else blob + bytes(resize)
+    others = [vcek] if pem else [ask_ark]
+    try:
+        snp.verify(snp.parse(report, source="r"), certificates=[bytes(blob), *others], at=AT)
+    except RefkitError as exc:
+        assert_not_a_bug(exc)
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1200), st.integers(0, 255)), max_size=6))
+def test_fuzz_crl_blobs(edits: list[tuple[int, int]]) -> None:
+    """Mutated SYNTHETIC CRLs: a typed error or results; a changed CRL never passes as
+    signed unless the bytes are unchanged."""
+    pki = make_pki(SnpProduct.GENOA)
+    original = pki.crl(revoked=(pki.intermediate_serial,))
+    blob = bytearray(original)
+    for offset, value in edits:
+        if offset < len(blob):
+            blob[offset] = value
+    ev = snp.parse(make_report(pki), source="r")
+    try:
+        results = pki.verifier().verify(ev, certificates=pki.blobs(), crls=[bytes(blob)], at=AT)
+    except RefkitError as exc:
+        assert_not_a_bug(exc)
+        return
+    if bytes(blob) != original:
+        assert "snp.crl.not-revoked" not in codes(results)

@@ -38,7 +38,7 @@ from functools import partial
 from typing import TypeVar
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -98,15 +98,23 @@ def _anchor(ark: AmdCertificate, product: SnpProduct) -> PinnedRoot:
 
 
 def _parse_crl(blob: bytes, source: str) -> x509.CertificateRevocationList:
+    """A CRL (PEM or one DER element), every field used later read once here: ``cryptography``
+    parses lazily, and a malformed field must be a :class:`ParseError`, not a crash later."""
     try:
         if b"-----BEGIN" in blob:
-            return x509.load_pem_x509_crl(blob)
-        parts = split_der(blob)
-        if len(parts) != 1:
-            raise ValueError(f"{len(parts)} DER elements, expected one CRL")
-        return x509.load_der_x509_crl(blob)
-    except ValueError as exc:
+            crl = x509.load_pem_x509_crl(blob)
+        else:
+            parts = split_der(blob)
+            if len(parts) != 1:
+                raise ValueError(f"{len(parts)} DER elements, expected one CRL")
+            crl = x509.load_der_x509_crl(blob)
+        _ = (crl.issuer, crl.last_update_utc, crl.next_update_utc, crl.signature)
+        _ = (crl.tbs_certlist_bytes, crl.signature_algorithm_oid)
+        for revoked in crl:
+            _ = (revoked.serial_number, revoked.revocation_date_utc)
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise ParseError(f"not a CRL (DER or PEM): {exc}", location=Location(source, 0)) from None
+    return crl
 
 
 class SnpVerifier:
@@ -149,7 +157,7 @@ class SnpVerifier:
                 ext: AmdExtensions | ExtensionError = read_extensions(leaf.cert)
             except ExtensionError as exc:
                 ext = exc
-            key = leaf.cert.public_key()
+            key = leaf.public_key
             ok = isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP384R1)
             return ext, key if ok else None  # type: ignore[return-value]
 
@@ -180,7 +188,7 @@ class SnpVerifier:
                 (leaf, inter, f"{leaf.role.value} signed by {inter.role.value}",
                  "snp.chain.vcek-signed", "snp.chain.vcek-signature-invalid"),
             ):  # fmt: skip
-                if pss_signed_by(cert.cert, issuer.cert):
+                if pss_signed_by(cert.cert, issuer):
                     out.append(
                         Result.of(
                             ok_code,
@@ -420,9 +428,7 @@ class SnpVerifier:
         inters = [c for c in certs if c.role is inter_role and c.product is product]
         if arks and inters:
             ark = arks[0]
-            signed = (
-                [c for c in inters if pss_signed_by(c.cert, ark.cert)] if len(inters) > 1 else []
-            )
+            signed = [c for c in inters if pss_signed_by(c.cert, ark)] if len(inters) > 1 else []
             return ark, (signed or inters)[0], None
         unpinned = [
             c for c in certs if c.role is Role.ARK and c.product is product and c not in arks
@@ -673,7 +679,7 @@ def _revocation(
     out: list[Result] = []
     for crl in mine:
         subject = f"CRL of {ark.common_name} (thisUpdate {crl.last_update_utc.isoformat()})"
-        if not crl_signed_by(crl, ark.cert):
+        if not crl_signed_by(crl, ark):
             out.append(
                 Result.of(
                     "snp.crl.signature-invalid",

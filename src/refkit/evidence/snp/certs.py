@@ -45,6 +45,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
@@ -143,6 +144,7 @@ class AmdCertificate:
     source: str
     not_before: datetime
     not_after: datetime
+    public_key: CertificatePublicKeyTypes
 
     @functools.cached_property
     def window(self) -> str:
@@ -186,9 +188,21 @@ def _role(cn: str) -> tuple[Role, SnpProduct | None]:
     return Role.OTHER, None
 
 
-def describe(der: bytes, cert: x509.Certificate, source: str) -> AmdCertificate:
-    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    cn = str(names[0].value) if names else ""
+def describe(der: bytes, cert: x509.Certificate, source: str, offset: int = 0) -> AmdCertificate:
+    """What refkit reads from one certificate. ``cryptography`` parses fields lazily, so
+    every field used later is read here once: a malformed one is a :class:`ParseError`
+    now, not an exception in the middle of a verification (extensions excepted: a bad AMD
+    extension is a failed check, read by :func:`read_extensions`)."""
+    try:
+        names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        cn = str(names[0].value) if names else ""
+        _ = (cert.issuer, cert.signature, cert.tbs_certificate_bytes)
+        _ = (cert.signature_algorithm_oid, cert.not_valid_before_utc, cert.not_valid_after_utc)
+        public_key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise ParseError(
+            f"certificate does not parse: {exc}", location=Location(source, offset)
+        ) from None
     role, product = _role(cn)
     return AmdCertificate(
         der=der,
@@ -200,6 +214,7 @@ def describe(der: bytes, cert: x509.Certificate, source: str) -> AmdCertificate:
         source=source,
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
+        public_key=public_key,
     )
 
 
@@ -256,7 +271,7 @@ def read_certificates(blob: bytes, *, source: str) -> tuple[AmdCertificate, ...]
                     f"PEM certificate does not parse: {exc}",
                     location=Location(source, match.start()),
                 ) from None
-            out.append(describe(der, cert, source))
+            out.append(describe(der, cert, source, match.start()))
         return tuple(out)
     try:
         elements = split_der(blob)
@@ -275,7 +290,7 @@ def read_certificates(blob: bytes, *, source: str) -> tuple[AmdCertificate, ...]
             raise ParseError(
                 "DER element is not an X.509 certificate", location=Location(source, offset)
             ) from None
-        out.append(describe(der, cert, source))
+        out.append(describe(der, cert, source, offset))
         offset += len(der)
     return tuple(out)
 
@@ -389,14 +404,14 @@ def _read_extensions(cert: x509.Certificate) -> AmdExtensions:
 # --- signatures -----------------------------------------------------------------------------
 
 
-def pss_signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+def pss_signed_by(cert: x509.Certificate, issuer: x509.Certificate | AmdCertificate) -> bool:
     """Whether ``cert`` is signed by ``issuer``'s key with RSASSA-PSS SHA-384, salt 48.
 
     Checked directly: ``cryptography``'s path builder refuses AMD's certificates (serial 0,
     no key identifiers), and AMD uses exactly one scheme, so no parameter is taken from
     the certificate being checked.
     """
-    key = issuer.public_key()
+    key = issuer.public_key if isinstance(issuer, AmdCertificate) else issuer.public_key()
     if not isinstance(key, rsa.RSAPublicKey) or not is_pss_sha384(cert):
         return False
     try:
@@ -416,9 +431,9 @@ def is_pss_sha384(cert: x509.Certificate | x509.CertificateRevocationList) -> bo
         return False
 
 
-def crl_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
+def crl_signed_by(crl: x509.CertificateRevocationList, issuer: AmdCertificate) -> bool:
     """Whether a CRL is signed by ``issuer``'s key with RSASSA-PSS SHA-384, salt 48."""
-    key = issuer.public_key()
+    key = issuer.public_key
     if not isinstance(key, rsa.RSAPublicKey) or not is_pss_sha384(crl):
         return False
     try:
