@@ -378,6 +378,17 @@ def test_crl_garbage_is_a_parse_error() -> None:
         _crl_results(b"garbage")
 
 
+def test_parse_errors_name_the_input_given() -> None:
+    report, vcek, _ = real("milan-v2-a")
+    ev = snp.parse(report, source="a")
+    with pytest.raises(ParseError) as info:
+        snp.verify(ev, certificates=[vcek, b"junk"], certificate_names=["v.der", "c.pem"], at=AT)
+    assert info.value.location.source == "c.pem"
+    with pytest.raises(ParseError) as info:
+        snp.verify(ev, certificates=[vcek], crls=[b"junk"], crl_names=["ark.crl"], at=AT)
+    assert info.value.location.source == "ark.crl"
+
+
 def test_synthetic_hcl_claims_binding() -> None:
     pki = make_pki(SnpProduct.GENOA)
     good = hcl_wrap(make_report(pki, report_data=claims_report_data(CLAIMS)), CLAIMS)

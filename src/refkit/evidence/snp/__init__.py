@@ -53,9 +53,18 @@ def verify(
     certificates: Sequence[bytes],
     crls: Sequence[bytes] = (),
     at: datetime,
+    certificate_names: Sequence[str] | None = None,
+    crl_names: Sequence[str] | None = None,
 ) -> tuple[Result, ...]:
     """Authenticity of ``evidence`` with AMD's pinned roots (:meth:`SnpVerifier.verify`)."""
-    return _DEFAULT.verify(evidence, certificates=certificates, crls=crls, at=at)
+    return _DEFAULT.verify(
+        evidence,
+        certificates=certificates,
+        crls=crls,
+        at=at,
+        certificate_names=certificate_names,
+        crl_names=crl_names,
+    )
 
 
 def product(evidence: SnpEvidence, *, certificates: Sequence[bytes]) -> SnpProduct | None:

@@ -112,7 +112,7 @@ def _parse_crl(blob: bytes, source: str) -> x509.CertificateRevocationList:
         _ = (crl.tbs_certlist_bytes, crl.signature_algorithm_oid)
         for revoked in crl:
             _ = (revoked.serial_number, revoked.revocation_date_utc)
-    except (ValueError, UnsupportedAlgorithm) as exc:
+    except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
         raise ParseError(f"not a CRL (DER or PEM): {exc}", location=Location(source, 0)) from None
     return crl
 
@@ -139,11 +139,14 @@ class SnpVerifier:
 
     # --- cached pieces -------------------------------------------------------------------
 
-    def certificates(self, blobs: Sequence[bytes]) -> tuple[AmdCertificate, ...]:
-        """Every certificate in ``blobs`` (parsed once per distinct blob)."""
+    def certificates(
+        self, blobs: Sequence[bytes], names: Sequence[str] | None = None
+    ) -> tuple[AmdCertificate, ...]:
+        """Every certificate in ``blobs`` (parsed once per distinct blob); ``names`` (file
+        names, say) label parse errors."""
         out: list[AmdCertificate] = []
         for i, blob in enumerate(blobs):
-            source = f"certificate input {i + 1}"
+            source = names[i] if names and i < len(names) else f"certificate input {i + 1}"
             out.extend(
                 self._blobs.get(bytes(blob), partial(read_certificates, blob, source=source))
             )
@@ -214,9 +217,17 @@ class SnpVerifier:
 
         return self._chains.get((ark.fingerprint, inter.fingerprint, leaf.fingerprint), make)
 
-    def crls(self, blobs: Sequence[bytes]) -> tuple[x509.CertificateRevocationList, ...]:
+    def crls(
+        self, blobs: Sequence[bytes], names: Sequence[str] | None = None
+    ) -> tuple[x509.CertificateRevocationList, ...]:
+        """Every CRL (parsed once per distinct blob); ``names`` label parse errors."""
         return tuple(
-            self._crls.get(bytes(b), partial(_parse_crl, b, f"CRL input {i + 1}"))
+            self._crls.get(
+                bytes(b),
+                partial(
+                    _parse_crl, b, names[i] if names and i < len(names) else f"CRL input {i + 1}"
+                ),
+            )
             for i, b in enumerate(blobs)
         )
 
@@ -229,13 +240,19 @@ class SnpVerifier:
         certificates: Sequence[bytes],
         crls: Sequence[bytes] = (),
         at: datetime,
+        certificate_names: Sequence[str] | None = None,
+        crl_names: Sequence[str] | None = None,
     ) -> tuple[Result, ...]:
-        """Authenticity of ``evidence`` at time ``at`` (see the module docstring)."""
+        """Authenticity of ``evidence`` at time ``at`` (see the module docstring).
+
+        ``certificate_names`` / ``crl_names`` (optional, parallel to the blobs) name the
+        inputs in parse errors, e.g. the files they came from.
+        """
         if at.tzinfo is None:
             raise InputError("the verification time must carry a time zone (UTC)")
         report = evidence.report
-        certs = self.certificates(certificates)
-        crl_list = self.crls(crls)
+        certs = self.certificates(certificates, certificate_names)
+        crl_list = self.crls(crls, crl_names)
 
         # 1. the key type the report names
         if report.signing_key is SigningKey.NONE:

@@ -82,6 +82,11 @@ _PEM = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?-----END \1-----", re.D
 MAX_BLOB: Final = 1024 * 1024
 
 
+#: What ``cryptography`` raises for bytes that are not a well-formed certificate or CRL
+#: (InvalidVersion is not a ValueError; found by fuzzing).
+_UNPARSABLE = (ValueError, UnsupportedAlgorithm, x509.InvalidVersion)
+
+
 class Role(enum.Enum):
     """What an AMD certificate is, by its subject's common name."""
 
@@ -199,7 +204,7 @@ def describe(der: bytes, cert: x509.Certificate, source: str, offset: int = 0) -
         _ = (cert.issuer, cert.signature, cert.tbs_certificate_bytes)
         _ = (cert.signature_algorithm_oid, cert.not_valid_before_utc, cert.not_valid_after_utc)
         public_key = cert.public_key()
-    except (ValueError, UnsupportedAlgorithm) as exc:
+    except _UNPARSABLE as exc:
         raise ParseError(
             f"certificate does not parse: {exc}", location=Location(source, offset)
         ) from None
@@ -266,7 +271,7 @@ def read_certificates(blob: bytes, *, source: str) -> tuple[AmdCertificate, ...]
             try:
                 der = _pem_body(match.group(0))
                 cert = load_certificate(der)
-            except ValueError as exc:
+            except _UNPARSABLE as exc:
                 raise ParseError(
                     f"PEM certificate does not parse: {exc}",
                     location=Location(source, match.start()),
@@ -283,7 +288,7 @@ def read_certificates(blob: bytes, *, source: str) -> tuple[AmdCertificate, ...]
     for der in elements:
         try:
             cert = load_certificate(der)
-        except ValueError:
+        except _UNPARSABLE:
             if _is_crl(der):
                 offset += len(der)
                 continue
@@ -309,7 +314,7 @@ def _pem_body(block: bytes) -> bytes:
 def _is_crl(der: bytes) -> bool:
     try:
         x509.load_der_x509_crl(der)
-    except ValueError:
+    except _UNPARSABLE:
         return False
     return True
 
@@ -366,7 +371,7 @@ def read_extensions(cert: x509.Certificate) -> AmdExtensions:
     """The AMD extensions of a VCEK/VLEK; :class:`ExtensionError` when absent or malformed."""
     try:
         return _read_extensions(cert)
-    except ValueError as exc:  # cryptography refuses duplicate or malformed extensions
+    except _UNPARSABLE as exc:  # cryptography refuses duplicate or malformed extensions
         if isinstance(exc, ExtensionError):
             raise
         raise ExtensionError(f"extensions do not parse: {exc}") from None

@@ -161,7 +161,7 @@ def _check_chain(data: bytes, url: str, inter: Role) -> None:
 def _check_crl(data: bytes, url: str) -> None:
     try:
         x509.load_der_x509_crl(data)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         raise KdsUnavailable(f"{url}: the answer is not a DER CRL") from None
 
 
