@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -253,9 +252,9 @@ def families() -> tuple[Family, ...]:
     return (FakeFamily("snp"), FakeFamily("tdx"))
 
 
-@pytest.fixture
-def fake_families(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Family, ...]]:
-    """Registers the fake codes and makes the fakes the default families (for the CLI)."""
+def install_fakes(monkeypatch: pytest.MonkeyPatch) -> tuple[Family, ...]:
+    """Registers the fake codes and makes the fakes the default families (for the CLI),
+    for one test (``monkeypatch`` undoes both)."""
     import refkit.evidence.verify as verify_module
     import refkit.verification as verification
     import refkit.verification.codes as codes
@@ -265,4 +264,4 @@ def fake_families(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Family, ...
     monkeypatch.setattr(verification, "REGISTRY", registry)
     fams = families()
     monkeypatch.setattr(verify_module, "default_families", lambda: fams)
-    yield fams
+    return fams

@@ -9,6 +9,7 @@ import threading
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path, PurePath
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -32,13 +33,19 @@ from refkit.manifests.signing.keys import KeyType
 from tests.evidence_support import (
     AT,
     SIGNING_RELEASE,
-    fake_families,  # noqa: F401 - the fixture
+    install_fakes,
     make_evidence,
     public_pem,
     vcek_key,
 )
 from tests.shared import FUZZ_EXAMPLES, assert_not_a_bug
 from tests.signing_support import key, sign
+
+
+@pytest.fixture
+def fake_families(monkeypatch: pytest.MonkeyPatch) -> tuple[Family, ...]:
+    return install_fakes(monkeypatch)
+
 
 WHEN = datetime(2026, 12, 1, tzinfo=UTC)
 VCEK = Material(certificates=(Blob("vcek.pem", public_pem(vcek_key())),))
@@ -97,7 +104,8 @@ def test_authenticity_only(fake_families: tuple[Family, ...]) -> None:
 
 def test_tdx_family_dispatch(fake_families: tuple[Family, ...]) -> None:
     ok, codes, out = _verify(fake_families, make_evidence("tdx"))
-    assert ok and codes[0] == "fake.signature.verified"
+    assert ok
+    assert codes[0] == "fake.signature.verified"
     assert out.family == "tdx"  # type: ignore[attr-defined]
 
 
@@ -105,7 +113,8 @@ def test_a_flipped_byte_fails(fake_families: tuple[Family, ...]) -> None:
     data = bytearray(make_evidence())
     data[0x50] ^= 1
     ok, codes, _ = _verify(fake_families, bytes(data), material=VCEK)
-    assert not ok and "fake.signature.invalid" in codes
+    assert not ok
+    assert "fake.signature.invalid" in codes
 
 
 def test_missing_material_is_exit_3(fake_families: tuple[Family, ...]) -> None:
@@ -132,7 +141,8 @@ def test_unused_material_is_named(fake_families: tuple[Family, ...]) -> None:
 )
 def test_report_data(fake_families: tuple[Family, ...], check: ReportDataCheck, code: str) -> None:
     ok, codes, _ = _verify(fake_families, make_evidence(), material=VCEK, report_data=check)
-    assert code in codes and "evidence.freshness.unchecked" not in codes
+    assert code in codes
+    assert "evidence.freshness.unchecked" not in codes
     assert ok is code.endswith(".match")
 
 
@@ -153,7 +163,7 @@ def test_trusted_manifest_is_compared(fake_families: tuple[Family, ...]) -> None
 
 def test_other_measurement_fails_naming_the_check(fake_families: tuple[Family, ...]) -> None:
     ev = make_evidence(measurement=bytes(48))
-    ok, codes, out = _verify(fake_families, ev, material=VCEK, manifest=_manifest())
+    ok, _, out = _verify(fake_families, ev, material=VCEK, manifest=_manifest())
     assert not ok
     failing = [r.code for r in out.verdict.failures]  # type: ignore[attr-defined]
     assert failing == ["fake.measurement.mismatch"]
@@ -166,7 +176,8 @@ def test_untrusted_manifest_is_refused_and_not_compared(
         fake_families, make_evidence(), material=VCEK, manifest=_manifest(index=1, trusted=0)
     )
     assert not ok
-    assert "manifest.signer.untrusted" in codes and "evidence.manifest.refused" in codes
+    assert "manifest.signer.untrusted" in codes
+    assert "evidence.manifest.refused" in codes
     assert not any(c.startswith("fake.measurement") for c in codes)
     assert "fake.signature.verified" in codes  # authenticity is still reported
 
@@ -177,7 +188,8 @@ def test_expired_manifest_is_refused(fake_families: tuple[Family, ...]) -> None:
     )
     out = verify_evidence(make_evidence(), source="e", options=options, families=fake_families)
     codes = _codes(out.verdict.results)
-    assert "manifest.expired" in codes and "evidence.manifest.refused" in codes
+    assert "manifest.expired" in codes
+    assert "evidence.manifest.refused" in codes
 
 
 def test_unsigned_manifest_is_refused(fake_families: tuple[Family, ...]) -> None:
@@ -187,7 +199,8 @@ def test_unsigned_manifest_is_refused(fake_families: tuple[Family, ...]) -> None
         trust=TrustInput(keys=(Blob("k.pub", pub),)),
     )
     ok, codes, _ = _verify(fake_families, make_evidence(), material=VCEK, manifest=m)
-    assert not ok and "evidence.manifest.unsigned" in codes
+    assert not ok
+    assert "evidence.manifest.unsigned" in codes
     assert not any(c.startswith("fake.measurement") for c in codes)
 
 
@@ -204,10 +217,12 @@ def test_trust_policy_with_threshold(tmp_path: Path, fake_families: tuple[Family
     )
     both = ManifestInput((Blob("a.json", b0), Blob("b.json", b1)), trust)
     ok, codes, _ = _verify(fake_families, make_evidence(), material=VCEK, manifest=both)
-    assert ok and "manifest.threshold.met" in codes
+    assert ok
+    assert "manifest.threshold.met" in codes
     one = ManifestInput((Blob("a.json", b0),), trust)
     ok, codes, _ = _verify(fake_families, make_evidence(), material=VCEK, manifest=one)
-    assert not ok and "manifest.threshold.unmet" in codes
+    assert not ok
+    assert "manifest.threshold.unmet" in codes
 
 
 def test_debug_guest_warns_and_fails_a_manifest(fake_families: tuple[Family, ...]) -> None:
@@ -215,10 +230,12 @@ def test_debug_guest_warns_and_fails_a_manifest(fake_families: tuple[Family, ...
     ok, _, out = _verify(fake_families, ev, material=VCEK)
     assert ok  # authentic
     warnings = out.warnings  # type: ignore[attr-defined]
-    assert len(warnings) == 1 and "DEBUG GUEST" in warnings[0]
+    assert len(warnings) == 1
+    assert "DEBUG GUEST" in warnings[0]
     assert out.verdict.facts["debug"] is True  # type: ignore[attr-defined]
     ok, codes, _ = _verify(fake_families, ev, material=VCEK, manifest=_manifest())
-    assert not ok and "fake.debug.refused" in codes
+    assert not ok
+    assert "fake.debug.refused" in codes
 
 
 def test_manifest_without_values_for_the_family(fake_families: tuple[Family, ...]) -> None:
@@ -230,7 +247,8 @@ def test_manifest_without_values_for_the_family(fake_families: tuple[Family, ...
         (Blob("b.json", bundle),), TrustInput(keys=(Blob("k", k.public_key().pem()),))
     )
     ok, codes, _ = _verify(fake_families, make_evidence(), material=VCEK, manifest=m)
-    assert not ok and "evidence.compare.empty" in codes
+    assert not ok
+    assert "evidence.compare.empty" in codes
 
 
 def test_one_verifier_many_threads(fake_families: tuple[Family, ...]) -> None:
@@ -258,14 +276,15 @@ def test_one_verifier_many_threads(fake_families: tuple[Family, ...]) -> None:
         return out.ok, tuple(r.code for r in out.verdict.results)
 
     expected = [run(d, i) for d, i in cases]
-    assert any(ok for ok, _ in expected) and not all(ok for ok, _ in expected)
+    assert any(ok for ok, _ in expected)
+    assert not all(ok for ok, _ in expected)
     got: dict[int, list[tuple[bool, tuple[str, ...]]]] = {}
     errors: list[BaseException] = []
 
     def worker(t: int) -> None:
         try:
             got[t] = [run(d, i) for d, i in cases for _ in range(3)][::3]
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
@@ -364,7 +383,8 @@ def test_receipt_holds_the_policy_files(tmp_path: Path, fake_families: tuple[Fam
     data = _receipt(fake_families, material=VCEK, manifest=ManifestInput((Blob("b", b0),), trust))
     (tmp_path / "a.pub").unlink()  # the replay needs nothing but the receipt
     replay = replay_receipt(data, source="r.json", families=fake_families)
-    assert replay.ok and replay.verdict.results[-1].code == "evidence.receipt.reproduced"
+    assert replay.ok
+    assert replay.verdict.results[-1].code == "evidence.receipt.reproduced"
 
 
 def test_receipt_refuses_unknown_fields(fake_families: tuple[Family, ...]) -> None:
@@ -380,8 +400,17 @@ def test_receipt_refuses_unknown_fields(fake_families: tuple[Family, ...]) -> No
             parse_receipt(_edit(data, change), source="r.json")
 
 
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
 @pytest.fixture
-def _sample_receipt(fake_families: tuple[Family, ...]) -> bytes:
+def sample_receipt(fake_families: tuple[Family, ...]) -> bytes:
     return _receipt(fake_families, material=VCEK, manifest=_manifest())
 
 
@@ -392,20 +421,37 @@ def _sample_receipt(fake_families: tuple[Family, ...]) -> bytes:
 )
 @given(st.data())
 def test_fuzz_receipt_reader(
-    fake_families: tuple[Family, ...], _sample_receipt: bytes, data: st.DataObject
+    fake_families: tuple[Family, ...], sample_receipt: bytes, data: st.DataObject
 ) -> None:
-    base = _sample_receipt
-    choice = data.draw(st.integers(0, 2))
+    base = sample_receipt
+    choice = data.draw(st.integers(0, 3))
+    blob: bytes
     if choice == 0:
         blob = data.draw(st.binary(max_size=2000))
     elif choice == 1:
-        blob = bytearray(base)
+        mutable = bytearray(base)
         for _ in range(data.draw(st.integers(1, 8))):
-            i = data.draw(st.integers(0, len(blob) - 1))
-            blob[i] = data.draw(st.integers(0, 255))
-        blob = bytes(blob)
-    else:
+            i = data.draw(st.integers(0, len(mutable) - 1))
+            mutable[i] = data.draw(st.integers(0, 255))
+        blob = bytes(mutable)
+    elif choice == 2:
         blob = base[: data.draw(st.integers(0, len(base)))]
+    else:
+        # A structural change: one value anywhere in the document replaced.
+        doc = json.loads(base)
+        node: Any = doc
+        while isinstance(node, dict | list) and node and data.draw(st.booleans()):
+            keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+            k = data.draw(st.sampled_from(keys))
+            child = node[k]
+            if not isinstance(child, dict | list) or not child:
+                node[k] = data.draw(_JSON)
+                break
+            node = child
+        else:
+            if isinstance(node, dict):
+                node[data.draw(st.text(max_size=8))] = data.draw(_JSON)
+        blob = json.dumps(doc).encode()
     try:
         replay_receipt(bytes(blob), source="fuzz.json", families=fake_families)
     except RefkitError as exc:

@@ -41,7 +41,7 @@ def evidence() -> None:
     service); `verify` and `verify-receipt` never do.
 
     \b
-    Typical flow:
+    Example flow:
       refkit evidence show report.bin
       refkit evidence fetch report.bin                  # once, online: certificates
       refkit evidence verify report.bin --certs ~/.cache/refkit/evidence/... \\
