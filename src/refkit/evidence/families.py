@@ -146,12 +146,12 @@ def detect(data: bytes, families: Sequence[Family], *, source: str) -> Family:
     return found[0]
 
 
-def _module(name: str) -> Any:
+def _module(*parts: str) -> Any:
     """A family module by name (imported on first use; typed by the :class:`Family` it is
     adapted to, not by its own annotations)."""
     import importlib
 
-    return importlib.import_module(f"refkit.evidence.{name}")
+    return importlib.import_module(".".join(("refkit", "evidence", *parts)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -196,7 +196,7 @@ class _SnpFamily:
         return dict(snp.measured(evidence))
 
     def fetch(self, evidence: Any, *, cache_dir: Path, opener: Opener) -> Fetched:
-        fetch = _module("snp.fetch")
+        fetch = _module("snp", "fetch")
         return _as_fetched(fetch.fetch(evidence, cache_dir=cache_dir, opener=opener))
 
 
@@ -249,7 +249,7 @@ class _TdxFamily:
         return dict(tdx.measured(evidence))
 
     def fetch(self, evidence: Any, *, cache_dir: Path, opener: Opener) -> Fetched:
-        fetch = _module("tdx.fetch")
+        fetch = _module("tdx", "fetch")
         return _as_fetched(fetch.fetch(evidence, cache_dir=cache_dir, opener=opener))
 
 
