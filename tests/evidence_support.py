@@ -235,9 +235,11 @@ class FakeFamily:
     def measured(self, evidence: Any) -> dict[str, str]:
         return {"MEASUREMENT" if self.name == "snp" else "MRTD": evidence.measurement.hex()}
 
-    def fetch(self, evidence: Any, *, cache_dir: Path, opener: Opener) -> Fetched:
+    def fetch(self, evidence: Any, *, cache_dir: Path, opener: Opener | None = None) -> Fetched:
         from refkit.atomic import write_file
+        from refkit.evidence import fetching
 
+        opener = opener or fetching.http_opener()
         target = cache_dir / self.name / f"{evidence.measurement.hex()[:16]}" / "vcek.pem"
         if not target.exists():
             url = f"https://kds.example/{self.name}/{evidence.measurement.hex()}"

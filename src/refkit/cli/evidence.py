@@ -416,14 +416,14 @@ def fetch(evidence_path: Path, cache_dir: Path | None, as_json: bool) -> None:
       refkit evidence fetch report.bin
       refkit evidence fetch quote.bin --cache ./evidence-cache --json
     """
-    from refkit.evidence.fetching import default_cache_dir, http_opener
+    from refkit.evidence.fetching import default_cache_dir
     from refkit.evidence.verify import MAX_EVIDENCE_BYTES, EvidenceVerifier
 
     data = read_input_file(evidence_path, what="evidence", limit=MAX_EVIDENCE_BYTES)
     family, parsed = EvidenceVerifier().parse(data, source=str(evidence_path))
     cache = cache_dir if cache_dir is not None else default_cache_dir()
     note(f"fetching for {family.title(parsed)} into {cache} ...")
-    got = family.fetch(parsed, cache_dir=cache, opener=http_opener())
+    got = family.fetch(parsed, cache_dir=cache)
     options: list[str] = []
     options.extend(
         f"--vcek {p}"

@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     from refkit.verification import Result
 
 #: A function that fetches one URL and returns its body (raising EnvironmentProblem when it
-#: cannot): the only way the families' fetchers reach the network. Tests pass a fake.
+#: cannot): the only way the families' fetchers reach the network. Tests pass a fake. A
+#: family whose service answers in headers too (Intel's issuer chains) has its own opener
+#: type; :meth:`Family.fetch` takes the family's kind, or None for the family's real one.
 Opener = Callable[[str], bytes]
 
 
@@ -125,7 +127,10 @@ class Family(Protocol):
 
     def measured(self, evidence: Any) -> dict[str, str]: ...
 
-    def fetch(self, evidence: Any, *, cache_dir: Path, opener: Opener) -> Fetched: ...
+    def fetch(self, evidence: Any, *, cache_dir: Path, opener: Any = None) -> Fetched:
+        """Fetch what verifying ``evidence`` needs into ``cache_dir`` (cached: no request
+        when the files are there). ``opener`` None: the family's real network opener."""
+        ...
 
 
 def detect(data: bytes, families: Sequence[Family], *, source: str) -> Family:
@@ -195,8 +200,13 @@ class _SnpFamily:
         snp = _module("snp")
         return dict(snp.measured(evidence))
 
-    def fetch(self, evidence: Any, *, cache_dir: Path, opener: Opener) -> Fetched:
+    def fetch(self, evidence: Any, *, cache_dir: Path, opener: Any = None) -> Fetched:
         fetch = _module("snp", "fetch")
+        if opener is None:
+            from refkit.evidence.fetching import http_opener
+
+            real: Any = getattr(fetch, "urllib_opener", None) or getattr(fetch, "http_opener", None)
+            opener = (real or http_opener)()
         return _as_fetched(fetch.fetch(evidence, cache_dir=cache_dir, opener=opener))
 
 
@@ -248,9 +258,10 @@ class _TdxFamily:
         tdx = _module("tdx")
         return dict(tdx.measured(evidence))
 
-    def fetch(self, evidence: Any, *, cache_dir: Path, opener: Opener) -> Fetched:
+    def fetch(self, evidence: Any, *, cache_dir: Path, opener: Any = None) -> Fetched:
         fetch = _module("tdx", "fetch")
-        return _as_fetched(fetch.fetch(evidence, cache_dir=cache_dir, opener=opener))
+        got = fetch.fetch(evidence, cache_dir=cache_dir, opener=opener or fetch.urllib_opener())
+        return got if isinstance(got, Fetched) else Fetched(collateral=Path(got))
 
 
 @dataclass(frozen=True)
