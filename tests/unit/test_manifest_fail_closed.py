@@ -83,13 +83,16 @@ def test_informational_parts_keep_unknown_fields() -> None:
 
 
 def test_newer_minor_is_refused_with_its_code() -> None:
+    from refkit.manifests.model import SCHEMA_MINOR
+
+    newer = f"1.{SCHEMA_MINOR + 1}"
     doc = example_statement()
-    doc["predicate"]["schemaVersion"] = "1.2"
+    doc["predicate"]["schemaVersion"] = newer
     with pytest.raises(NotUnderstood) as info:
         parse_statement(doc, source="t.json")
     assert info.value.code == "manifest.schema.newer"
     with for_display():
-        assert parse_statement(doc, source="t.json").predicate.schema_version == "1.2"
+        assert parse_statement(doc, source="t.json").predicate.schema_version == newer
 
 
 def test_build_refuses_unknown_constraint_fields_in_yaml_terms() -> None:

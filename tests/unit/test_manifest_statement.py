@@ -37,7 +37,7 @@ def test_contract_shape() -> None:
     out = statement.to_json()
     assert out["_type"] == STATEMENT_TYPE
     assert out["predicateType"] == PREDICATE_TYPE
-    assert out["predicate"]["schemaVersion"] == "1.1"
+    assert out["predicate"]["schemaVersion"] == "1.2"
     assert out == value
     assert statement.canonical_bytes() == canonical_dumps(value)
     with pytest.raises(AttributeError):
@@ -184,7 +184,20 @@ def test_schema_1_0_manifest_is_still_read() -> None:
     old = load_statement(
         (ASSETS / "release-1.0.json").read_bytes(), source="1.0", require_canonical=True
     )
-    new = load_statement((ASSETS / "release.json").read_bytes(), source="1.1")
+    new = load_statement((ASSETS / "release.json").read_bytes(), source="1.2")
     assert old.predicate.schema_version == "1.0"
+    assert old.predicate.reference_values == new.predicate.reference_values
+    assert old.predicate.declared == new.predicate.declared
+
+
+def test_schema_1_1_manifest_is_still_read() -> None:
+    """The golden as built before schema 1.2 (assets/manifests/release-1.1.json) reads as
+    the same predicate: 1.2 only added optional fields to declared.snp."""
+    old = load_statement(
+        (ASSETS / "release-1.1.json").read_bytes(), source="1.1", require_canonical=True
+    )
+    new = load_statement((ASSETS / "release.json").read_bytes(), source="1.2")
+    assert old.predicate.schema_version == "1.1"
+    assert new.predicate.schema_version == "1.2"
     assert old.predicate.reference_values == new.predicate.reference_values
     assert old.predicate.declared == new.predicate.declared

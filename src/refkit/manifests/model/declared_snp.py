@@ -9,6 +9,7 @@ from typing import Any
 from refkit.manifests.model.common import (
     CONSTRAINT_UNKNOWN,
     SNP_CHIP_ID_SIZE,
+    SNP_MEASUREMENT_SIZE,
     as_list,
     read_enum,
     sorted_set,
@@ -62,6 +63,11 @@ class SnpDeclared:
 
     ``guestPolicy``, ``platformInfo`` and ``minimumMitigationVector`` are the u64 values of
     the attestation report fields, as JSON integers (all defined bits are below 2**53).
+
+    Schema 1.2 adds ``debugAllowed`` (a guest whose policy allows DEBUG passes only when
+    true; ``guestPolicy`` itself still refuses bit 19) and ``allowedIdKeyDigests`` /
+    ``allowedAuthorKeyDigests`` (48-byte SHA-384 digests of the ID block's keys the report
+    may carry; absent: not checked).
     """
 
     minimum_tcb: SnpTcb
@@ -71,6 +77,9 @@ class SnpDeclared:
     platform_info: int | None = None
     minimum_mitigation_vector: int | None = None
     allowed_chip_ids: tuple[str, ...] | None = None
+    debug_allowed: bool | None = None
+    allowed_id_key_digests: tuple[str, ...] | None = None
+    allowed_author_key_digests: tuple[str, ...] | None = None
     unrecognized: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -83,6 +92,11 @@ class SnpDeclared:
             platform_info=obj.opt_integer("platformInfo"),
             minimum_mitigation_vector=obj.opt_integer("minimumMitigationVector"),
             allowed_chip_ids=obj.hex_list("allowedChipIds", SNP_CHIP_ID_SIZE),
+            debug_allowed=_opt_bool(obj, "debugAllowed"),
+            allowed_id_key_digests=obj.hex_list("allowedIdKeyDigests", SNP_MEASUREMENT_SIZE),
+            allowed_author_key_digests=obj.hex_list(
+                "allowedAuthorKeyDigests", SNP_MEASUREMENT_SIZE
+            ),
             unrecognized=obj.closed(code=CONSTRAINT_UNKNOWN),
         )
         if not out.guest_policy & (1 << 17):
@@ -110,7 +124,17 @@ class SnpDeclared:
         put(out, "platformInfo", self.platform_info)
         put(out, "minimumMitigationVector", self.minimum_mitigation_vector)
         put(out, "allowedChipIds", as_list(self.allowed_chip_ids))
+        put(out, "debugAllowed", self.debug_allowed)
+        put(out, "allowedIdKeyDigests", as_list(self.allowed_id_key_digests))
+        put(out, "allowedAuthorKeyDigests", as_list(self.allowed_author_key_digests))
         return merged(out, self.unrecognized)
+
+
+def _opt_bool(obj: Obj, key: str) -> bool | None:
+    value = obj.raw(key)
+    if key in obj.value and not isinstance(value, bool):
+        raise obj.fail(key, "expected true or false")
+    return value if isinstance(value, bool) else None
 
 
 def for_product(entries: Sequence[SnpDeclared], product: SnpProduct | None) -> SnpDeclared | None:
@@ -136,6 +160,13 @@ def _rows(d: SnpDeclared) -> Iterable[Sequence[str]]:
     rows += [("allowed chip ID" if i == 0 else "", c) for i, c in enumerate(chips)]
     if not chips:
         rows.append(("allowed chip IDs", "any"))
+    if d.debug_allowed is not None:
+        rows.append(("debug allowed", "yes" if d.debug_allowed else "no"))
+    for label, digests in (
+        ("allowed ID key digest", d.allowed_id_key_digests),
+        ("allowed author key digest", d.allowed_author_key_digests),
+    ):
+        rows += [(label if i == 0 else "", x) for i, x in enumerate(digests or ())]
     return rows
 
 
@@ -156,5 +187,10 @@ KIND: Kind[SnpDeclared] = Kind(
     diff_section="platform",
     parse=SnpDeclared.parse,
     view=view,
-    normalise=lambda d: replace(d, allowed_chip_ids=sorted_set(d.allowed_chip_ids)),
+    normalise=lambda d: replace(
+        d,
+        allowed_chip_ids=sorted_set(d.allowed_chip_ids),
+        allowed_id_key_digests=sorted_set(d.allowed_id_key_digests),
+        allowed_author_key_digests=sorted_set(d.allowed_author_key_digests),
+    ),
 )

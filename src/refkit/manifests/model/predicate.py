@@ -24,10 +24,10 @@ from refkit.manifests.model.registry import kinds, kinds_in
 from refkit.manifests.model.release import Provenance, Release
 from refkit.reader import Obj, merged
 
-#: The schema version refkit writes (docs/manifests.md, *What changed in 1.1*).
-SCHEMA_VERSION = "1.1"
+#: The schema version refkit writes (docs/manifests.md, *What changed in 1.2*).
+SCHEMA_VERSION = "1.2"
 SCHEMA_MAJOR = 1
-SCHEMA_MINOR = 1
+SCHEMA_MINOR = 2
 #: Stable code of the refusal of a manifest newer than this refkit (docs/codes.md).
 SCHEMA_NEWER = "manifest.schema.newer"
 _SCHEMA_VERSION = re.compile(r"(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})")

@@ -1,7 +1,7 @@
 """The JSON Schema of the reference-manifest predicate, shipped as package data.
 
 ``reference-manifest-v1.schema.json`` (JSON Schema draft 2020-12) describes the predicate of
-schema version 1.x (this file: 1.1): required fields, types, hex patterns and integer
+schema version 1.x (this file: 1.2): required fields, types, hex patterns and integer
 ranges. Constraint objects are closed (``additionalProperties: false``: fail closed,
 docs/decisions/0005-fail-closed.md); informational parts allow unknown properties. refkit
 applies it when building and signing, after the semantic checks of
