@@ -37,8 +37,6 @@ def fingerprint(cert: x509.Certificate) -> str:
     return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
 
 
-
-
 def load_pem_chain(pem: bytes, *, source: str, field: str) -> tuple[x509.Certificate, ...]:
     """Every certificate of a concatenated PEM chain, in order; ParseError on any defect."""
     certs: list[x509.Certificate] = []
@@ -174,9 +172,7 @@ def load_crl(der: bytes, *, source: str, field: str) -> Crl:
         )
         revoked = frozenset(r.serial_number for r in crl)
     except ValueError as exc:
-        raise ParseError(
-            f"not a valid CRL: {exc}", location=Location(source, 0, field)
-        ) from None
+        raise ParseError(f"not a valid CRL: {exc}", location=Location(source, 0, field)) from None
     return Crl(
         crl=crl,
         issuer_name=crl.issuer,

@@ -227,9 +227,7 @@ def _json_text(text: str, *, source: str, field: str) -> Any:
     try:
         return json.loads(text)
     except (ValueError, RecursionError) as exc:
-        raise ParseError(
-            f"is not JSON: {exc}", location=Location(source, field=field)
-        ) from None
+        raise ParseError(f"is not JSON: {exc}", location=Location(source, field=field)) from None
 
 
 def parse_tcb_info(text: str, *, source: str, path: str = "$.tcb_info") -> TcbInfo:
@@ -289,9 +287,7 @@ def parse_collateral(data: bytes, *, source: str) -> Collateral:
     try:
         value = json.loads(data)
     except (ValueError, RecursionError) as exc:
-        raise ParseError(
-            f"is not JSON: {exc}", location=Location(source, field="$")
-        ) from None
+        raise ParseError(f"is not JSON: {exc}", location=Location(source, field="$")) from None
     top = _J(value, source, "$")
     unknown = sorted(set(top.value) - set(_FIELDS) - {"pck_certificate_chain"})
     if unknown:

@@ -191,7 +191,7 @@ def _resolve(chain: tuple[x509.Certificate, ...], anchor: Anchor) -> _Path:
     return _Path(tuple(certs), root_problem, link_problem)
 
 
-def _pck_extension(cert: x509.Certificate, *, source: str) -> PckExtension:
+def pck_extension(cert: x509.Certificate, *, source: str) -> PckExtension:
     try:
         ext = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(SGX_EXTENSION_OID))
     except x509.ExtensionNotFound:
@@ -243,7 +243,7 @@ class TdxVerifier:
             return _PckFacts(
                 path=path,
                 leaf_key=key if isinstance(key, ec.EllipticCurvePublicKey) else None,
-                pck=_pck_extension(chain[0], source=source),
+                pck=pck_extension(chain[0], source=source),
                 chain_fps=tuple(C.fingerprint(c) for c in chain),
             )
 
@@ -272,7 +272,9 @@ class TdxVerifier:
         return self._collateral.get((bytes(data), anchor.fingerprint), make)
 
     def _crl_signed(self, crl: C.Crl, issuer: x509.Certificate) -> bool:
-        return self._crl_sig.get((id(crl.crl), C.fingerprint(issuer)), lambda: crl.signed_by(issuer))
+        return self._crl_sig.get(
+            (id(crl.crl), C.fingerprint(issuer)), lambda: crl.signed_by(issuer)
+        )
 
     # -- verification
 
@@ -284,9 +286,7 @@ class TdxVerifier:
         collateral: bytes | None = None,
         at: datetime,
     ) -> tuple[Result, ...]:
-        return self.evaluate(
-            evidence, intel_root=intel_root, collateral=collateral, at=at
-        ).results
+        return self.evaluate(evidence, intel_root=intel_root, collateral=collateral, at=at).results
 
     def evaluate(
         self,
@@ -309,11 +309,26 @@ class TdxVerifier:
         add = out.append
 
         if path.root_problem:
-            add(Result.of("tdx.root.not-pinned", path.root_problem, check="PCK root", anchor=ra,
-                          expected=anchor.fingerprint, actual=C.fingerprint(path.certs[-1])))
+            add(
+                Result.of(
+                    "tdx.root.not-pinned",
+                    path.root_problem,
+                    check="PCK root",
+                    anchor=ra,
+                    expected=anchor.fingerprint,
+                    actual=C.fingerprint(path.certs[-1]),
+                )
+            )
         else:
-            add(Result.of("tdx.root.pinned", f"the PCK chain ends at {C.INTEL_ROOT_NAME}",
-                          check="PCK root", anchor=ra, actual=anchor.fingerprint))
+            add(
+                Result.of(
+                    "tdx.root.pinned",
+                    f"the PCK chain ends at {C.INTEL_ROOT_NAME}",
+                    check="PCK root",
+                    anchor=ra,
+                    actual=anchor.fingerprint,
+                )
+            )
         if path.link_problem:
             add(Result.of("tdx.pck.chain-invalid", path.link_problem, check="PCK chain", anchor=ra))
         else:
@@ -323,55 +338,119 @@ class TdxVerifier:
         if window:
             add(Result.of("tdx.pck.not-current", window, check="PCK validity", anchor=ra))
         else:
-            add(Result.of("tdx.pck.current", "every certificate is valid at the time",
-                          check="PCK validity", anchor=ra))
+            add(
+                Result.of(
+                    "tdx.pck.current",
+                    "every certificate is valid at the time",
+                    check="PCK validity",
+                    anchor=ra,
+                )
+            )
 
         vendor = quote.header.qe_vendor_id
         if vendor == INTEL_QE_VENDOR_ID:
-            add(Result.of("tdx.qe.vendor-intel", "Intel's quoting enclave", check="QE vendor",
-                          actual=vendor.hex()))
+            add(
+                Result.of(
+                    "tdx.qe.vendor-intel",
+                    "Intel's quoting enclave",
+                    check="QE vendor",
+                    actual=vendor.hex(),
+                )
+            )
         else:
-            add(Result.of("tdx.qe.vendor-unknown", "the quote names another QE vendor",
-                          check="QE vendor", expected=INTEL_QE_VENDOR_ID.hex(), actual=vendor.hex()))
+            add(
+                Result.of(
+                    "tdx.qe.vendor-unknown",
+                    "the quote names another QE vendor",
+                    check="QE vendor",
+                    expected=INTEL_QE_VENDOR_ID.hex(),
+                    actual=vendor.hex(),
+                )
+            )
 
         if facts.leaf_key is not None and C.verify_raw(
             facts.leaf_key, quote.qe_report_signature, quote.qe_report_raw
         ):
-            add(Result.of("tdx.qe.signature-valid", "signed by the PCK leaf key",
-                          check="QE report signature", anchor=ra))
+            add(
+                Result.of(
+                    "tdx.qe.signature-valid",
+                    "signed by the PCK leaf key",
+                    check="QE report signature",
+                    anchor=ra,
+                )
+            )
         else:
-            add(Result.of("tdx.qe.signature-invalid", "does not verify under the PCK leaf key",
-                          check="QE report signature", anchor=ra))
+            add(
+                Result.of(
+                    "tdx.qe.signature-invalid",
+                    "does not verify under the PCK leaf key",
+                    check="QE report signature",
+                    anchor=ra,
+                )
+            )
 
         expected_rd = hashlib.sha256(quote.attestation_key + quote.qe_auth_data).digest() + _ZERO32
         if quote.qe_report.report_data == expected_rd:
-            add(Result.of("tdx.qe.binding-ok", "the QE report binds the attestation key",
-                          check="QE binding", actual=expected_rd.hex()))
+            add(
+                Result.of(
+                    "tdx.qe.binding-ok",
+                    "the QE report binds the attestation key",
+                    check="QE binding",
+                    actual=expected_rd.hex(),
+                )
+            )
         else:
-            add(Result.of("tdx.qe.binding-mismatch",
-                          "QE REPORTDATA is not SHA-256(attestation key || auth data) || zeros",
-                          check="QE binding", expected=expected_rd.hex(),
-                          actual=quote.qe_report.report_data.hex()))
+            add(
+                Result.of(
+                    "tdx.qe.binding-mismatch",
+                    "QE REPORTDATA is not SHA-256(attestation key || auth data) || zeros",
+                    check="QE binding",
+                    expected=expected_rd.hex(),
+                    actual=quote.qe_report.report_data.hex(),
+                )
+            )
 
         att_key = C.p256_key(quote.attestation_key)
         if att_key is not None and C.verify_raw(att_key, quote.signature, quote.signed):
-            add(Result.of("tdx.signature.valid", "signed by the attestation key",
-                          check="quote signature", anchor=ra))
+            add(
+                Result.of(
+                    "tdx.signature.valid",
+                    "signed by the attestation key",
+                    check="quote signature",
+                    anchor=ra,
+                )
+            )
         else:
             why = "does not verify" if att_key else "the attestation key is not a P-256 point"
-            add(Result.of("tdx.signature.invalid", f"{why} under the attestation key",
-                          check="quote signature", anchor=ra))
+            add(
+                Result.of(
+                    "tdx.signature.invalid",
+                    f"{why} under the attestation key",
+                    check="quote signature",
+                    anchor=ra,
+                )
+            )
 
         pck = facts.pck
         body = quote.body
-        add(Result.of("tdx.tcb.reported",
-                      f"TEE_TCB_SVN {body.tee_tcb_svn.hex()}, FMSPC {pck.fmspc.hex()}, "
-                      f"PCESVN {pck.pce_svn}, CPUSVN {pck.cpu_svn.hex()}",
-                      check="TCB fields", actual=body.tee_tcb_svn.hex()))
+        add(
+            Result.of(
+                "tdx.tcb.reported",
+                f"TEE_TCB_SVN {body.tee_tcb_svn.hex()}, FMSPC {pck.fmspc.hex()}, "
+                f"PCESVN {pck.pce_svn}, CPUSVN {pck.cpu_svn.hex()}",
+                check="TCB fields",
+                actual=body.tee_tcb_svn.hex(),
+            )
+        )
         if collateral is None:
-            add(Result.of("tdx.collateral.absent",
-                          "no collateral: the TCB status was not evaluated",
-                          check="TCB status", required=False))
+            add(
+                Result.of(
+                    "tdx.collateral.absent",
+                    "no collateral: the TCB status was not evaluated",
+                    check="TCB status",
+                    required=False,
+                )
+            )
             return TdxVerification(tuple(out), pck)
         cf = self.collateral(collateral, anchor, source=collateral_source)
         status, results = self._tcb(evidence, facts, cf, anchor, at)
@@ -405,28 +484,42 @@ class TdxVerifier:
         if kind:
             add(Result.of("tdx.collateral.kind-mismatch", kind, check="collateral kind"))
         else:
-            add(Result.of("tdx.collateral.kind-ok", "TCB info TDX, QE identity TD_QE",
-                          check="collateral kind"))
+            add(
+                Result.of(
+                    "tdx.collateral.kind-ok",
+                    "TCB info TDX, QE identity TD_QE",
+                    check="collateral kind",
+                )
+            )
 
         window = None
         for name, doc in (("TCB info", tcb), ("QE identity", qe)):
             if at < doc.issue_date:
                 window = f"the {name} is issued {doc.issue_date:%Y-%m-%dT%H:%M:%SZ}, after the time"
             elif at > doc.next_update:
-                window = f"the {name} expired at its next update {doc.next_update:%Y-%m-%dT%H:%M:%SZ}"
+                window = (
+                    f"the {name} expired at its next update {doc.next_update:%Y-%m-%dT%H:%M:%SZ}"
+                )
             if window:
                 break
         if window:
             add(Result.of("tdx.collateral.outside-window", window, check="collateral validity"))
         else:
-            add(Result.of("tdx.collateral.current",
-                          f"TCB info and QE identity valid until "
-                          f"{min(tcb.next_update, qe.next_update):%Y-%m-%dT%H:%M:%SZ}",
-                          check="collateral validity"))
+            add(
+                Result.of(
+                    "tdx.collateral.current",
+                    f"TCB info and QE identity valid until "
+                    f"{min(tcb.next_update, qe.next_update):%Y-%m-%dT%H:%M:%SZ}",
+                    check="collateral validity",
+                )
+            )
 
         chain_problem = None
-        for name, p in (("TCB info", cf.tcb_path), ("QE identity", cf.qe_path),
-                        ("PCK CRL", cf.crl_path)):
+        for name, p in (
+            ("TCB info", cf.tcb_path),
+            ("QE identity", cf.qe_path),
+            ("PCK CRL", cf.crl_path),
+        ):
             problem = p.root_problem or p.link_problem or p.window_problem(at)
             if problem:
                 chain_problem = f"{name} issuer chain: {problem}"
@@ -438,20 +531,43 @@ class TdxVerifier:
         ):
             chain_problem = chain_problem or "the collateral's PCK chain differs from the quote's"
         if chain_problem:
-            add(Result.of("tdx.collateral.chain-invalid", chain_problem, check="collateral chains",
-                          anchor=ra))
+            add(
+                Result.of(
+                    "tdx.collateral.chain-invalid",
+                    chain_problem,
+                    check="collateral chains",
+                    anchor=ra,
+                )
+            )
         else:
-            add(Result.of("tdx.collateral.chains-valid", "TCB info, QE identity and PCK CRL signers",
-                          check="collateral chains", anchor=ra))
+            add(
+                Result.of(
+                    "tdx.collateral.chains-valid",
+                    "TCB info, QE identity and PCK CRL signers",
+                    check="collateral chains",
+                    anchor=ra,
+                )
+            )
 
         if cf.tcb_signature_ok and cf.qe_signature_ok:
-            add(Result.of("tdx.collateral.signatures-valid", "TCB info and QE identity",
-                          check="collateral signatures", anchor=ra))
+            add(
+                Result.of(
+                    "tdx.collateral.signatures-valid",
+                    "TCB info and QE identity",
+                    check="collateral signatures",
+                    anchor=ra,
+                )
+            )
         else:
             which = "TCB info" if not cf.tcb_signature_ok else "QE identity"
-            add(Result.of("tdx.collateral.signature-invalid",
-                          f"the {which} signature does not verify", check="collateral signatures",
-                          anchor=ra))
+            add(
+                Result.of(
+                    "tdx.collateral.signature-invalid",
+                    f"the {which} signature does not verify",
+                    check="collateral signatures",
+                    anchor=ra,
+                )
+            )
 
         crls = (col.root_ca_crl, col.pck_crl)
         crl_problem, revoked = None, None
@@ -484,44 +600,81 @@ class TdxVerifier:
         if crl_problem:
             add(Result.of("tdx.collateral.crl-invalid", crl_problem, check="CRLs", anchor=ra))
         else:
-            add(Result.of("tdx.collateral.crls-valid", "root CA CRL and PCK CRL", check="CRLs",
-                          anchor=ra))
+            add(
+                Result.of(
+                    "tdx.collateral.crls-valid", "root CA CRL and PCK CRL", check="CRLs", anchor=ra
+                )
+            )
         if revoked:
             add(Result.of("tdx.collateral.revoked", revoked, check="revocation", anchor=ra))
         else:
-            add(Result.of("tdx.collateral.not-revoked", "no certificate is listed",
-                          check="revocation", anchor=ra))
+            add(
+                Result.of(
+                    "tdx.collateral.not-revoked",
+                    "no certificate is listed",
+                    check="revocation",
+                    anchor=ra,
+                )
+            )
 
         qe_status, qe_problem = _qe_identity(quote.qe_report, qe)
         if qe_problem:
             add(Result.of("tdx.qe-identity.mismatch", qe_problem, check="QE identity"))
         else:
-            add(Result.of("tdx.qe-identity.match",
-                          f"ISVSVN {quote.qe_report.isv_svn}, status {qe_status.status}"
-                          if qe_status else "", check="QE identity"))
+            add(
+                Result.of(
+                    "tdx.qe-identity.match",
+                    f"ISVSVN {quote.qe_report.isv_svn}, status {qe_status.status}"
+                    if qe_status
+                    else "",
+                    check="QE identity",
+                )
+            )
 
         pck = facts.pck
         if pck.fmspc != tcb.fmspc:
-            add(Result.of("tdx.tcb.fmspc-mismatch", "the TCB info is for another platform",
-                          check="TCB info platform", expected=tcb.fmspc.hex(),
-                          actual=pck.fmspc.hex()))
+            add(
+                Result.of(
+                    "tdx.tcb.fmspc-mismatch",
+                    "the TCB info is for another platform",
+                    check="TCB info platform",
+                    expected=tcb.fmspc.hex(),
+                    actual=pck.fmspc.hex(),
+                )
+            )
             return None, out
-        add(Result.of("tdx.tcb.fmspc-match", "the TCB info is for this platform",
-                      check="TCB info platform", actual=pck.fmspc.hex()))
+        add(
+            Result.of(
+                "tdx.tcb.fmspc-match",
+                "the TCB info is for this platform",
+                check="TCB info platform",
+                actual=pck.fmspc.hex(),
+            )
+        )
 
         platform, level_problem = _platform_level(tcb, pck, quote.body.tee_tcb_svn)
         if platform is None:
-            add(Result.of("tdx.tcb.no-matching-level", level_problem or "", check="TCB level",
-                          actual=f"CPUSVN {pck.cpu_svn.hex()} PCESVN {pck.pce_svn} "
-                          f"TEE_TCB_SVN {quote.body.tee_tcb_svn.hex()}"))
+            add(
+                Result.of(
+                    "tdx.tcb.no-matching-level",
+                    level_problem or "",
+                    check="TCB level",
+                    actual=f"CPUSVN {pck.cpu_svn.hex()} PCESVN {pck.pce_svn} "
+                    f"TEE_TCB_SVN {quote.body.tee_tcb_svn.hex()}",
+                )
+            )
             return None, out
         module, module_problem = _module_identity(tcb, quote.body)
         if module_problem:
             add(Result.of("tdx.module.identity-mismatch", module_problem, check="TDX module"))
             return None, out
-        add(Result.of("tdx.module.identity-match",
-                      "MRSIGNERSEAM and SEAM attributes as the TCB info states",
-                      check="TDX module"))
+        add(
+            Result.of(
+                "tdx.module.identity-match",
+                "MRSIGNERSEAM and SEAM attributes as the TCB info states",
+                check="TDX module",
+            )
+        )
         status = platform.merge(module) if module else platform
         if qe_status is None:
             return None, out
@@ -598,7 +751,10 @@ def _module_identity(tcb: TcbInfo, body: TdReport) -> tuple[TcbStatus | None, st
         if ident is None:
             return None, f"the TCB info has no TDX module identity {wanted}"
         signer, attrs, mask, levels = (
-            ident.mr_signer, ident.attributes, ident.attributes_mask, ident.tcb_levels
+            ident.mr_signer,
+            ident.attributes,
+            ident.attributes_mask,
+            ident.tcb_levels,
         )
     if body.mr_signer_seam != signer:
         return None, f"MRSIGNERSEAM {body.mr_signer_seam.hex()} is not {signer.hex()}"

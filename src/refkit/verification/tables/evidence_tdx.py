@@ -21,7 +21,9 @@ TABLE: tuple[CodeInfo, ...] = (
         _F,
         "a PCK chain link is broken: issuer name, CA flag or signature",
     ),
-    CodeInfo("tdx.pck.current", _P, "every PCK chain certificate is valid at the verification time"),
+    CodeInfo(
+        "tdx.pck.current", _P, "every PCK chain certificate is valid at the verification time"
+    ),
     CodeInfo(
         "tdx.pck.not-current",
         _F,
@@ -30,7 +32,9 @@ TABLE: tuple[CodeInfo, ...] = (
     CodeInfo("tdx.qe.vendor-intel", _P, "the quote was produced by Intel's quoting enclave"),
     CodeInfo("tdx.qe.vendor-unknown", _F, "the QE vendor ID is not Intel's"),
     CodeInfo("tdx.qe.signature-valid", _P, "the QE report is signed by the PCK leaf key"),
-    CodeInfo("tdx.qe.signature-invalid", _F, "the QE report signature does not verify under the PCK key"),
+    CodeInfo(
+        "tdx.qe.signature-invalid", _F, "the QE report signature does not verify under the PCK key"
+    ),
     CodeInfo(
         "tdx.qe.binding-ok",
         _P,
@@ -42,7 +46,9 @@ TABLE: tuple[CodeInfo, ...] = (
         "the QE report does not bind the attestation key (REPORTDATA differs)",
     ),
     CodeInfo("tdx.signature.valid", _P, "the quote is signed by the attestation key"),
-    CodeInfo("tdx.signature.invalid", _F, "the quote signature does not verify under the attestation key"),
+    CodeInfo(
+        "tdx.signature.invalid", _F, "the quote signature does not verify under the attestation key"
+    ),
     CodeInfo(
         "tdx.tcb.reported",
         _P,
@@ -55,7 +61,9 @@ TABLE: tuple[CodeInfo, ...] = (
     ),
     # --- collateral
     CodeInfo(
-        "tdx.collateral.kind-ok", _P, "the TCB info is TDX (v3+) and the QE identity is TD_QE (v2/v3)"
+        "tdx.collateral.kind-ok",
+        _P,
+        "the TCB info is TDX (v3+) and the QE identity is TD_QE (v2/v3)",
     ),
     CodeInfo(
         "tdx.collateral.kind-mismatch",
@@ -188,9 +196,7 @@ TABLE: tuple[CodeInfo, ...] = (
     ),
     CodeInfo("tdx.mrconfigid.match", _P, "MRCONFIGID equals a manifest policy hash"),
     CodeInfo("tdx.mrconfigid.mismatch", _F, "MRCONFIGID equals no manifest policy hash"),
-    CodeInfo(
-        "tdx.mrconfigid.not-declared", _N, "the manifest declares no MRCONFIGID policy hash"
-    ),
+    CodeInfo("tdx.mrconfigid.not-declared", _N, "the manifest declares no MRCONFIGID policy hash"),
     CodeInfo(
         "tdx.piid.not-checked",
         _N,
