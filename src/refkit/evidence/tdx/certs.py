@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -27,6 +27,17 @@ from refkit.errors import Location, ParseError
 #: SHA-256 of the DER of "Intel SGX Root CA" (CN=Intel SGX Root CA, O=Intel Corporation).
 INTEL_SGX_ROOT_SHA256 = "44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3"
 INTEL_ROOT_NAME = "Intel SGX Root CA"
+
+#: What ``cryptography`` raises on a malformed certificate or CRL (some fields are parsed
+#: only when read, so every field is read while loading: :func:`_eager`).
+_X509_ERRORS = (
+    ValueError,
+    TypeError,
+    UnsupportedAlgorithm,
+    x509.DuplicateExtension,
+    x509.InvalidVersion,
+    x509.UnsupportedGeneralNameType,
+)
 
 _PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
 _PEM_END = b"-----END CERTIFICATE-----"
@@ -52,8 +63,8 @@ def load_pem_chain(pem: bytes, *, source: str, field: str) -> tuple[x509.Certifi
             )
         end += len(_PEM_END)
         try:
-            certs.append(x509.load_pem_x509_certificate(pem[start:end]))
-        except ValueError as exc:
+            certs.append(_eager(x509.load_pem_x509_certificate(pem[start:end])))
+        except _X509_ERRORS as exc:
             raise ParseError(
                 f"certificate {len(certs) + 1} is not a valid X.509 certificate: {exc}",
                 location=Location(source, start, field),
@@ -64,13 +75,22 @@ def load_pem_chain(pem: bytes, *, source: str, field: str) -> tuple[x509.Certifi
     return tuple(certs)
 
 
+def _eager(cert: x509.Certificate) -> x509.Certificate:
+    """Read every field now: ``cryptography`` parses some lazily and would raise later."""
+    _ = (cert.subject, cert.issuer, cert.serial_number, cert.not_valid_before_utc)
+    _ = (cert.not_valid_after_utc, cert.signature_hash_algorithm, cert.public_key())
+    for ext in cert.extensions:
+        _ = ext.value
+    return cert
+
+
 def load_certificate(data: bytes, *, source: str) -> x509.Certificate:
     """One certificate, PEM or DER."""
     if _PEM_BEGIN in data:
         return load_pem_chain(data, source=source, field="certificate")[0]
     try:
-        return x509.load_der_x509_certificate(data)
-    except ValueError as exc:
+        return _eager(x509.load_der_x509_certificate(data))
+    except _X509_ERRORS as exc:
         raise ParseError(
             f"not a PEM or DER certificate: {exc}", location=Location(source, 0, "certificate")
         ) from None
@@ -171,7 +191,10 @@ def load_crl(der: bytes, *, source: str, field: str) -> Crl:
             else x509.load_der_x509_crl(der)
         )
         revoked = frozenset(r.serial_number for r in crl)
-    except ValueError as exc:
+        _ = (crl.issuer, crl.last_update_utc, crl.next_update_utc, crl.signature_hash_algorithm)
+        for ext in crl.extensions:
+            _ = ext.value
+    except _X509_ERRORS as exc:
         raise ParseError(f"not a valid CRL: {exc}", location=Location(source, 0, field)) from None
     return Crl(
         crl=crl,
