@@ -68,7 +68,8 @@ def test_fields_equal_dcap_qvl_parse(parts: tuple[str, ...]) -> None:
 def test_debug_and_report_data() -> None:
     # PROVENANCE-independent facts read from the bytes: v4-b's TD_ATTRIBUTES byte 0 is 1.
     debug = tdx.parse(read(("tdx", "v4-b.quote.bin")), source="v4-b")
-    assert debug.debug and debug.quote.body.td_attributes[0] == 1
+    assert debug.debug
+    assert debug.quote.body.td_attributes[0] == 1
     plain = tdx.parse(read(PHALA_QUOTE), source="phala")
     assert not plain.debug
     data = read(PHALA_QUOTE)

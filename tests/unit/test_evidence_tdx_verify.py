@@ -48,7 +48,7 @@ def test_every_real_quote_is_authentic(parts: tuple[str, ...]) -> None:
     ev = tdx.parse(read(parts), source=parts[-1])
     results = tdx.verify(ev, intel_root=None, collateral=None, at=AUTH_TIME)
     assert _fails(results) == set()
-    assert AUTHENTIC <= _codes(results)
+    assert _codes(results) >= AUTHENTIC
     not_checked = [r for r in results if r.outcome is Outcome.NOT_CHECKED]
     assert [r.code for r in not_checked] == ["tdx.collateral.absent"]
     assert not not_checked[0].required
@@ -204,7 +204,7 @@ def test_validity_window_of_the_chain() -> None:
 def test_naive_time_is_refused() -> None:
     ev = tdx.parse(read(PHALA_QUOTE), source="phala")
     with pytest.raises(InputError):
-        tdx.verify(ev, collateral=None, at=datetime(2026, 1, 1))  # noqa: DTZ001
+        tdx.verify(ev, collateral=None, at=datetime(2026, 1, 1))
 
 
 def test_verifier_is_thread_safe_and_caches() -> None:
@@ -217,7 +217,7 @@ def test_verifier_is_thread_safe_and_caches() -> None:
             for _ in range(5):
                 for ev in evs:
                     assert _fails(verifier.verify(ev, collateral=None, at=AUTH_TIME)) == set()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work) for _ in range(4)]
