@@ -524,6 +524,8 @@ class TdxVerifier:
             if problem:
                 chain_problem = f"{name} issuer chain: {problem}"
                 break
+        if chain_problem is None and cf.crl_path.certs[0].subject != col.pck_crl.issuer_name:
+            chain_problem = "the PCK CRL issuer chain does not start at the PCK CRL's issuer"
         pck_path = facts.path
         if (
             col.pck_certificate_chain is not None
