@@ -71,7 +71,7 @@ def test_every_snp_report_is_authentic(run_cli: Run, name: str) -> None:
 def test_milan_report_with_only_the_genoa_chain_fails(run_cli: Run) -> None:
     r = run_cli(
         "evidence", "verify", vector("snp", "gcp-milan-v5.report.bin"),
-        "--vcek", _vcek("gcp-milan-v5"), "--certs", vector("amd", "genoa-vcek-chain.pem"),
+        "--vcek", _vcek("gcp-milan-v5"), "--vcek", vector("amd", "genoa-vcek-chain.pem"),
         "--at", AT,
     )  # fmt: skip
     assert r.code in (1, 3), r.stdout + r.stderr

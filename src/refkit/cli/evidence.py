@@ -383,6 +383,8 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
         for i, v in enumerate(value):
             out.extend(_flatten(v, f"{prefix}[{i}]"))
         return out or [(prefix, "[]")]
+    if isinstance(value, bool):
+        return [(prefix, "true" if value else "false")]
     return [(prefix, "null" if value is None else str(value))]
 
 
