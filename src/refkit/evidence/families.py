@@ -18,6 +18,7 @@ Material (certificates, CRLs, Intel root, collateral) is passed to every family 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -151,9 +152,11 @@ def detect(data: bytes, families: Sequence[Family], *, source: str) -> Family:
     return found[0]
 
 
+@functools.cache
 def _module(*parts: str) -> Any:
-    """A family module by name (imported on first use; typed by the :class:`Family` it is
-    adapted to, not by its own annotations)."""
+    """A family module by name (imported on first use, then kept: a module is immutable
+    for this purpose, like ``sys.modules``; typed by the :class:`Family` it is adapted to,
+    not by its own annotations)."""
     import importlib
 
     return importlib.import_module(".".join(("refkit", "evidence", *parts)))
