@@ -159,3 +159,46 @@ def test_show_every_vector(run_cli: Run) -> None:
         r = run_cli("evidence", "show", path, "--json")
         assert r.code == 0, (path, r.stderr)
         assert json.loads(r.stdout)["fields"]
+
+
+def test_one_verifier_many_threads_on_real_vectors() -> None:
+    import threading
+    from datetime import UTC, datetime
+
+    from refkit.evidence.families import Blob, Material
+    from refkit.evidence.verify import EvidenceVerifier, ReportDataCheck, VerifyOptions
+
+    amd = tuple(Blob(p.name, p.read_bytes()) for p in sorted(vector("amd").glob("*.pem")))
+    cases = [
+        (vector("snp", f"{n}.report.bin").read_bytes(),
+         Material(certificates=(Blob("vcek", _vcek(n).read_bytes()), *amd)))
+        for n in SNP_POSITIVE
+    ] + [(vector("tdx", q).read_bytes(), Material()) for q in TDX_QUOTES]  # fmt: skip
+    verifier = EvidenceVerifier()
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+
+    def run(i: int) -> tuple[bool, tuple[str, ...]]:
+        data, material = cases[i % len(cases)]
+        nonce = ReportDataCheck(data[0x50:0x58] if i % 2 else bytes([0xFF]) * 8, exact=False)
+        options = VerifyOptions(at=at, material=material, report_data=nonce)
+        out = verifier.verify(data, source=f"case {i % len(cases)}", options=options)
+        return out.ok, tuple(f"{r.code}:{r.outcome.value}" for r in out.verdict.results)
+
+    expected = [run(i) for i in range(2 * len(cases))]
+    got: list[list[tuple[bool, tuple[str, ...]]]] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            got.append([run(i) for i in range(2 * len(cases))])
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(got) == 6
+    assert all(g == expected for g in got)

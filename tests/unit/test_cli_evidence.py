@@ -364,3 +364,29 @@ def test_help_teaches(run_cli: Run) -> None:
         assert r.code == 0
         assert "refkit evidence" in r.stdout
         assert "xample" in r.stdout
+
+
+def test_input_files_refused_cleanly(run_cli: Run, files: dict[str, Path], tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\0" * ((1 << 20) + 1))
+    for args in (
+        [tmp_path / "absent.bin", "--vcek", files["vcek"]],
+        [big, "--vcek", files["vcek"]],
+        [files["ev"], "--vcek", tmp_path / "absent.pem"],
+        [files["ev"], "--certs", tmp_path / "absent-dir"],
+        [files["ev"], "--vcek", files["vcek"], "--manifest", tmp_path / "absent.json",
+         "--key", files["pub"]],
+    ):  # fmt: skip
+        r = run_cli("evidence", "verify", *args)
+        assert r.code == 2, (args, r.stderr)
+        assert "Traceback" not in r.stderr
+
+
+def test_too_many_files_in_certs(run_cli: Run, files: dict[str, Path], tmp_path: Path) -> None:
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(1001):
+        (many / f"{i}.pem").write_bytes(b"x")
+    r = run_cli("evidence", "verify", files["ev"], "--certs", many)
+    assert r.code == 2
+    assert "more than 1000 files" in r.stderr

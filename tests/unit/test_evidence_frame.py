@@ -324,6 +324,9 @@ def test_receipt_round_trip(fake_families: tuple[Family, ...]) -> None:
         manifest=_manifest(),
         report_data=ReportDataCheck(bytes(range(4)), exact=False),
     )
+    from refkit.manifests.canonical import is_canonical
+
+    assert is_canonical(data.rstrip(b"\n"), source="receipt")
     replay = replay_receipt(data, source="r.json", families=fake_families)
     assert replay.ok
     assert replay.verdict.results[-1].code == "evidence.receipt.reproduced"
