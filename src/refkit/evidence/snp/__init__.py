@@ -20,12 +20,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from refkit.evidence.snp.compare import compare
+from refkit.evidence.snp.authenticity import SnpVerifier
 from refkit.evidence.snp.evidence import SnpEvidence, looks_like, parse
 from refkit.evidence.snp.hcl import HclReport
+from refkit.evidence.snp.policy import compare
 from refkit.evidence.snp.report import SnpReport, TcbVersion
 from refkit.evidence.snp.show import measured, show
-from refkit.evidence.snp.verify import SnpVerifier
+from refkit.measure.cpu import SnpProduct
 from refkit.verification import Result
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "looks_like",
     "measured",
     "parse",
+    "product",
     "show",
     "verify",
 ]
@@ -54,3 +56,9 @@ def verify(
 ) -> tuple[Result, ...]:
     """Authenticity of ``evidence`` with AMD's pinned roots (:meth:`SnpVerifier.verify`)."""
     return _DEFAULT.verify(evidence, certificates=certificates, crls=crls, at=at)
+
+
+def product(evidence: SnpEvidence, *, certificates: Sequence[bytes]) -> SnpProduct | None:
+    """The report's product: CPUID (v3+) or the VCEK's product name (v2); pass it to
+    :func:`compare` so that a v2 report meets its product's declared values."""
+    return _DEFAULT.product(evidence, certificates=certificates)

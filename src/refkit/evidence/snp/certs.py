@@ -17,9 +17,10 @@ Interface Specification", publication 57230):
   ``.3.9`` fmcSPL (Turin) (INTEGERs), ``.4`` hwID (the raw bytes: 64, or 8 on Turin; a
   DER OCTET STRING around them is also read), ``.5`` CSP ID (VLEK, IA5String);
 - VCEKs have serial number 0, which RFC 5280 forbids: ``cryptography`` emits a
-  ``CryptographyDeprecationWarning`` when it parses one. :func:`load_certificate`
-  suppresses exactly that warning (matched by category and message) and nothing else,
-  under a lock, because ``warnings.catch_warnings`` changes process-wide state.
+  ``CryptographyDeprecationWarning`` when it parses one and when its serial is read.
+  :func:`load_certificate` and :func:`serial_number` suppress exactly that warning
+  (matched by category and message) and nothing else, under a lock, because
+  ``warnings.catch_warnings`` changes process-wide state.
 
 Malformed input (a blob that holds no certificate, a PEM block that does not parse) is a
 :class:`~refkit.errors.ParseError`; a malformed AMD extension is not a parse error but a
@@ -29,12 +30,14 @@ failed check (:class:`ExtensionError`, reported as ``snp.vcek.extension-invalid`
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import re
 import threading
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from types import MappingProxyType
 from typing import Final
 
@@ -42,6 +45,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
@@ -108,7 +112,7 @@ class AmdExtensions:
     hwid: bytes | None
     csp_id: str | None
 
-    @property
+    @functools.cached_property
     def product(self) -> SnpProduct | None:
         """The product the name names (``Milan-B0`` is Milan), None when unknown."""
         head = self.product_name.split("-", 1)[0]
@@ -138,8 +142,16 @@ class AmdCertificate:
     #: The product its name names (ARK-Milan, SEV-Genoa, SEV-VLEK-Turin); None for leaves.
     product: SnpProduct | None
     source: str
+    not_before: datetime
+    not_after: datetime
+    public_key: CertificatePublicKeyTypes
 
-    @property
+    @functools.cached_property
+    def window(self) -> str:
+        """The validity window as text (``start .. end``, RFC 3339)."""
+        return f"{self.not_before.isoformat()} .. {self.not_after.isoformat()}"
+
+    @functools.cached_property
     def label(self) -> str:
         return f"{self.role.value} {self.common_name} (sha256 {self.fingerprint[:16]}…)"
 
@@ -151,6 +163,17 @@ def load_certificate(der: bytes) -> x509.Certificate:
             "ignore", message=_SERIAL_WARNING, category=CryptographyDeprecationWarning
         )
         return x509.load_der_x509_certificate(der)
+
+
+def serial_number(cert: x509.Certificate) -> int:
+    """A certificate's serial number; AMD's serial-0 warning is suppressed, nothing else
+    (``cryptography`` warns both when it parses such a certificate and when the serial is
+    read)."""
+    with _WARNINGS_LOCK, warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=_SERIAL_WARNING, category=CryptographyDeprecationWarning
+        )
+        return cert.serial_number
 
 
 def _role(cn: str) -> tuple[Role, SnpProduct | None]:
@@ -165,9 +188,21 @@ def _role(cn: str) -> tuple[Role, SnpProduct | None]:
     return Role.OTHER, None
 
 
-def describe(der: bytes, cert: x509.Certificate, source: str) -> AmdCertificate:
-    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    cn = str(names[0].value) if names else ""
+def describe(der: bytes, cert: x509.Certificate, source: str, offset: int = 0) -> AmdCertificate:
+    """What refkit reads from one certificate. ``cryptography`` parses fields lazily, so
+    every field used later is read here once: a malformed one is a :class:`ParseError`
+    now, not an exception in the middle of a verification (extensions excepted: a bad AMD
+    extension is a failed check, read by :func:`read_extensions`)."""
+    try:
+        names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        cn = str(names[0].value) if names else ""
+        _ = (cert.issuer, cert.signature, cert.tbs_certificate_bytes)
+        _ = (cert.signature_algorithm_oid, cert.not_valid_before_utc, cert.not_valid_after_utc)
+        public_key = cert.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise ParseError(
+            f"certificate does not parse: {exc}", location=Location(source, offset)
+        ) from None
     role, product = _role(cn)
     return AmdCertificate(
         der=der,
@@ -177,6 +212,9 @@ def describe(der: bytes, cert: x509.Certificate, source: str) -> AmdCertificate:
         role=role,
         product=product,
         source=source,
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        public_key=public_key,
     )
 
 
@@ -233,7 +271,7 @@ def read_certificates(blob: bytes, *, source: str) -> tuple[AmdCertificate, ...]
                     f"PEM certificate does not parse: {exc}",
                     location=Location(source, match.start()),
                 ) from None
-            out.append(describe(der, cert, source))
+            out.append(describe(der, cert, source, match.start()))
         return tuple(out)
     try:
         elements = split_der(blob)
@@ -252,7 +290,7 @@ def read_certificates(blob: bytes, *, source: str) -> tuple[AmdCertificate, ...]
             raise ParseError(
                 "DER element is not an X.509 certificate", location=Location(source, offset)
             ) from None
-        out.append(describe(der, cert, source))
+        out.append(describe(der, cert, source, offset))
         offset += len(der)
     return tuple(out)
 
@@ -366,14 +404,14 @@ def _read_extensions(cert: x509.Certificate) -> AmdExtensions:
 # --- signatures -----------------------------------------------------------------------------
 
 
-def pss_signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+def pss_signed_by(cert: x509.Certificate, issuer: x509.Certificate | AmdCertificate) -> bool:
     """Whether ``cert`` is signed by ``issuer``'s key with RSASSA-PSS SHA-384, salt 48.
 
     Checked directly: ``cryptography``'s path builder refuses AMD's certificates (serial 0,
     no key identifiers), and AMD uses exactly one scheme, so no parameter is taken from
     the certificate being checked.
     """
-    key = issuer.public_key()
+    key = issuer.public_key if isinstance(issuer, AmdCertificate) else issuer.public_key()
     if not isinstance(key, rsa.RSAPublicKey) or not is_pss_sha384(cert):
         return False
     try:
@@ -393,9 +431,9 @@ def is_pss_sha384(cert: x509.Certificate | x509.CertificateRevocationList) -> bo
         return False
 
 
-def crl_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
+def crl_signed_by(crl: x509.CertificateRevocationList, issuer: AmdCertificate) -> bool:
     """Whether a CRL is signed by ``issuer``'s key with RSASSA-PSS SHA-384, salt 48."""
-    key = issuer.public_key()
+    key = issuer.public_key
     if not isinstance(key, rsa.RSAPublicKey) or not is_pss_sha384(crl):
         return False
     try:

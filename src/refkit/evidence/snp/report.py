@@ -57,7 +57,7 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from refkit.errors import Location, ParseError
 from refkit.measure.cpu import SnpProduct, cpu_signature, product_of_signature
@@ -139,8 +139,11 @@ class TcbVersion:
         return out
 
     def __str__(self) -> str:
-        text = ", ".join(f"{k} {v}" for k, v in self.components().items())
-        return f"{text} ({self.raw.hex()})"
+        fmc = "" if self.fmc is None else f"fmc {self.fmc}, "
+        return (
+            f"{fmc}bootloader {self.bootloader}, tee {self.tee}, snp {self.snp}, "
+            f"microcode {self.microcode} ({self.raw.hex()})"
+        )
 
 
 def decode_tcb(raw: bytes, product: SnpProduct | None) -> TcbVersion:
@@ -155,8 +158,7 @@ def tcb_reserved_bytes(product: SnpProduct | None) -> tuple[int, ...]:
     return (4, 5, 6) if product is SnpProduct.TURIN else (2, 3, 4, 5)
 
 
-@dataclass(frozen=True)
-class FirmwareVersion:
+class FirmwareVersion(NamedTuple):
     """A firmware version as major.minor.build."""
 
     major: int
@@ -202,6 +204,8 @@ class SnpReport:
     current_mit_vector: int | None
     signature_r: bytes
     signature_s: bytes
+    #: The product the CPUID fields name (v3+); None for v2 or an unknown CPU.
+    cpu_product: SnpProduct | None = None
 
     @property
     def signed_bytes(self) -> bytes:
@@ -217,17 +221,6 @@ class SnpReport:
     def abi(self) -> tuple[int, int]:
         """The minimum ABI (major, minor) of the guest policy."""
         return (self.policy >> 8) & 0xFF, self.policy & 0xFF
-
-    @property
-    def cpu_product(self) -> SnpProduct | None:
-        """The product the CPUID fields name (v3+), None for v2 or an unknown CPU."""
-        if self.cpuid is None:
-            return None
-        family, model, stepping = self.cpuid
-        try:
-            return product_of_signature(cpu_signature(family, model, stepping))
-        except ValueError:
-            return None
 
     def tcb(self, which: str, product: SnpProduct | None) -> TcbVersion:
         """``current``, ``reported``, ``committed`` or ``launch`` TCB decoded for a product."""
@@ -301,27 +294,34 @@ def parse_report(data: bytes, *, source: str, base: int = 0) -> SnpReport:
         raise fail(0x08, "POLICY", f"guest policy sets reserved bits {policy & ~POLICY_KNOWN:#x}")
     if signer_info >> 5:
         raise fail(0x48, "signer info", f"reserved bits set: {signer_info & ~0x1F:#x}")
-    try:
-        signing_key = SigningKey((signer_info >> 2) & 0x7)
-    except ValueError:
-        raise fail(
-            0x48, "SIGNING_KEY", f"signing key {(signer_info >> 2) & 7} is reserved"
-        ) from None
-    for offset, name, value in (
-        (0x04C, "reserved", reserved_4c),
-        (0x18B, "reserved", reserved_18b),
-        (0x208, "reserved", reserved_208),
-        (0x1EB, "CURRENT_VERSION reserved", current_version[3:]),
-        (0x1EF, "COMMITTED_VERSION reserved", committed_version[3:]),
+    signing_key = _SIGNING_KEYS.get((signer_info >> 2) & 0x7)
+    if signing_key is None:
+        raise fail(0x48, "SIGNING_KEY", f"signing key {(signer_info >> 2) & 7} is reserved")
+    if (
+        reserved_4c != _ZERO[:4]
+        or reserved_18b != _ZERO[:21]
+        or reserved_208 != _ZERO[:152]
+        or current_version[3]
+        or committed_version[3]
     ):
-        if any(value):
-            raise fail(offset, name, "reserved bytes must be zero")
-    if version < 3 and any(cpuid):
+        for offset, name, value in (
+            (0x04C, "reserved", reserved_4c),
+            (0x18B, "reserved", reserved_18b),
+            (0x208, "reserved", reserved_208),
+            (0x1EB, "CURRENT_VERSION reserved", current_version[3:]),
+            (0x1EF, "COMMITTED_VERSION reserved", committed_version[3:]),
+        ):
+            if any(value):
+                raise fail(offset, name, "reserved bytes must be zero")
+    if version < 3 and cpuid != _ZERO[:3]:
         raise fail(0x188, "CPUID", f"a version {version} report has no CPUID fields")
-    if version < 5 and any(launch_mit + current_mit):
+    if version < 5 and (launch_mit != _ZERO[:8] or current_mit != _ZERO[:8]):
         raise fail(0x1F8, "MIT_VECTOR", f"a version {version} report has no mitigation vectors")
     sig = data[SIGNED_SIZE:]
-    if any(sig[2 * SIGNATURE_COMPONENT :]):
+    if (
+        sig[2 * SIGNATURE_COMPONENT :]
+        != _ZERO[: REPORT_SIZE - SIGNED_SIZE - 2 * SIGNATURE_COMPONENT]
+    ):
         raise fail(SIGNED_SIZE + 2 * SIGNATURE_COMPONENT, "SIGNATURE", "reserved bytes set")
     report = SnpReport(
         raw=bytes(data),
@@ -357,9 +357,21 @@ def parse_report(data: bytes, *, source: str, base: int = 0) -> SnpReport:
         current_mit_vector=_u64(current_mit) if version >= 5 else None,
         signature_r=sig[:SIGNATURE_COMPONENT],
         signature_s=sig[SIGNATURE_COMPONENT : 2 * SIGNATURE_COMPONENT],
+        cpu_product=_product(cpuid) if version >= 3 else None,
     )
     check_tcb_reserved(report, report.cpu_product, source=source, base=base)
     return report
+
+
+_SIGNING_KEYS = {k.value: k for k in SigningKey}
+_ZERO = bytes(REPORT_SIZE)
+
+
+def _product(cpuid: bytes) -> SnpProduct | None:
+    try:
+        return product_of_signature(cpu_signature(cpuid[0], cpuid[1], cpuid[2]))
+    except ValueError:
+        return None
 
 
 def _u64(raw: bytes) -> int:
@@ -371,8 +383,11 @@ def check_tcb_reserved(
 ) -> None:
     """Refuse a TCB_VERSION whose reserved bytes (for ``product``) are set."""
     reserved = tcb_reserved_bytes(product)
+    mask = sum(0xFF << (8 * i) for i in reserved)
     for offset, name in _TCB_FIELDS:
         raw = report.raw[offset : offset + 8]
+        if not int.from_bytes(raw, "little") & mask:
+            continue
         for i in reserved:
             if raw[i]:
                 raise ParseError(

@@ -34,7 +34,7 @@ from refkit.evidence.snp.report import (
     SnpReport,
     decode_tcb,
 )
-from refkit.manifests.model import ReferenceManifest, SnpDeclared
+from refkit.manifests.model import ReferenceManifest, SnpDeclared, declared_snp
 from refkit.manifests.model import policies as policies_kind
 from refkit.manifests.model import snp as snp_kind
 from refkit.measure.cpu import SnpProduct
@@ -67,13 +67,21 @@ def compare(
     declared = None if manifest.declared is None else manifest.declared.for_product(product)
     out = [_measurement(report, manifest, product), _debug(report, declared)]
     if declared is None:
+        # Fail closed when the manifest declares SNP values but none applies: the report's
+        # product is unknown (v2, no caller's product) or another product's entries only.
+        some = manifest.declared is not None and bool(manifest.declared.of(declared_snp.KIND))
         out.append(
             Result.of(
                 "snp.declared.absent",
-                f"the manifest declares no SNP platform values for {product or 'this product'}"
-                ": guest policy, minimum TCB, chip IDs and VMPL are not checked",
+                f"the manifest declares no SNP platform values for {product or 'this report'}"
+                + (
+                    " (a version 2 report names no product: give the certificate's)"
+                    if product is None
+                    else ""
+                )
+                + ": guest policy, minimum TCB, chip IDs and VMPL are not checked",
                 check="declared SNP values",
-                required=False,
+                required=some,
             )
         )
     else:

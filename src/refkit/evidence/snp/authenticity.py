@@ -38,7 +38,7 @@ from functools import partial
 from typing import TypeVar
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -55,6 +55,7 @@ from refkit.evidence.snp.certs import (
     pss_signed_by,
     read_certificates,
     read_extensions,
+    serial_number,
     split_der,
 )
 from refkit.evidence.snp.evidence import SnpEvidence
@@ -97,15 +98,23 @@ def _anchor(ark: AmdCertificate, product: SnpProduct) -> PinnedRoot:
 
 
 def _parse_crl(blob: bytes, source: str) -> x509.CertificateRevocationList:
+    """A CRL (PEM or one DER element), every field used later read once here: ``cryptography``
+    parses lazily, and a malformed field must be a :class:`ParseError`, not a crash later."""
     try:
         if b"-----BEGIN" in blob:
-            return x509.load_pem_x509_crl(blob)
-        parts = split_der(blob)
-        if len(parts) != 1:
-            raise ValueError(f"{len(parts)} DER elements, expected one CRL")
-        return x509.load_der_x509_crl(blob)
-    except ValueError as exc:
+            crl = x509.load_pem_x509_crl(blob)
+        else:
+            parts = split_der(blob)
+            if len(parts) != 1:
+                raise ValueError(f"{len(parts)} DER elements, expected one CRL")
+            crl = x509.load_der_x509_crl(blob)
+        _ = (crl.issuer, crl.last_update_utc, crl.next_update_utc, crl.signature)
+        _ = (crl.tbs_certlist_bytes, crl.signature_algorithm_oid)
+        for revoked in crl:
+            _ = (revoked.serial_number, revoked.revocation_date_utc)
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise ParseError(f"not a CRL (DER or PEM): {exc}", location=Location(source, 0)) from None
+    return crl
 
 
 class SnpVerifier:
@@ -148,7 +157,7 @@ class SnpVerifier:
                 ext: AmdExtensions | ExtensionError = read_extensions(leaf.cert)
             except ExtensionError as exc:
                 ext = exc
-            key = leaf.cert.public_key()
+            key = leaf.public_key
             ok = isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP384R1)
             return ext, key if ok else None  # type: ignore[return-value]
 
@@ -156,8 +165,10 @@ class SnpVerifier:
 
     def _chain_results(
         self, ark: AmdCertificate, inter: AmdCertificate, leaf: AmdCertificate, product: SnpProduct
-    ) -> tuple[Result, ...]:
-        def make() -> tuple[Result, ...]:
+    ) -> tuple[tuple[Result, ...], PinnedRoot]:
+        """The chain's signature results and its anchor (cached by the three fingerprints)."""
+
+        def make() -> tuple[tuple[Result, ...], PinnedRoot]:
             anchor = _anchor(ark, product)
             out = [
                 Result.of(
@@ -177,7 +188,7 @@ class SnpVerifier:
                 (leaf, inter, f"{leaf.role.value} signed by {inter.role.value}",
                  "snp.chain.vcek-signed", "snp.chain.vcek-signature-invalid"),
             ):  # fmt: skip
-                if pss_signed_by(cert.cert, issuer.cert):
+                if pss_signed_by(cert.cert, issuer):
                     out.append(
                         Result.of(
                             ok_code,
@@ -199,7 +210,7 @@ class SnpVerifier:
                             anchor=anchor,
                         )
                     )
-            return tuple(out)
+            return tuple(out), anchor
 
         return self._chains.get((ark.fingerprint, inter.fingerprint, leaf.fingerprint), make)
 
@@ -278,7 +289,12 @@ class SnpVerifier:
             product = report.cpu_product
         else:
             product = report.cpu_product or ext.product
-            results.append(self._product_result(report, ext, leaf))
+            results.append(
+                self._leaf.get(
+                    (leaf.der, report.cpu_product),
+                    partial(self._product_result, report.cpu_product, ext, leaf),
+                )
+            )
         if product is None:
             results.append(
                 Result.of(
@@ -296,26 +312,18 @@ class SnpVerifier:
         if problem is not None:
             return (*results, problem)
         assert ark is not None and inter is not None
-        anchor = _anchor(ark, product)
-        results.extend(self._chain_results(ark, inter, leaf, product))
+        chain_results, anchor = self._chain_results(ark, inter, leaf, product)
+        results.extend(chain_results)
 
         # 5. validity
-        results.extend(_validity(c, at, anchor) for c in (ark, inter, leaf))
+        results.extend(_validity((ark, inter, leaf), at, anchor))
 
         # 6. the report signature
         results.append(_signature(report, key, leaf, anchor))
 
-        # 7. bindings
+        # 7. bindings (the key type: the leaf was picked by it, so this is the pass)
         results.append(
-            Result.of(
-                "snp.signing-key.match",
-                f"SIGNING_KEY {int(report.signing_key)} names a {leaf_role.value}, "
-                f"the certificate is a {leaf.role.value}",
-                check="signing key",
-                expected=leaf_role.value,
-                actual=leaf.role.value,
-                anchor=anchor,
-            )
+            self._leaf.get((leaf.der, anchor), partial(_signing_key_match, leaf, anchor))
         )
         if not isinstance(ext, ExtensionError):
             results.extend(_tcb(report, ext, product, anchor))
@@ -341,10 +349,26 @@ class SnpVerifier:
             )
         return tuple(results)
 
+    def product(self, evidence: SnpEvidence, *, certificates: Sequence[bytes]) -> SnpProduct | None:
+        """The report's product: CPUID (v3+), else the product name of the VCEK/VLEK that
+        :meth:`verify` would pick among ``certificates`` (v2). None when neither names one.
+        For :func:`refkit.evidence.snp.compare` on v2 reports."""
+        report = evidence.report
+        if report.cpu_product is not None:
+            return report.cpu_product
+        role = Role.VLEK if report.signing_key is SigningKey.VLEK else Role.VCEK
+        leaves = [c for c in self.certificates(certificates) if c.role is role]
+        if not leaves:
+            return None
+        _leaf, ext, _key = self._pick_leaf(leaves, report)
+        return None if isinstance(ext, ExtensionError) else ext.product
+
     def _pick_leaf(
         self, leaves: list[AmdCertificate], report: SnpReport
     ) -> tuple[AmdCertificate, AmdExtensions | ExtensionError, ec.EllipticCurvePublicKey | None]:
         """The best VCEK/VLEK for the report: right product, hwID and TCB first."""
+        if len(leaves) == 1:
+            return (leaves[0], *self._leaf_facts(leaves[0]))
         best: tuple[int, int] | None = None
         chosen = None
         for i, leaf in enumerate(leaves):
@@ -363,13 +387,13 @@ class SnpVerifier:
         return chosen
 
     def _product_result(
-        self, report: SnpReport, ext: AmdExtensions, leaf: AmdCertificate
+        self, cpu: SnpProduct | None, ext: AmdExtensions, leaf: AmdCertificate
     ) -> Result:
-        cpu = report.cpu_product
+        """The product check for a leaf and the report's CPUID product (cached per pair)."""
         if cpu is None:
             return Result.of(
                 "snp.product.match",
-                f"a version {report.version} report names no CPU: the product is the "
+                "the report names no CPU (version 2): the product is the "
                 f"certificate's ({ext.product_name})",
                 check="product",
                 subject=leaf.label,
@@ -404,9 +428,7 @@ class SnpVerifier:
         inters = [c for c in certs if c.role is inter_role and c.product is product]
         if arks and inters:
             ark = arks[0]
-            signed = (
-                [c for c in inters if pss_signed_by(c.cert, ark.cert)] if len(inters) > 1 else []
-            )
+            signed = [c for c in inters if pss_signed_by(c.cert, ark)] if len(inters) > 1 else []
             return ark, (signed or inters)[0], None
         unpinned = [
             c for c in certs if c.role is Role.ARK and c.product is product and c not in arks
@@ -453,24 +475,40 @@ class SnpVerifier:
         )
 
 
-def _validity(cert: AmdCertificate, at: datetime, anchor: PinnedRoot) -> Result:
-    start, end = cert.cert.not_valid_before_utc, cert.cert.not_valid_after_utc
-    window = f"{start.isoformat()} .. {end.isoformat()}"
-    if at < start:
-        code, text = "snp.certificate.not-yet-valid", "is not yet valid"
-    elif at > end:
-        code, text = "snp.certificate.expired", "had expired"
-    else:
-        code, text = "snp.certificate.valid", "is valid"
-    return Result.of(
-        code,
-        f"{text} at {at.isoformat()} (valid {window})",
-        check=f"{cert.role.value} validity",
-        subject=cert.label,
-        expected=window,
-        actual=at.isoformat(),
-        anchor=anchor,
-    )
+def _validity(certs: tuple[AmdCertificate, ...], at: datetime, anchor: PinnedRoot) -> list[Result]:
+    """One pass for the whole chain, or one failure per certificate outside its window."""
+    at_text = at.isoformat()
+    out = []
+    for cert in certs:
+        if cert.not_before <= at <= cert.not_after:
+            continue
+        if at < cert.not_before:
+            code, text = "snp.certificate.not-yet-valid", "is not yet valid"
+        else:
+            code, text = "snp.certificate.expired", "had expired"
+        out.append(
+            Result.of(
+                code,
+                f"{text} at {at_text} (valid {cert.window})",
+                check=f"{cert.role.value} validity",
+                subject=cert.label,
+                expected=cert.window,
+                actual=at_text,
+                anchor=anchor,
+            )
+        )
+    if out:
+        return out
+    return [
+        Result.of(
+            "snp.certificate.valid",
+            f"{', '.join(c.common_name for c in certs)} are valid at {at_text}",
+            check="certificate validity",
+            expected=" ; ".join(c.window for c in certs),
+            actual=at_text,
+            anchor=anchor,
+        )
+    ]
 
 
 def _signature(
@@ -517,15 +555,16 @@ def _tcb(
     if product is not SnpProduct.TURIN:
         have.pop("fmc", None)
     cert_text = ", ".join(f"{k} {v}" for k, v in have.items())
-    diff = [k for k in sorted(set(want) | set(have)) if want.get(k) != have.get(k)]
+    if want == have:
+        code, text = "snp.tcb.match", "the certificate's TCB equals REPORTED_TCB"
+    else:
+        diff = [k for k in sorted(set(want) | set(have)) if want.get(k) != have.get(k)]
+        code = "snp.tcb.mismatch"
+        text = f"the certificate's TCB differs from REPORTED_TCB in {', '.join(diff)}"
     out = [
         Result.of(
-            "snp.tcb.mismatch" if diff else "snp.tcb.match",
-            (
-                f"the certificate's TCB differs from REPORTED_TCB in {', '.join(diff)}"
-                if diff
-                else "the certificate's TCB equals REPORTED_TCB"
-            ),
+            code,
+            text,
             check="TCB binding",
             expected=str(reported),
             actual=cert_text,
@@ -595,6 +634,27 @@ def _hwid(
     )
 
 
+def _signing_key_match(leaf: AmdCertificate, anchor: PinnedRoot) -> Result:
+    number = int(SigningKey.VCEK if leaf.role is Role.VCEK else SigningKey.VLEK)
+    return Result.of(
+        "snp.signing-key.match",
+        f"SIGNING_KEY {number} names a {leaf.role.value}, the certificate is a {leaf.role.value}",
+        check="signing key",
+        expected=leaf.role.value,
+        actual=leaf.role.value,
+        anchor=anchor,
+    )
+
+
+#: Results are immutable values: the one "no CRL" answer is shared.
+_CRL_ABSENT = Result.of(
+    "snp.crl.absent",
+    "no CRL given: the ASK/ASVK's revocation was not checked",
+    check="revocation",
+    required=False,
+)
+
+
 def _revocation(
     crls: tuple[x509.CertificateRevocationList, ...],
     ark: AmdCertificate,
@@ -603,14 +663,7 @@ def _revocation(
     anchor: PinnedRoot,
 ) -> list[Result]:
     if not crls:
-        return [
-            Result.of(
-                "snp.crl.absent",
-                "no CRL given: the ASK/ASVK's revocation was not checked",
-                check="revocation",
-                required=False,
-            )
-        ]
+        return [_CRL_ABSENT]
     mine = [c for c in crls if c.issuer == ark.cert.subject]
     if not mine:
         return [
@@ -626,7 +679,7 @@ def _revocation(
     out: list[Result] = []
     for crl in mine:
         subject = f"CRL of {ark.common_name} (thisUpdate {crl.last_update_utc.isoformat()})"
-        if not crl_signed_by(crl, ark.cert):
+        if not crl_signed_by(crl, ark):
             out.append(
                 Result.of(
                     "snp.crl.signature-invalid",
@@ -666,12 +719,12 @@ def _revocation(
                 )
             )
             continue
-        revoked = crl.get_revoked_certificate_by_serial_number(inter.cert.serial_number)
+        revoked = crl.get_revoked_certificate_by_serial_number(serial_number(inter.cert))
         if revoked is not None:
             out.append(
                 Result.of(
                     "snp.crl.revoked",
-                    f"{inter.common_name} (serial {inter.cert.serial_number:#x}) is revoked "
+                    f"{inter.common_name} (serial {serial_number(inter.cert):#x}) is revoked "
                     f"since {revoked.revocation_date_utc.isoformat()}",
                     check="revocation",
                     subject=inter.label,
@@ -682,7 +735,7 @@ def _revocation(
             out.append(
                 Result.of(
                     "snp.crl.not-revoked",
-                    f"{inter.common_name} (serial {inter.cert.serial_number:#x}) is not on "
+                    f"{inter.common_name} (serial {serial_number(inter.cert):#x}) is not on "
                     f"the CRL current at {at.isoformat()}",
                     check="revocation",
                     subject=inter.label,
