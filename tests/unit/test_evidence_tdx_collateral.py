@@ -79,7 +79,7 @@ def _agree(quote: bytes, collateral: bytes, at: datetime) -> str:
     assert list(ours.tcb.advisory_ids) == list(peer.advisory_ids)
     unexpected = {r.code for r in ours.results if r.fails} - _OURS_ONLY
     assert unexpected == set(), unexpected
-    return peer.status
+    return str(peer.status)
 
 
 @pytest.mark.peer
@@ -270,10 +270,10 @@ def test_fuzz_collateral_reader(data: st.DataObject) -> None:
         base[key] = json.dumps(inner)
         raw = json.dumps(base).encode()
     else:
-        raw = bytearray(read(PHALA_COLLATERAL))
+        buf = bytearray(read(PHALA_COLLATERAL))
         for _ in range(data.draw(st.integers(1, 5))):
-            raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
-        raw = bytes(raw)
+            buf[data.draw(st.integers(0, len(buf) - 1))] = data.draw(st.integers(0, 255))
+        raw = bytes(buf)
     try:
         parse_collateral(bytes(raw), source="fuzz")
     except ParseError as exc:
