@@ -328,30 +328,37 @@ def parse_quote(data: bytes, *, source: str) -> Quote:
             f"{len(data) - sig_at} bytes left",
         )
     inner = _Reader(data[:sig_end], source)
-    signature = inner.take(sig_at, SIGNATURE_SIZE, "signature_data.signature")
-    att_key = inner.take(sig_at + 64, KEY_SIZE, "signature_data.attestation_key")
+    fixed = sig_at + 128 + 6 + QE_REPORT_SIZE + SIGNATURE_SIZE + 2
+    if sig_end < fixed:  # slow path: name the first field that does not fit
+        inner.take(sig_at, SIGNATURE_SIZE, "signature_data.signature")
+        inner.take(sig_at + 64, KEY_SIZE, "signature_data.attestation_key")
+        inner.u16(sig_at + 128, "certification_data.type")
+        inner.u32(sig_at + 130, "certification_data.size")
+        inner.take(sig_at + 134, QE_REPORT_SIZE, "qe_report")
+        inner.take(sig_at + 134 + QE_REPORT_SIZE, SIGNATURE_SIZE, "qe_report_signature")
+        inner.u16(fixed - 2, "qe_auth_data.length")
+    signature = data[sig_at : sig_at + 64]
+    att_key = data[sig_at + 64 : sig_at + 128]
     at = sig_at + 128
-    cert_type = inner.u16(at, "certification_data.type")
+    cert_type, outer_size = struct.unpack_from("<HI", data, at)
     if cert_type != CERT_TYPE_QE_REPORT:
         raise inner.fail(
             at,
             "certification_data.type",
             f"certification data type {cert_type} is not 6 (QE report certification data)",
         )
-    outer_size = inner.u32(at + 2, "certification_data.size")
     at += 6
-    outer_end = at + outer_size
-    if outer_end != sig_end:
+    if at + outer_size != sig_end:
         raise inner.fail(
             at - 4,
             "certification_data.size",
             f"certification data size {outer_size} disagrees with the signature data "
             f"length (expected {sig_end - at})",
         )
-    qe_raw = inner.take(at, QE_REPORT_SIZE, "qe_report")
-    qe_sig = inner.take(at + QE_REPORT_SIZE, SIGNATURE_SIZE, "qe_report_signature")
+    qe_raw = data[at : at + QE_REPORT_SIZE]
+    qe_sig = data[at + QE_REPORT_SIZE : at + QE_REPORT_SIZE + SIGNATURE_SIZE]
     at += QE_REPORT_SIZE + SIGNATURE_SIZE
-    auth_len = inner.u16(at, "qe_auth_data.length")
+    auth_len = _u16(data, at)
     auth = inner.take(at + 2, auth_len, "qe_auth_data")
     at += 2 + auth_len
     pck_type = inner.u16(at, "pck_certification_data.type")
@@ -370,7 +377,7 @@ def parse_quote(data: bytes, *, source: str) -> Quote:
             f"PCK chain size {pck_size} disagrees with the enclosing size "
             f"(expected {sig_end - at})",
         )
-    chain = inner.take(at, pck_size, "pck_chain")
+    chain = data[at:sig_end]
     return Quote(
         header=header,
         body_type=body_type,

@@ -141,6 +141,9 @@ class TdxVerification:
     tcb_evaluation_data_number: int | None = None
 
 
+_MISSING = object()
+
+
 class _Cache:
     """A small thread-safe map with a size bound (cleared when full)."""
 
@@ -150,9 +153,10 @@ class _Cache:
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, make: Callable[[], T]) -> T:
-        with self._lock:
-            if key in self._data:
-                return self._data[key]  # type: ignore[return-value]
+        # a dict read is atomic in CPython; only writers take the lock
+        found = self._data.get(key, _MISSING)
+        if found is not _MISSING:
+            return found  # type: ignore[return-value]
         value = make()
         with self._lock:
             if len(self._data) >= self._limit:
