@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from refkit.errors import Location, ParseError
 
@@ -208,10 +209,11 @@ class EnclaveReport:
         return self.raw[320:384]
 
 
-@dataclass(frozen=True)
-class Quote:
+class Quote(NamedTuple):
     """A parsed TDX quote. ``raw`` is the quote's bytes up to the end of the signature
-    data; ``trailing`` what followed (unsigned, no claim)."""
+    data; ``trailing`` what followed (unsigned, no claim). Immutable (a named tuple: it is
+    built once per quote on the hot path, where a frozen dataclass's per-field
+    ``object.__setattr__`` costs a measurable share of a verification)."""
 
     header: QuoteHeader
     body_type: int
@@ -235,20 +237,21 @@ class Quote:
 class _Reader:
     """Bounds-checked little-endian reads that fail with the offset and the field."""
 
-    def __init__(self, data: bytes, source: str) -> None:
+    def __init__(self, data: bytes, source: str, limit: int | None = None) -> None:
         self.data = data
         self.source = source
+        self.limit = len(data) if limit is None else limit
 
     def fail(self, offset: int, field: str, message: str) -> ParseError:
         return ParseError(message, location=Location(self.source, offset, field))
 
     def take(self, offset: int, size: int, field: str) -> bytes:
-        if offset + size > len(self.data):
+        if offset + size > self.limit:
             raise self.fail(
                 offset,
                 field,
                 f"truncated: {field} needs {size} bytes at offset {offset:#x}, "
-                f"the quote has {len(self.data)} bytes",
+                f"only {self.limit} bytes are available",
             )
         return self.data[offset : offset + size]
 
@@ -327,7 +330,7 @@ def parse_quote(data: bytes, *, source: str) -> Quote:
             f"truncated: signature data of {sig_len} bytes does not fit the "
             f"{len(data) - sig_at} bytes left",
         )
-    inner = _Reader(data[:sig_end], source)
+    inner = _Reader(data, source, sig_end)
     fixed = sig_at + 128 + 6 + QE_REPORT_SIZE + SIGNATURE_SIZE + 2
     if sig_end < fixed:  # slow path: name the first field that does not fit
         inner.take(sig_at, SIGNATURE_SIZE, "signature_data.signature")

@@ -165,8 +165,8 @@ class _Cache:
         return value
 
 
-def _pinned_root() -> Anchor:
-    return Anchor(C.INTEL_SGX_ROOT_SHA256, None)
+#: The default trust root (immutable).
+PINNED_ROOT = Anchor(C.INTEL_SGX_ROOT_SHA256, None)
 
 
 def _resolve(chain: tuple[x509.Certificate, ...], anchor: Anchor) -> _Path:
@@ -282,13 +282,13 @@ class TdxVerifier:
             required = code != "tdx.collateral.absent"
             return Result.of(code, message, check=check, anchor=anchor, required=required)
 
-        return self._results.get((code, message, check, anchor), make)
+        return self._results.get((code, check, anchor.fingerprint if anchor else None), make)
 
     # -- anchors, chains and collateral (cached)
 
     def anchor(self, intel_root: bytes | None) -> Anchor:
         if intel_root is None:
-            return _pinned_root()
+            return PINNED_ROOT
 
         def make() -> Anchor:
             cert = C.load_certificate(intel_root, source="Intel root certificate")
@@ -304,7 +304,9 @@ class TdxVerifier:
             return _PckFacts(
                 chain_results=_chain_results(path, anchor),
                 path=path,
-                leaf_key=key if isinstance(key, ec.EllipticCurvePublicKey) else None,
+                leaf_key=key
+                if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1"
+                else None,
                 pck=pck_extension(chain[0], source=source),
                 chain_fps=tuple(C.fingerprint(c) for c in chain),
             )
@@ -395,7 +397,7 @@ class TdxVerifier:
                 )
             )
 
-        if facts.leaf_key is not None and C.verify_raw(
+        if facts.leaf_key is not None and C.verify_p256(
             facts.leaf_key, quote.qe_report_signature, quote.qe_report_raw
         ):
             add(
@@ -438,7 +440,7 @@ class TdxVerifier:
             )
 
         att_key = C.p256_key(quote.attestation_key)
-        if att_key is not None and C.verify_raw(att_key, quote.signature, quote.signed):
+        if att_key is not None and C.verify_p256(att_key, quote.signature, quote.signed):
             add(
                 self._constant(
                     "tdx.signature.valid", "signed by the attestation key", "quote signature", ra
