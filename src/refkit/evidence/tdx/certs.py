@@ -142,7 +142,7 @@ def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> str | None:
         cert.verify_directly_issued_by(issuer)
     except ValueError:
         return f"the issuer of {_cn(cert)} is not {_cn(issuer)}"
-    except (InvalidSignature, TypeError):
+    except (InvalidSignature, TypeError, UnsupportedAlgorithm):
         return f"the signature on {_cn(cert)} does not verify under {_cn(issuer)}"
     return None
 
