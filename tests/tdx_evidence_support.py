@@ -64,4 +64,5 @@ def manifest_from(measured: dict[str, str], **declared: Any) -> dict[str, Any]:
     predicate["referenceValues"]["policies"] = [
         {"name": "workload", "mrConfigId": measured["MRCONFIGID"]}
     ]
-    return predicate
+    out: dict[str, Any] = predicate
+    return out

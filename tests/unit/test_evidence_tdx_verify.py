@@ -19,7 +19,7 @@ from refkit.errors import InputError, ParseError
 from refkit.evidence import tdx
 from refkit.evidence.tdx.certs import INTEL_SGX_ROOT_SHA256
 from refkit.evidence.tdx.pck import parse_sgx_extension
-from refkit.verification import Outcome, PinnedRoot
+from refkit.verification import Outcome, PinnedRoot, Result
 from tests.shared import FUZZ_EXAMPLES, assert_not_a_bug, vector
 from tests.tdx_evidence_support import AUTH_TIME, PHALA_QUOTE, QUOTES, read
 
@@ -35,12 +35,12 @@ AUTHENTIC = {
 }
 
 
-def _codes(results: tuple[tdx.verify.__class__, ...] | tuple[object, ...]) -> set[str]:
-    return {r.code for r in results}  # type: ignore[attr-defined]
+def _codes(results: tuple[Result, ...]) -> set[str]:
+    return {r.code for r in results}
 
 
-def _fails(results: tuple[object, ...]) -> set[str]:
-    return {r.code for r in results if r.fails}  # type: ignore[attr-defined]
+def _fails(results: tuple[Result, ...]) -> set[str]:
+    return {r.code for r in results if r.fails}
 
 
 @pytest.mark.parametrize("parts", QUOTES, ids=lambda p: p[-1])

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from refkit.errors import Location, ParseError
 
@@ -57,62 +58,162 @@ MAX_QUOTE_SIZE = 64 * 1024
 _TD_ATTRIBUTES_DEBUG = 0x01
 
 
+def _u16(raw: bytes, at: int) -> int:
+    return raw[at] | raw[at + 1] << 8
+
+
 @dataclass(frozen=True)
 class QuoteHeader:
-    """The 48-byte quote header (A.3)."""
+    """The 48-byte quote header (A.3). Fields are read from ``raw`` on access: building a
+    value per field would cost more than the signature checks' share allows."""
 
-    version: int
-    att_key_type: int
-    tee_type: int
-    qe_svn: int
-    pce_svn: int
-    qe_vendor_id: bytes
-    user_data: bytes
+    raw: bytes
+
+    @property
+    def version(self) -> int:
+        return _u16(self.raw, 0)
+
+    @property
+    def att_key_type(self) -> int:
+        return _u16(self.raw, 2)
+
+    @property
+    def tee_type(self) -> int:
+        return int.from_bytes(self.raw[4:8], "little")
+
+    @property
+    def qe_svn(self) -> int:
+        return _u16(self.raw, 8)
+
+    @property
+    def pce_svn(self) -> int:
+        return _u16(self.raw, 10)
+
+    @property
+    def qe_vendor_id(self) -> bytes:
+        return self.raw[12:28]
+
+    @property
+    def user_data(self) -> bytes:
+        return self.raw[28:48]
 
 
 @dataclass(frozen=True)
 class TdReport:
-    """The TD report body (A.3.4; TDX 1.5 adds ``tee_tcb_svn2`` and ``mr_service_td``)."""
+    """The TD report body (A.3.4; TDX 1.5 adds ``tee_tcb_svn2`` and ``mr_service_td``),
+    fields read from ``raw`` (584 or 648 bytes) on access."""
 
-    tee_tcb_svn: bytes
-    mr_seam: bytes
-    mr_signer_seam: bytes
-    seam_attributes: bytes
-    td_attributes: bytes
-    xfam: bytes
-    mr_td: bytes
-    mr_config_id: bytes
-    mr_owner: bytes
-    mr_owner_config: bytes
-    rtmrs: tuple[bytes, bytes, bytes, bytes]
-    report_data: bytes
-    tee_tcb_svn2: bytes | None = None
-    mr_service_td: bytes | None = None
+    raw: bytes
+
+    @property
+    def tee_tcb_svn(self) -> bytes:
+        return self.raw[0x00:0x10]
+
+    @property
+    def mr_seam(self) -> bytes:
+        return self.raw[0x10:0x40]
+
+    @property
+    def mr_signer_seam(self) -> bytes:
+        return self.raw[0x40:0x70]
+
+    @property
+    def seam_attributes(self) -> bytes:
+        return self.raw[0x70:0x78]
+
+    @property
+    def td_attributes(self) -> bytes:
+        return self.raw[0x78:0x80]
+
+    @property
+    def xfam(self) -> bytes:
+        return self.raw[0x80:0x88]
+
+    @property
+    def mr_td(self) -> bytes:
+        return self.raw[0x88:0xB8]
+
+    @property
+    def mr_config_id(self) -> bytes:
+        return self.raw[0xB8:0xE8]
+
+    @property
+    def mr_owner(self) -> bytes:
+        return self.raw[0xE8:0x118]
+
+    @property
+    def mr_owner_config(self) -> bytes:
+        return self.raw[0x118:0x148]
+
+    @property
+    def rtmrs(self) -> tuple[bytes, bytes, bytes, bytes]:
+        r = self.raw
+        return (r[0x148:0x178], r[0x178:0x1A8], r[0x1A8:0x1D8], r[0x1D8:0x208])
+
+    @property
+    def report_data(self) -> bytes:
+        return self.raw[0x208:0x248]
+
+    @property
+    def tee_tcb_svn2(self) -> bytes | None:
+        return self.raw[0x248:0x258] if len(self.raw) == TD15_BODY_SIZE else None
+
+    @property
+    def mr_service_td(self) -> bytes | None:
+        return self.raw[0x258:0x288] if len(self.raw) == TD15_BODY_SIZE else None
 
     @property
     def debug(self) -> bool:
         """TD_ATTRIBUTES.TUD.DEBUG (bit 0): the host can read and change the TD's state."""
-        return bool(self.td_attributes[0] & _TD_ATTRIBUTES_DEBUG)
+        return bool(self.raw[0x78] & _TD_ATTRIBUTES_DEBUG)
 
 
 @dataclass(frozen=True)
 class EnclaveReport:
-    """The QE's SGX enclave report (SGX REPORT body, 384 bytes)."""
+    """The QE's SGX enclave report (SGX REPORT body, 384 bytes): CPUSVN @0, MISCSELECT @16,
+    ATTRIBUTES @48, MRENCLAVE @64, MRSIGNER @128, ISVPRODID @256, ISVSVN @258,
+    REPORTDATA @320; read from ``raw`` on access."""
 
-    cpu_svn: bytes
-    misc_select: int
-    attributes: bytes
-    mr_enclave: bytes
-    mr_signer: bytes
-    isv_prod_id: int
-    isv_svn: int
-    report_data: bytes
+    raw: bytes
+
+    @property
+    def cpu_svn(self) -> bytes:
+        return self.raw[0:16]
+
+    @property
+    def misc_select(self) -> int:
+        return int.from_bytes(self.raw[16:20], "little")
+
+    @property
+    def attributes(self) -> bytes:
+        return self.raw[48:64]
+
+    @property
+    def mr_enclave(self) -> bytes:
+        return self.raw[64:96]
+
+    @property
+    def mr_signer(self) -> bytes:
+        return self.raw[128:160]
+
+    @property
+    def isv_prod_id(self) -> int:
+        return _u16(self.raw, 256)
+
+    @property
+    def isv_svn(self) -> int:
+        return _u16(self.raw, 258)
+
+    @property
+    def report_data(self) -> bytes:
+        return self.raw[320:384]
 
 
-@dataclass(frozen=True)
-class Quote:
+class Quote(NamedTuple):
     """A parsed TDX quote. ``raw`` is the quote's bytes up to the end of the signature
-    data; ``trailing`` what followed (unsigned, no claim)."""
+    data; ``trailing`` what followed (unsigned, no claim). Immutable (a named tuple: it is
+    built once per quote on the hot path, where a frozen dataclass's per-field
+    ``object.__setattr__`` costs a measurable share of a verification)."""
 
     header: QuoteHeader
     body_type: int
@@ -136,20 +237,21 @@ class Quote:
 class _Reader:
     """Bounds-checked little-endian reads that fail with the offset and the field."""
 
-    def __init__(self, data: bytes, source: str) -> None:
+    def __init__(self, data: bytes, source: str, limit: int | None = None) -> None:
         self.data = data
         self.source = source
+        self.limit = len(data) if limit is None else limit
 
     def fail(self, offset: int, field: str, message: str) -> ParseError:
         return ParseError(message, location=Location(self.source, offset, field))
 
     def take(self, offset: int, size: int, field: str) -> bytes:
-        if offset + size > len(self.data):
+        if offset + size > self.limit:
             raise self.fail(
                 offset,
                 field,
                 f"truncated: {field} needs {size} bytes at offset {offset:#x}, "
-                f"the quote has {len(self.data)} bytes",
+                f"only {self.limit} bytes are available",
             )
         return self.data[offset : offset + size]
 
@@ -171,66 +273,19 @@ def looks_like(data: bytes) -> bool:
 
 
 def _header(r: _Reader) -> QuoteHeader:
-    version = r.u16(0, "header.version")
+    raw = r.take(0, HEADER_SIZE, "header")
+    version = _u16(raw, 0)
     if version not in (4, 5):
         raise r.fail(0, "header.version", f"unsupported quote version {version} (TDX: 4 or 5)")
-    key_type = r.u16(2, "header.att_key_type")
+    key_type = _u16(raw, 2)
     if key_type != ATT_KEY_TYPE_ECDSA_P256:
         raise r.fail(
             2, "header.att_key_type", f"unsupported attestation key type {key_type} (2 = P-256)"
         )
-    tee_type = r.u32(4, "header.tee_type")
+    tee_type = int.from_bytes(raw[4:8], "little")
     if tee_type != TEE_TYPE_TDX:
         raise r.fail(4, "header.tee_type", f"TEE type {tee_type:#x} is not TDX (0x81)")
-    return QuoteHeader(
-        version=version,
-        att_key_type=key_type,
-        tee_type=tee_type,
-        qe_svn=r.u16(8, "header.qe_svn"),
-        pce_svn=r.u16(10, "header.pce_svn"),
-        qe_vendor_id=r.take(12, 16, "header.qe_vendor_id"),
-        user_data=r.take(28, 20, "header.user_data"),
-    )
-
-
-def _td_report(r: _Reader, at: int, body_type: int) -> TdReport:
-    size = TD15_BODY_SIZE if body_type == BODY_TYPE_TD15 else TD10_BODY_SIZE
-    b = r.take(at, size, "body")
-
-    def f(offset: int, length: int) -> bytes:
-        return b[offset : offset + length]
-
-    return TdReport(
-        tee_tcb_svn=f(0x00, 16),
-        mr_seam=f(0x10, 48),
-        mr_signer_seam=f(0x40, 48),
-        seam_attributes=f(0x70, 8),
-        td_attributes=f(0x78, 8),
-        xfam=f(0x80, 8),
-        mr_td=f(0x88, 48),
-        mr_config_id=f(0xB8, 48),
-        mr_owner=f(0xE8, 48),
-        mr_owner_config=f(0x118, 48),
-        rtmrs=(f(0x148, 48), f(0x178, 48), f(0x1A8, 48), f(0x1D8, 48)),
-        report_data=f(0x208, 64),
-        tee_tcb_svn2=f(0x248, 16) if body_type == BODY_TYPE_TD15 else None,
-        mr_service_td=f(0x258, 48) if body_type == BODY_TYPE_TD15 else None,
-    )
-
-
-def _enclave_report(b: bytes) -> EnclaveReport:
-    """SGX REPORT body: CPUSVN @0, MISCSELECT @16, ATTRIBUTES @48, MRENCLAVE @64,
-    MRSIGNER @128, ISVPRODID @256, ISVSVN @258, REPORTDATA @320."""
-    return EnclaveReport(
-        cpu_svn=b[0:16],
-        misc_select=struct.unpack_from("<I", b, 16)[0],
-        attributes=b[48:64],
-        mr_enclave=b[64:96],
-        mr_signer=b[128:160],
-        isv_prod_id=struct.unpack_from("<H", b, 256)[0],
-        isv_svn=struct.unpack_from("<H", b, 258)[0],
-        report_data=b[320:384],
-    )
+    return QuoteHeader(raw)
 
 
 def parse_quote(data: bytes, *, source: str) -> Quote:
@@ -261,7 +316,8 @@ def parse_quote(data: bytes, *, source: str) -> Quote:
                 f"body size {size} does not match body type {body_type} ({expected})",
             )
         body_at = HEADER_SIZE + 6
-    body = _td_report(r, body_at, body_type)
+    size = TD15_BODY_SIZE if body_type == BODY_TYPE_TD15 else TD10_BODY_SIZE
+    body = TdReport(r.take(body_at, size, "body"))
     signed_end = body_at + (TD15_BODY_SIZE if body_type == BODY_TYPE_TD15 else TD10_BODY_SIZE)
 
     sig_len = r.u32(signed_end, "signature_data.length")
@@ -274,31 +330,38 @@ def parse_quote(data: bytes, *, source: str) -> Quote:
             f"truncated: signature data of {sig_len} bytes does not fit the "
             f"{len(data) - sig_at} bytes left",
         )
-    inner = _Reader(data[:sig_end], source)
-    signature = inner.take(sig_at, SIGNATURE_SIZE, "signature_data.signature")
-    att_key = inner.take(sig_at + 64, KEY_SIZE, "signature_data.attestation_key")
+    inner = _Reader(data, source, sig_end)
+    fixed = sig_at + 128 + 6 + QE_REPORT_SIZE + SIGNATURE_SIZE + 2
+    if sig_end < fixed:  # slow path: name the first field that does not fit
+        inner.take(sig_at, SIGNATURE_SIZE, "signature_data.signature")
+        inner.take(sig_at + 64, KEY_SIZE, "signature_data.attestation_key")
+        inner.u16(sig_at + 128, "certification_data.type")
+        inner.u32(sig_at + 130, "certification_data.size")
+        inner.take(sig_at + 134, QE_REPORT_SIZE, "qe_report")
+        inner.take(sig_at + 134 + QE_REPORT_SIZE, SIGNATURE_SIZE, "qe_report_signature")
+        inner.u16(fixed - 2, "qe_auth_data.length")
+    signature = data[sig_at : sig_at + 64]
+    att_key = data[sig_at + 64 : sig_at + 128]
     at = sig_at + 128
-    cert_type = inner.u16(at, "certification_data.type")
+    cert_type, outer_size = struct.unpack_from("<HI", data, at)
     if cert_type != CERT_TYPE_QE_REPORT:
         raise inner.fail(
             at,
             "certification_data.type",
             f"certification data type {cert_type} is not 6 (QE report certification data)",
         )
-    outer_size = inner.u32(at + 2, "certification_data.size")
     at += 6
-    outer_end = at + outer_size
-    if outer_end != sig_end:
+    if at + outer_size != sig_end:
         raise inner.fail(
             at - 4,
             "certification_data.size",
             f"certification data size {outer_size} disagrees with the signature data "
             f"length (expected {sig_end - at})",
         )
-    qe_raw = inner.take(at, QE_REPORT_SIZE, "qe_report")
-    qe_sig = inner.take(at + QE_REPORT_SIZE, SIGNATURE_SIZE, "qe_report_signature")
+    qe_raw = data[at : at + QE_REPORT_SIZE]
+    qe_sig = data[at + QE_REPORT_SIZE : at + QE_REPORT_SIZE + SIGNATURE_SIZE]
     at += QE_REPORT_SIZE + SIGNATURE_SIZE
-    auth_len = inner.u16(at, "qe_auth_data.length")
+    auth_len = _u16(data, at)
     auth = inner.take(at + 2, auth_len, "qe_auth_data")
     at += 2 + auth_len
     pck_type = inner.u16(at, "pck_certification_data.type")
@@ -317,7 +380,7 @@ def parse_quote(data: bytes, *, source: str) -> Quote:
             f"PCK chain size {pck_size} disagrees with the enclosing size "
             f"(expected {sig_end - at})",
         )
-    chain = inner.take(at, pck_size, "pck_chain")
+    chain = data[at:sig_end]
     return Quote(
         header=header,
         body_type=body_type,
@@ -326,7 +389,7 @@ def parse_quote(data: bytes, *, source: str) -> Quote:
         signature=signature,
         attestation_key=att_key,
         qe_report_raw=qe_raw,
-        qe_report=_enclave_report(qe_raw),
+        qe_report=EnclaveReport(qe_raw),
         qe_report_signature=qe_sig,
         qe_auth_data=auth,
         pck_chain_pem=chain,

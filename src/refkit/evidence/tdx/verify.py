@@ -81,8 +81,12 @@ class _Path:
     certs: tuple[x509.Certificate, ...]  # leaf first, ending with the root used
     root_problem: str | None
     link_problem: str | None
+    not_before: datetime
+    not_after: datetime
 
     def window_problem(self, at: datetime) -> str | None:
+        if self.not_before <= at <= self.not_after:
+            return None
         for cert in self.certs:
             problem = C.window_problem(cert, at)
             if problem:
@@ -96,6 +100,8 @@ class _PckFacts:
     leaf_key: ec.EllipticCurvePublicKey | None
     pck: PckExtension
     chain_fps: tuple[str, ...]
+    #: The results about the chain alone (root, links), built once per chain and anchor.
+    chain_results: tuple[Result, ...]
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,9 @@ class TdxVerification:
     tcb_evaluation_data_number: int | None = None
 
 
+_MISSING = object()
+
+
 class _Cache:
     """A small thread-safe map with a size bound (cleared when full)."""
 
@@ -144,9 +153,10 @@ class _Cache:
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, make: Callable[[], T]) -> T:
-        with self._lock:
-            if key in self._data:
-                return self._data[key]  # type: ignore[return-value]
+        # a dict read is atomic in CPython; only writers take the lock
+        found = self._data.get(key, _MISSING)
+        if found is not _MISSING:
+            return found  # type: ignore[return-value]
         value = make()
         with self._lock:
             if len(self._data) >= self._limit:
@@ -155,8 +165,8 @@ class _Cache:
         return value
 
 
-def _pinned_root() -> Anchor:
-    return Anchor(C.INTEL_SGX_ROOT_SHA256, None)
+#: The default trust root (immutable).
+PINNED_ROOT = Anchor(C.INTEL_SGX_ROOT_SHA256, None)
 
 
 def _resolve(chain: tuple[x509.Certificate, ...], anchor: Anchor) -> _Path:
@@ -188,7 +198,47 @@ def _resolve(chain: tuple[x509.Certificate, ...], anchor: Anchor) -> _Path:
     root = certs[-1]
     if link_problem is None and root.subject == root.issuer:
         link_problem = C.issued_by(root, root)
-    return _Path(tuple(certs), root_problem, link_problem)
+    return _Path(
+        tuple(certs),
+        root_problem,
+        link_problem,
+        max(c.not_valid_before_utc for c in certs),
+        min(c.not_valid_after_utc for c in certs),
+    )
+
+
+def _chain_results(path: _Path, anchor: Anchor) -> tuple[Result, ...]:
+    ra = anchor.result_anchor
+    out: list[Result] = []
+    if path.root_problem:
+        out.append(
+            Result.of(
+                "tdx.root.not-pinned",
+                path.root_problem,
+                check="PCK root",
+                anchor=ra,
+                expected=anchor.fingerprint,
+                actual=C.fingerprint(path.certs[-1]),
+            )
+        )
+    else:
+        out.append(
+            Result.of(
+                "tdx.root.pinned",
+                f"the PCK chain ends at {C.INTEL_ROOT_NAME}",
+                check="PCK root",
+                anchor=ra,
+                actual=anchor.fingerprint,
+            )
+        )
+    if path.link_problem:
+        out.append(
+            Result.of("tdx.pck.chain-invalid", path.link_problem, check="PCK chain", anchor=ra)
+        )
+    else:
+        names = " <- ".join(C.common_name(c) for c in path.certs)
+        out.append(Result.of("tdx.pck.chain-valid", names, check="PCK chain", anchor=ra))
+    return tuple(out)
 
 
 def pck_extension(cert: x509.Certificate, *, source: str) -> PckExtension:
@@ -222,12 +272,23 @@ class TdxVerifier:
         self._chains = _Cache(cache_entries)
         self._collateral = _Cache(cache_entries)
         self._crl_sig = _Cache(cache_entries * 4)
+        self._results = _Cache(cache_entries * 4)
+
+    def _constant(self, code: str, message: str, check: str, anchor: PinnedRoot | None) -> Result:
+        """A result that says the same for every quote, built once (Result.of validates
+        its code, which costs as much as parsing a quote)."""
+
+        def make() -> Result:
+            required = code != "tdx.collateral.absent"
+            return Result.of(code, message, check=check, anchor=anchor, required=required)
+
+        return self._results.get((code, check, anchor.fingerprint if anchor else None), make)
 
     # -- anchors, chains and collateral (cached)
 
     def anchor(self, intel_root: bytes | None) -> Anchor:
         if intel_root is None:
-            return _pinned_root()
+            return PINNED_ROOT
 
         def make() -> Anchor:
             cert = C.load_certificate(intel_root, source="Intel root certificate")
@@ -241,8 +302,11 @@ class TdxVerifier:
             path = _resolve(chain, anchor)
             key = chain[0].public_key()
             return _PckFacts(
+                chain_results=_chain_results(path, anchor),
                 path=path,
-                leaf_key=key if isinstance(key, ec.EllipticCurvePublicKey) else None,
+                leaf_key=key
+                if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1"
+                else None,
                 pck=pck_extension(chain[0], source=source),
                 chain_fps=tuple(C.fingerprint(c) for c in chain),
             )
@@ -308,55 +372,20 @@ class TdxVerifier:
         out: list[Result] = []
         add = out.append
 
-        if path.root_problem:
-            add(
-                Result.of(
-                    "tdx.root.not-pinned",
-                    path.root_problem,
-                    check="PCK root",
-                    anchor=ra,
-                    expected=anchor.fingerprint,
-                    actual=C.fingerprint(path.certs[-1]),
-                )
-            )
-        else:
-            add(
-                Result.of(
-                    "tdx.root.pinned",
-                    f"the PCK chain ends at {C.INTEL_ROOT_NAME}",
-                    check="PCK root",
-                    anchor=ra,
-                    actual=anchor.fingerprint,
-                )
-            )
-        if path.link_problem:
-            add(Result.of("tdx.pck.chain-invalid", path.link_problem, check="PCK chain", anchor=ra))
-        else:
-            names = " <- ".join(C.common_name(c) for c in path.certs)
-            add(Result.of("tdx.pck.chain-valid", names, check="PCK chain", anchor=ra))
+        out += facts.chain_results
         window = path.window_problem(at)
         if window:
             add(Result.of("tdx.pck.not-current", window, check="PCK validity", anchor=ra))
         else:
             add(
-                Result.of(
-                    "tdx.pck.current",
-                    "every certificate is valid at the time",
-                    check="PCK validity",
-                    anchor=ra,
+                self._constant(
+                    "tdx.pck.current", "every certificate is valid at the time", "PCK validity", ra
                 )
             )
 
         vendor = quote.header.qe_vendor_id
         if vendor == INTEL_QE_VENDOR_ID:
-            add(
-                Result.of(
-                    "tdx.qe.vendor-intel",
-                    "Intel's quoting enclave",
-                    check="QE vendor",
-                    actual=vendor.hex(),
-                )
-            )
+            add(self._constant("tdx.qe.vendor-intel", "Intel's quoting enclave", "QE vendor", None))
         else:
             add(
                 Result.of(
@@ -368,15 +397,15 @@ class TdxVerifier:
                 )
             )
 
-        if facts.leaf_key is not None and C.verify_raw(
+        if facts.leaf_key is not None and C.verify_p256(
             facts.leaf_key, quote.qe_report_signature, quote.qe_report_raw
         ):
             add(
-                Result.of(
+                self._constant(
                     "tdx.qe.signature-valid",
                     "signed by the PCK leaf key",
-                    check="QE report signature",
-                    anchor=ra,
+                    "QE report signature",
+                    ra,
                 )
             )
         else:
@@ -392,11 +421,11 @@ class TdxVerifier:
         expected_rd = hashlib.sha256(quote.attestation_key + quote.qe_auth_data).digest() + _ZERO32
         if quote.qe_report.report_data == expected_rd:
             add(
-                Result.of(
+                self._constant(
                     "tdx.qe.binding-ok",
                     "the QE report binds the attestation key",
-                    check="QE binding",
-                    actual=expected_rd.hex(),
+                    "QE binding",
+                    None,
                 )
             )
         else:
@@ -411,13 +440,10 @@ class TdxVerifier:
             )
 
         att_key = C.p256_key(quote.attestation_key)
-        if att_key is not None and C.verify_raw(att_key, quote.signature, quote.signed):
+        if att_key is not None and C.verify_p256(att_key, quote.signature, quote.signed):
             add(
-                Result.of(
-                    "tdx.signature.valid",
-                    "signed by the attestation key",
-                    check="quote signature",
-                    anchor=ra,
+                self._constant(
+                    "tdx.signature.valid", "signed by the attestation key", "quote signature", ra
                 )
             )
         else:
@@ -433,22 +459,26 @@ class TdxVerifier:
 
         pck = facts.pck
         body = quote.body
-        add(
-            Result.of(
+        svn = body.tee_tcb_svn
+
+        def reported() -> Result:
+            return Result.of(
                 "tdx.tcb.reported",
-                f"TEE_TCB_SVN {body.tee_tcb_svn.hex()}, FMSPC {pck.fmspc.hex()}, "
+                f"TEE_TCB_SVN {svn.hex()}, FMSPC {pck.fmspc.hex()}, "
                 f"PCESVN {pck.pce_svn}, CPUSVN {pck.cpu_svn.hex()}",
                 check="TCB fields",
-                actual=body.tee_tcb_svn.hex(),
+                actual=svn.hex(),
             )
-        )
+
+        # per platform (chain) and TDX TCB: the same for every quote of that platform
+        add(self._results.get((quote.pck_chain_pem, svn), reported))
         if collateral is None:
             add(
-                Result.of(
+                self._constant(
                     "tdx.collateral.absent",
                     "no collateral: the TCB status was not evaluated",
-                    check="TCB status",
-                    required=False,
+                    "TCB status",
+                    None,
                 )
             )
             return TdxVerification(tuple(out), pck)
