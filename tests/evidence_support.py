@@ -235,7 +235,16 @@ class FakeFamily:
     def measured(self, evidence: Any) -> dict[str, str]:
         return {"MEASUREMENT" if self.name == "snp" else "MRTD": evidence.measurement.hex()}
 
-    def fetch(self, evidence: Any, *, cache_dir: Path, opener: Opener | None = None) -> Fetched:
+    def fetch(
+        self,
+        evidence: Any,
+        *,
+        cache_dir: Path,
+        opener: Opener | None = None,
+        product: str | None = None,
+        crl: bool = False,
+    ) -> Fetched:
+        del product, crl
         from refkit.atomic import write_file
         from refkit.evidence import fetching
 

@@ -202,3 +202,51 @@ def test_one_verifier_many_threads_on_real_vectors() -> None:
     assert not errors
     assert len(got) == 6
     assert all(g == expected for g in got)
+
+
+def test_snp_fetch_then_verify_offline(
+    run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`evidence fetch` through the SNP family's fetcher with an in-memory AMD service that
+    serves the real GCP VCEK and Milan chain; `verify` then uses exactly what it printed."""
+    import base64
+
+    import refkit.evidence.snp.fetch as snp_fetch
+
+    vcek_pem = vector("snp", "gcp-milan-v5.vcek.pem").read_bytes()
+    answers = {
+        "/vcek/v1/Milan/cert_chain": vector("amd", "milan-vcek-chain.pem").read_bytes(),
+        # DER from the PEM text itself (cryptography warns about AMD's serial number 0)
+        "/vcek/v1/Milan/": base64.b64decode(b"".join(vcek_pem.split(b"-----")[2].split())),
+    }
+    asked: list[str] = []
+
+    def opener(url: str) -> bytes:
+        asked.append(url)
+        return next(body for path, body in answers.items() if path in url)
+
+    monkeypatch.setattr(snp_fetch, "urllib_opener", lambda **_: opener)
+    report = vector("snp", "gcp-milan-v5.report.bin")
+    r = run_cli("evidence", "fetch", report, "--cache", tmp_path / "cache", "--json")
+    assert r.code == 0, r.stdout + r.stderr
+    doc = json.loads(r.stdout)
+    assert len(asked) == 2
+    assert any(
+        "/vcek/v1/Milan/980cf7b61876cb37" in u for u in asked
+    )  # the report's CHIP_ID (offset 0x1A0) in the URL
+    again = run_cli("evidence", "fetch", report, "--cache", tmp_path / "cache")
+    assert again.code == 0
+    assert len(asked) == 2  # cached
+    options = [part for o in doc["verifyOptions"] for part in o.split(" ", 1)]
+    r = run_cli("evidence", "verify", report, *options, "--at", AT)
+    assert r.code == 0, r.stdout + r.stderr
+
+
+def test_a_file_that_is_no_certificate_is_named(run_cli: Run, tmp_path: Path) -> None:
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    (certs / "chain.pem").write_bytes(vector("amd", "milan-vcek-chain.pem").read_bytes())
+    (certs / "notes.txt").write_bytes(b"not a certificate\n")
+    r = run_cli("evidence", "verify", *_snp("gcp-milan-v5")[:3], "--certs", certs, "--at", AT)
+    assert r.code == 2, r.stdout + r.stderr
+    assert str(certs / "notes.txt") in r.stderr

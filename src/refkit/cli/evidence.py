@@ -72,7 +72,8 @@ def evidence() -> None:
     "vceks",
     multiple=True,
     type=_file,
-    help="SNP: the VCEK or VLEK certificate (PEM or DER; repeat).",
+    help="SNP: the VCEK or VLEK, or any certificate file such as an ASK/ARK chain (PEM or "
+    "DER; repeat).",
 )
 @click.option(
     "--certs",
@@ -401,8 +402,20 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
     help="Cache directory (default: $XDG_CACHE_HOME/refkit/evidence, else "
     "~/.cache/refkit/evidence).",
 )
+@click.option(
+    "--product",
+    type=click.Choice(["Milan", "Genoa", "Turin"]),
+    help="SNP: the product, for a version 2 report (which does not name it).",
+)
+@click.option("--crl", "with_crl", is_flag=True, help="SNP: fetch the product's CRL too (anew).")
 @json_option
-def fetch(evidence_path: Path, cache_dir: Path | None, as_json: bool) -> None:
+def fetch(
+    evidence_path: Path,
+    cache_dir: Path | None,
+    product: str | None,
+    with_crl: bool,
+    as_json: bool,
+) -> None:
     """Fetch what verifying EVIDENCE needs, into a cache (the one command that goes online).
 
     \b
@@ -415,7 +428,8 @@ def fetch(evidence_path: Path, cache_dir: Path | None, as_json: bool) -> None:
 
     \b
     Examples:
-      refkit evidence fetch report.bin
+      refkit evidence fetch report.bin --crl
+      refkit evidence fetch old-v2-report.bin --product Milan
       refkit evidence fetch quote.bin --cache ./evidence-cache --json
     """
     from refkit.evidence.fetching import default_cache_dir
@@ -425,15 +439,10 @@ def fetch(evidence_path: Path, cache_dir: Path | None, as_json: bool) -> None:
     family, parsed = EvidenceVerifier().parse(data, source=str(evidence_path))
     cache = cache_dir if cache_dir is not None else default_cache_dir()
     note(f"fetching for {family.title(parsed)} into {cache} ...")
-    got = family.fetch(parsed, cache_dir=cache)
-    options: list[str] = []
-    options.extend(
-        f"--vcek {p}"
-        if "vcek" in p.name.lower() or "vlek" in p.name.lower()
-        else f"--certs {p.parent}"
-        for p in got.certificates
-    )
-    options = list(dict.fromkeys(options))
+    if family.name != "snp" and (product is not None or with_crl):
+        raise click.UsageError("--product and --crl are for SNP reports")
+    got = family.fetch(parsed, cache_dir=cache, product=product, crl=with_crl)
+    options = [f"--vcek {p}" for p in got.certificates]
     options.extend(f"--crl {p}" for p in got.crls)
     if got.collateral is not None:
         options.append(f"--collateral {got.collateral}")

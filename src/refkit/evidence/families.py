@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -128,9 +129,19 @@ class Family(Protocol):
 
     def measured(self, evidence: Any) -> dict[str, str]: ...
 
-    def fetch(self, evidence: Any, *, cache_dir: Path, opener: Any = None) -> Fetched:
+    def fetch(
+        self,
+        evidence: Any,
+        *,
+        cache_dir: Path,
+        opener: Any = None,
+        product: str | None = None,
+        crl: bool = False,
+    ) -> Fetched:
         """Fetch what verifying ``evidence`` needs into ``cache_dir`` (cached: no request
-        when the files are there). ``opener`` None: the family's real network opener."""
+        when the files are there). ``opener`` None: the family's real network opener.
+        SNP only: ``product`` (Milan, Genoa, Turin) for a report that does not name it
+        (v2), ``crl`` to fetch the product's CRL too (always anew: CRLs expire)."""
         ...
 
 
@@ -203,14 +214,27 @@ class _SnpFamily:
         snp = _module("snp")
         return dict(snp.measured(evidence))
 
-    def fetch(self, evidence: Any, *, cache_dir: Path, opener: Any = None) -> Fetched:
+    def fetch(
+        self,
+        evidence: Any,
+        *,
+        cache_dir: Path,
+        opener: Any = None,
+        product: str | None = None,
+        crl: bool = False,
+    ) -> Fetched:
         fetch = _module("snp", "fetch")
+        options: dict[str, Any] = {"crl": crl}
+        if product is not None:
+            from refkit.measure.cpu import SnpProduct
+
+            options["product"] = SnpProduct(product)
         if opener is None:
             from refkit.evidence.fetching import http_opener
 
             real: Any = getattr(fetch, "urllib_opener", None) or getattr(fetch, "http_opener", None)
             opener = (real or http_opener)()
-        return _as_fetched(fetch.fetch(evidence, cache_dir=cache_dir, opener=opener))
+        return _as_fetched(fetch.fetch(evidence, cache_dir=cache_dir, opener=opener, **options))
 
 
 @dataclass(frozen=True)
@@ -218,14 +242,34 @@ class _SnpVerifier:
     inner: Any
 
     def verify(self, evidence: Any, material: Material, at: datetime) -> tuple[Result, ...]:
-        return tuple(
-            self.inner.verify(
-                evidence,
-                certificates=[b.data for b in material.certificates],
-                crls=[b.data for b in material.crls],
-                at=at,
+        try:
+            return tuple(
+                self.inner.verify(
+                    evidence,
+                    certificates=[b.data for b in material.certificates],
+                    crls=[b.data for b in material.crls],
+                    at=at,
+                )
             )
-        )
+        except ParseError as exc:
+            raise _named(exc, material) from exc
+
+
+_INPUT_NUMBER = re.compile(r"(certificate|CRL) input ([0-9]+)", re.IGNORECASE)
+
+
+def _named(exc: ParseError, material: Material) -> ParseError:
+    """``exc`` with the file's name where the family numbered its inputs ("certificate
+    input 3": the third blob given), so the message says which file is at fault."""
+    match = _INPUT_NUMBER.fullmatch(exc.location.source)
+    if match is None:
+        return exc
+    blobs = material.certificates if match.group(1).lower() == "certificate" else material.crls
+    index = int(match.group(2)) - 1
+    if not 0 <= index < len(blobs):
+        return exc
+    location = Location(blobs[index].source, exc.location.offset, exc.location.field)
+    return ParseError(exc.reason, location=location, hint=exc.hint)
 
 
 class _TdxFamily:
@@ -261,7 +305,16 @@ class _TdxFamily:
         tdx = _module("tdx")
         return dict(tdx.measured(evidence))
 
-    def fetch(self, evidence: Any, *, cache_dir: Path, opener: Any = None) -> Fetched:
+    def fetch(
+        self,
+        evidence: Any,
+        *,
+        cache_dir: Path,
+        opener: Any = None,
+        product: str | None = None,
+        crl: bool = False,
+    ) -> Fetched:
+        del product, crl  # SNP's: Intel's collateral holds its CRLs, the quote its platform
         fetch = _module("tdx", "fetch")
         got = fetch.fetch(evidence, cache_dir=cache_dir, opener=opener or fetch.urllib_opener())
         return got if isinstance(got, Fetched) else Fetched(collateral=Path(got))
@@ -283,18 +336,22 @@ class _TdxVerifier:
 
 
 def _as_fetched(value: Any) -> Fetched:
-    """A family fetcher's answer as :class:`Fetched` (it may return one, or paths)."""
+    """A family fetcher's answer as :class:`Fetched`: one of ours, a path (one certificate
+    file), or an object with ``certificates`` and ``crl``/``crls``/``collateral``."""
     if isinstance(value, Fetched):
         return value
     if isinstance(value, Path):
         return Fetched(certificates=(value,))
-    if isinstance(value, dict):
-        return Fetched(
-            certificates=tuple(Path(p) for p in value.get("certificates", ())),
-            crls=tuple(Path(p) for p in value.get("crls", ())),
-            collateral=None if value.get("collateral") is None else Path(value["collateral"]),
-        )
-    return Fetched(certificates=tuple(Path(p) for p in value))
+    crls = getattr(value, "crls", None)
+    if crls is None:
+        one = getattr(value, "crl", None)
+        crls = () if one is None else (one,)
+    collateral = getattr(value, "collateral", None)
+    return Fetched(
+        certificates=tuple(Path(p) for p in getattr(value, "certificates", ())),
+        crls=tuple(Path(p) for p in crls),
+        collateral=None if collateral is None else Path(collateral),
+    )
 
 
 def default_families() -> tuple[Family, ...]:
