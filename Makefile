@@ -20,8 +20,12 @@ DEMO_BOOT = --ovmf $(DEMO_OUT)/OVMF.amdsev.fd --kernel $(DEMO_OUT)/vmlinuz \
 DEMO_TDX_BOOT = --kernel $(DEMO_OUT)/vmlinuz --append "console=ttyS0 root=/dev/vda ro" \
 	--vcpus 4 --vmm qemu
 PYTEST_ARGS ?=
+# Real attestation evidence for the demo's evidence step (read in place; see its PROVENANCE.md).
+VECTORS ?= ../shared/vectors
+GCP_REPORT = $(VECTORS)/snp/gcp-milan-v5.report.bin
+GCP_SNP_MATERIAL = --vcek $(VECTORS)/snp/gcp-milan-v5.vcek.pem --certs $(VECTORS)/amd
 
-.PHONY: setup system-deps test lint typecheck pytest demo bench clean
+.PHONY: setup system-deps test lint typecheck pytest demo demo-evidence bench clean
 
 setup: $(STAMP)
 
@@ -77,7 +81,33 @@ demo: setup
 	  --time-verified $$(date -u -d @$$(git log -1 --format=%ct 2>/dev/null || echo 0) +%Y-%m-%dT%H:%M:%SZ) \
 	  --resource-uri file://$(DEMO_OUT)/release.json --policy-uri file://$(DEMO_OUT)/demo.key.pub \
 	  -o $(DEMO_OUT)/export.vsa.json --force
+	@if [ -d $(VECTORS)/snp ] && [ -d $(VECTORS)/tdx ]; then $(MAKE) --no-print-directory demo-evidence; \
+	  else echo "demo: $(VECTORS) not found: the evidence steps are skipped (they need real reports)"; fi
 	@echo "demo: every step passed; outputs in $(DEMO_OUT)/"
+
+# Evidence: real reports and quotes from $(VECTORS), verified offline. Authenticity only on
+# a Google Cloud SEV-SNP report and an Intel TDX quote (and one with Intel's collateral at
+# the time it was valid); then the SNP report against a signed manifest that holds its
+# measurement as a declared reference value (images/demo/evidence-release.yaml.in says why),
+# with a receipt that is replayed offline. Needs `make demo`'s key and measurements.
+demo-evidence: setup
+	$(REFKIT) evidence show $(GCP_REPORT)
+	$(REFKIT) evidence verify $(GCP_REPORT) $(GCP_SNP_MATERIAL)
+	$(REFKIT) evidence verify $(VECTORS)/tdx/spr-v4-a.quote.bin
+	$(REFKIT) evidence verify $(VECTORS)/tdx/phala/v4.quote.bin \
+	  --collateral $(VECTORS)/tdx/phala/v4.collateral.json --at 2025-06-20T00:00:00Z
+	epoch=$$(git log -1 --format=%ct 2>/dev/null || echo 0); \
+	sed -e "s/@COMMIT@/$$(git rev-parse HEAD 2>/dev/null || printf '%040d' 0)/" \
+	  -e "s/@EXPIRES@/$$(date -u -d @$$((epoch + 180 * 86400)) +%Y-%m-%dT%H:%M:%SZ)/" \
+	  images/demo/evidence-release.yaml.in > $(DEMO_OUT)/evidence-release.yaml; \
+	SOURCE_DATE_EPOCH=$$epoch $(REFKIT) manifest build $(DEMO_OUT)/evidence-release.yaml \
+	  --add-snp $(DEMO_OUT)/snp.json -o $(DEMO_OUT)/evidence-release.json --force
+	$(REFKIT) manifest sign $(DEMO_OUT)/evidence-release.json --key $(DEMO_OUT)/demo.key \
+	  -o $(DEMO_OUT)/evidence-release.bundle.json --force
+	$(REFKIT) evidence verify $(GCP_REPORT) $(GCP_SNP_MATERIAL) \
+	  --manifest $(DEMO_OUT)/evidence-release.bundle.json --key $(DEMO_OUT)/demo.key.pub \
+	  --nonce 0000000000000000 --receipt $(DEMO_OUT)/evidence.receipt.json --force
+	$(REFKIT) evidence verify-receipt $(DEMO_OUT)/evidence.receipt.json
 
 bench: setup
 	test -e ../shared/vectors/firmware/OVMF.amdsev.fd || test -e $(DEMO_OUT)/vmlinuz || $(MAKE) demo

@@ -41,6 +41,7 @@ CONTEXT_SETTINGS: dict[str, Any] = {
         "manifest": ("refkit.cli.manifest", "manifest"),
         "keygen": ("refkit.cli.keygen", "keygen"),
         "inputs": ("refkit.cli.inputs", "inputs"),
+        "evidence": ("refkit.cli.evidence", "evidence"),
         "completion": ("refkit.cli.completion", "completion"),
     },
 )
@@ -60,8 +61,9 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     \b
     This version computes AMD SEV-SNP launch measurements from boot artifacts, builds
     them into reference manifests, signs and verifies those against a trust policy,
-    exports them for other verifiers, and fetches and checks pinned inputs. Rebuilding
-    images and checking live attestation evidence come in later versions.
+    exports them for other verifiers, fetches and checks pinned inputs, and verifies
+    live attestation evidence (SEV-SNP reports, TDX quotes) offline against a signed
+    manifest. Rebuilding images comes in a later version.
 
     \b
     Commands that produce a result take --json (after the command name) and then print
@@ -72,6 +74,8 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     Examples:
       refkit measure snp --mode snp --ovmf OVMF.amdsev.fd --vcpus 1-8 --vcpu-type EPYC-v4
       refkit manifest verify release.bundle.json --key release.key.pub
+      refkit evidence verify report.bin --certs certs/ --manifest release.bundle.json \\
+          --key release.key.pub
     """
     given = ctx.obj if isinstance(ctx.obj, CliState) else CliState()
     state = given._replace(verbose=verbose, quiet=quiet)

@@ -6,6 +6,6 @@ regenerate docs/codes.md (``python -m refkit.verification > docs/codes.md``).
 
 from __future__ import annotations
 
-from refkit.verification.tables import evidence_snp, inputs, manifest
+from refkit.verification.tables import evidence, evidence_snp, evidence_tdx, inputs, manifest
 
-ALL = (manifest.TABLE, inputs.TABLE, evidence_snp.TABLE)
+ALL = (manifest.TABLE, inputs.TABLE, evidence.TABLE, evidence_snp.TABLE, evidence_tdx.TABLE)

@@ -1,0 +1,512 @@
+"""``refkit evidence``: verify, show and fetch for attestation evidence; replay receipts.
+
+Thin layer: each command reads its files (with size limits), builds the library's options,
+calls one library function (:mod:`refkit.evidence.verify`, :mod:`refkit.evidence.receipt`,
+a family's fetcher) and renders the verdict with the one renderer (``_report``).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from refkit.cli._options import json_option
+from refkit.cli._output import emit_json, emit_text, note, warn
+from refkit.cli._report import emit_report
+from refkit.errors import InputError, ParseError, read_input_file
+
+if TYPE_CHECKING:
+    from refkit.evidence.families import Blob
+    from refkit.evidence.verify import EvidenceOutcome, ManifestInput, ReportDataCheck
+
+_file = click.Path(dir_okay=False, path_type=Path)
+_dir = click.Path(file_okay=False, path_type=Path)
+
+#: At most this many files are read from a --certs directory.
+MAX_CERT_FILES = 1000
+
+
+@click.group()
+def evidence() -> None:
+    """Verify live attestation evidence, offline, optionally against a signed manifest.
+
+    \b
+    The evidence is recognised from its bytes: an AMD SEV-SNP report (versions 2 to 5),
+    an Azure HCL report wrapping one, or an Intel TDX quote (versions 4 and 5). Only
+    `fetch` reaches the network (AMD's key distribution service, Intel's provisioning
+    service); `verify` and `verify-receipt` never do.
+
+    \b
+    Example flow:
+      refkit evidence show report.bin
+      refkit evidence fetch report.bin                  # once, online: certificates
+      refkit evidence verify report.bin --certs ~/.cache/refkit/evidence/... \\
+          --manifest release.bundle.json --key release.key.pub --nonce 00112233 \\
+          --receipt decision.json
+      refkit evidence verify-receipt decision.json      # later, offline: same verdict
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# verify
+
+
+@evidence.command()
+@click.argument("evidence_path", metavar="EVIDENCE", type=_file)
+@click.option(
+    "--manifest",
+    "bundles",
+    multiple=True,
+    type=_file,
+    help="Signed reference manifest (Sigstore bundle); repeat for one bundle per co-signer. "
+    "Needs --policy or --key.",
+)
+@click.option("--policy", "policy_path", type=_file, help="Trust policy for the manifest.")
+@click.option("--key", "keys", multiple=True, type=_file, help="Trusted PEM public key (repeat).")
+@click.option(
+    "--vcek",
+    "vceks",
+    multiple=True,
+    type=_file,
+    help="SNP: the VCEK or VLEK, or any certificate file such as an ASK/ARK chain (PEM or "
+    "DER; repeat).",
+)
+@click.option(
+    "--certs",
+    "cert_dirs",
+    multiple=True,
+    type=_dir,
+    help="SNP: a directory of PEM/DER certificates (ASK, ARK, VCEK...), any file names.",
+)
+@click.option("--crl", "crls", multiple=True, type=_file, help="SNP: AMD CRL (DER or PEM).")
+@click.option(
+    "--intel-root",
+    type=_file,
+    help="TDX: Intel SGX Root CA to use instead of the one pinned in refkit.",
+)
+@click.option(
+    "--collateral",
+    type=_file,
+    help="TDX: collateral JSON (dcap-qvl shape) for the TCB status; without it the TCB "
+    "status is not checked.",
+)
+@click.option("--nonce", metavar="HEX", help="REPORT_DATA must start with these bytes.")
+@click.option("--report-data", metavar="HEX", help="REPORT_DATA must equal these 64 bytes.")
+@click.option(
+    "--at",
+    "at_text",
+    metavar="TIME",
+    help="Verification time (RFC 3339, e.g. 2025-06-20T00:00:00Z); default: the clock. "
+    "Recorded in the output and the receipt.",
+)
+@click.option(
+    "--receipt",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write everything the verdict rested on to this file (replay: verify-receipt).",
+)
+@click.option("--force", is_flag=True, help="Replace the --receipt file if it exists.")
+@json_option
+def verify(
+    evidence_path: Path,
+    bundles: tuple[Path, ...],
+    policy_path: Path | None,
+    keys: tuple[Path, ...],
+    vceks: tuple[Path, ...],
+    cert_dirs: tuple[Path, ...],
+    crls: tuple[Path, ...],
+    intel_root: Path | None,
+    collateral: Path | None,
+    nonce: str | None,
+    report_data: str | None,
+    at_text: str | None,
+    receipt: Path | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Verify EVIDENCE: authenticity, freshness, and the signed manifest's values.
+
+    \b
+    Steps: (1) the manifest's signatures against --policy or --key, exactly as
+    `refkit manifest verify` (an unsigned or untrusted manifest is refused and never
+    compared); (2) the evidence's signature and certificate chain to the pinned AMD
+    or Intel root, at --at; (3) REPORT_DATA against --nonce (a prefix: REPORT_DATA
+    starts with the nonce's bytes) or --report-data (all 64 bytes); (4) the evidence
+    against the manifest (measurement, policy, TCB, chip IDs, ...). Without
+    --manifest: authenticity only, and the measured values are printed.
+    A debug-enabled guest is authentic but not confidential: it passes authenticity
+    with a warning, and fails any manifest that does not allow debugging.
+
+    \b
+    Exit codes: 0 every check passed, 1 a check failed, 2 malformed evidence or bad
+    usage, 3 a certificate or collateral is missing (fetch it or give it), 4 a bug.
+
+    \b
+    Examples:
+      refkit evidence verify report.bin --vcek vcek.der --certs amd/
+      refkit evidence verify report.bin --certs certs/ --crl milan.crl \\
+          --manifest release.bundle.json --policy trust.yaml --nonce "$NONCE" --json
+      refkit evidence verify quote.bin --collateral collateral.json \\
+          --at 2025-06-20T00:00:00Z --receipt receipt.json
+    """
+    from refkit.evidence.families import Blob, Material
+    from refkit.evidence.receipt import receipt_bytes
+    from refkit.evidence.verify import (
+        MAX_CERTIFICATE_BYTES,
+        MAX_COLLATERAL_BYTES,
+        MAX_EVIDENCE_BYTES,
+        VerifyOptions,
+        verify_evidence,
+    )
+
+    if nonce is not None and report_data is not None:
+        raise click.UsageError("give --nonce or --report-data, not both")
+    check = _report_data_check(nonce, report_data)
+    manifest = _manifest_input(bundles, policy_path, keys)
+    at, at_source = _at(at_text)
+    certs = [
+        Blob(str(p), read_input_file(p, what="certificate", limit=MAX_CERTIFICATE_BYTES))
+        for p in vceks
+    ]
+    for d in cert_dirs:
+        certs.extend(_directory_blobs(d))
+    material = Material(
+        certificates=tuple(certs),
+        crls=tuple(
+            Blob(str(p), read_input_file(p, what="CRL", limit=MAX_CERTIFICATE_BYTES)) for p in crls
+        ),
+        intel_root=None
+        if intel_root is None
+        else Blob(
+            str(intel_root),
+            read_input_file(intel_root, what="Intel root", limit=MAX_CERTIFICATE_BYTES),
+        ),
+        collateral=None
+        if collateral is None
+        else Blob(
+            str(collateral),
+            read_input_file(collateral, what="collateral", limit=MAX_COLLATERAL_BYTES),
+        ),
+    )
+    data = read_input_file(evidence_path, what="evidence", limit=MAX_EVIDENCE_BYTES)
+    options = VerifyOptions(
+        at=at, at_source=at_source, manifest=manifest, material=material, report_data=check
+    )
+    source = str(evidence_path)
+    outcome = verify_evidence(data, source=source, options=options)
+    if receipt is not None:
+        from refkit.atomic import write_file
+
+        write_file(
+            receipt,
+            receipt_bytes(data, source=source, options=options, outcome=outcome),
+            force=force,
+        )
+    _render(outcome, as_json=as_json)
+    if receipt is not None:
+        note(f"receipt written to {receipt} (replay: refkit evidence verify-receipt {receipt})")
+    outcome.verdict.raise_for_failure()
+
+
+def _render(outcome: EvidenceOutcome, *, as_json: bool) -> None:
+    for w in outcome.warnings:
+        warn(w)
+    facts = outcome.verdict.facts
+    unused = facts.get("unusedMaterial") or []
+    if unused:
+        note(f"not used for {outcome.family} evidence: {', '.join(unused)}")
+    if as_json:
+        emit_report(outcome.verdict, as_json=True)
+        return
+    lines: list[tuple[str, str]] = [("kind", outcome.title)]
+    lines.extend(("warning", w) for w in outcome.warnings)
+    lines.append(("time", f"{facts['verifiedAt']} ({facts['timeSource']})"))
+    manifest = facts.get("manifest")
+    if manifest is not None:
+        release = manifest.get("release") or ", ".join(manifest["bundles"])
+        lines.append(
+            ("manifest", f"{release} ({'trusted' if manifest['trusted'] else 'NOT trusted'})")
+        )
+    lines.extend((f"measured {name}", value) for name, value in outcome.measured.items())
+    emit_report(outcome.verdict, as_json=False, facts=lines)
+
+
+def _report_data_check(nonce: str | None, report_data: str | None) -> ReportDataCheck | None:
+    from refkit.evidence.verify import ReportDataCheck
+
+    for option, text, exact in (("--nonce", nonce, False), ("--report-data", report_data, True)):
+        if text is None:
+            continue
+        cleaned = text.strip().removeprefix("0x")
+        try:
+            value = bytes.fromhex(cleaned)
+        except ValueError:
+            raise InputError(f"{option}: {text[:80]!r} is not hex") from None
+        try:
+            return ReportDataCheck(value, exact=exact)
+        except InputError as exc:
+            hint = "give a 64-byte value (128 hex digits), or use --nonce for a prefix"
+            raise InputError(f"{option}: {exc.message}", hint=hint if exact else None) from None
+    return None
+
+
+def _manifest_input(
+    bundles: tuple[Path, ...], policy_path: Path | None, keys: tuple[Path, ...]
+) -> ManifestInput | None:
+    from refkit.evidence.families import Blob
+    from refkit.evidence.verify import ManifestInput, TrustInput, trust_from_policy
+    from refkit.manifests.signing.bundle import MAX_BUNDLE_BYTES
+    from refkit.manifests.signing.keys import MAX_KEY_BYTES
+    from refkit.manifests.signing.policy import MAX_POLICY_BYTES
+
+    if not bundles:
+        if policy_path is not None or keys:
+            raise click.UsageError("--policy and --key say whom to trust for --manifest: give one")
+        return None
+    if (policy_path is None) == (not keys):
+        raise click.UsageError(
+            "--manifest needs whom to trust: --policy TRUST.yaml or --key PUB (not both)"
+        )
+    if policy_path is not None:
+        data = read_input_file(policy_path, what="trust policy", limit=MAX_POLICY_BYTES)
+
+        def read(path: PurePath) -> bytes:
+            return read_input_file(
+                Path(path), what="file named by the trust policy", limit=64 << 20
+            )
+
+        trust = trust_from_policy(data, source=str(policy_path), read=read)
+    else:
+        trust = TrustInput(
+            keys=tuple(
+                Blob(str(k), read_input_file(k, what="public key", limit=MAX_KEY_BYTES))
+                for k in keys
+            )
+        )
+    return ManifestInput(
+        bundles=tuple(
+            Blob(str(b), read_input_file(b, what="bundle", limit=MAX_BUNDLE_BYTES)) for b in bundles
+        ),
+        trust=trust,
+    )
+
+
+def _at(at_text: str | None) -> tuple[datetime, str]:
+    from refkit.times import parse_rfc3339
+
+    if at_text is None:
+        from refkit.manifests.signing.verify import clock
+
+        return clock().replace(microsecond=0), "clock"
+    try:
+        return parse_rfc3339(at_text, source="--at", field="time"), "--at"
+    except ParseError as exc:
+        raise InputError(
+            f"--at {exc.reason}", hint="for example --at 2026-12-01T00:00:00Z"
+        ) from None
+
+
+def _directory_blobs(directory: Path) -> list[Blob]:
+    """Every regular file in ``directory`` (not its subdirectories), sorted by name."""
+    from refkit.evidence.families import Blob
+    from refkit.evidence.verify import MAX_CERTIFICATE_BYTES
+
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except FileNotFoundError:
+        raise InputError(f"--certs: directory not found: {directory}") from None
+    except NotADirectoryError:
+        raise InputError(f"--certs: {directory} is not a directory") from None
+    except OSError as exc:
+        raise InputError(f"--certs: cannot list {directory}: {exc.strerror or exc}") from None
+    files = [e for e in entries if e.is_file()]
+    if len(files) > MAX_CERT_FILES:
+        raise InputError(f"--certs: {directory} holds more than {MAX_CERT_FILES} files")
+    return [
+        Blob(
+            str(Path(directory) / e.name),
+            read_input_file(Path(e.path), what="certificate", limit=MAX_CERTIFICATE_BYTES),
+        )
+        for e in files
+    ]
+
+
+# ---------------------------------------------------------------------------------------
+# show
+
+
+@evidence.command()
+@click.argument("evidence_path", metavar="EVIDENCE", type=_file)
+@json_option
+def show(evidence_path: Path, as_json: bool) -> None:
+    """Print every parsed field of EVIDENCE (nothing is verified).
+
+    \b
+    For auditors: each field of the SNP report (and its HCL wrapper) or TDX quote
+    (header, body, signature data, certification chain), hex values unbroken.
+
+    \b
+    Examples:
+      refkit evidence show report.bin
+      refkit evidence show quote.bin --json
+    """
+    from refkit.evidence.verify import MAX_EVIDENCE_BYTES, EvidenceVerifier
+
+    data = read_input_file(evidence_path, what="evidence", limit=MAX_EVIDENCE_BYTES)
+    family, parsed = EvidenceVerifier().parse(data, source=str(evidence_path))
+    fields = family.show(parsed)
+    if as_json:
+        emit_json(
+            {
+                "evidence": str(evidence_path),
+                "family": family.name,
+                "kind": family.title(parsed),
+                "fields": fields,
+            }
+        )
+        return
+    lines = [f"{evidence_path}: {family.title(parsed)}"]
+    lines.extend(f"  {name}: {value}" for name, value in _flatten(fields))
+    emit_text("\n".join(lines))
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        out: list[tuple[str, str]] = []
+        for k, v in value.items():
+            out.extend(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(value, list):
+        out = []
+        for i, v in enumerate(value):
+            out.extend(_flatten(v, f"{prefix}[{i}]"))
+        return out or [(prefix, "[]")]
+    if isinstance(value, bool):
+        return [(prefix, "true" if value else "false")]
+    return [(prefix, "null" if value is None else str(value))]
+
+
+# ---------------------------------------------------------------------------------------
+# fetch
+
+
+@evidence.command()
+@click.argument("evidence_path", metavar="EVIDENCE", type=_file)
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=_dir,
+    help="Cache directory (default: $XDG_CACHE_HOME/refkit/evidence, else "
+    "~/.cache/refkit/evidence).",
+)
+@click.option(
+    "--product",
+    type=click.Choice(["Milan", "Genoa", "Turin"]),
+    help="SNP: the product, for a version 2 report (which does not name it).",
+)
+@click.option("--crl", "with_crl", is_flag=True, help="SNP: fetch the product's CRL too (anew).")
+@json_option
+def fetch(
+    evidence_path: Path,
+    cache_dir: Path | None,
+    product: str | None,
+    with_crl: bool,
+    as_json: bool,
+) -> None:
+    """Fetch what verifying EVIDENCE needs, into a cache (the one command that goes online).
+
+    \b
+    SNP: the VCEK for the report's product, chip ID and reported TCB, the ASK/ARK
+    chain and the CRL from AMD's key distribution service (a VLEK cannot be fetched by
+    chip ID: get it from the cloud provider). TDX: the collateral (TCB info, QE identity,
+    CRLs) from Intel's provisioning service. Files are cached by (product, chip, TCB),
+    so a second fetch does not go online; AMD's service answers about once per 10
+    seconds per address. Prints the files and the verify options that use them.
+
+    \b
+    Examples:
+      refkit evidence fetch report.bin --crl
+      refkit evidence fetch old-v2-report.bin --product Milan
+      refkit evidence fetch quote.bin --cache ./evidence-cache --json
+    """
+    from refkit.evidence.fetching import default_cache_dir
+    from refkit.evidence.verify import MAX_EVIDENCE_BYTES, EvidenceVerifier
+
+    data = read_input_file(evidence_path, what="evidence", limit=MAX_EVIDENCE_BYTES)
+    family, parsed = EvidenceVerifier().parse(data, source=str(evidence_path))
+    cache = cache_dir if cache_dir is not None else default_cache_dir()
+    note(f"fetching for {family.title(parsed)} into {cache} ...")
+    if family.name != "snp" and (product is not None or with_crl):
+        raise click.UsageError("--product and --crl are for SNP reports")
+    got = family.fetch(parsed, cache_dir=cache, product=product, crl=with_crl)
+    options = [f"--vcek {p}" for p in got.certificates]
+    options.extend(f"--crl {p}" for p in got.crls)
+    if got.collateral is not None:
+        options.append(f"--collateral {got.collateral}")
+    if as_json:
+        emit_json(
+            {
+                "evidence": str(evidence_path),
+                "family": family.name,
+                "cache": str(cache),
+                "certificates": [str(p) for p in got.certificates],
+                "crls": [str(p) for p in got.crls],
+                "collateral": None if got.collateral is None else str(got.collateral),
+                "verifyOptions": options,
+            }
+        )
+        return
+    lines = [f"{p}" for p in (*got.certificates, *got.crls)]
+    if got.collateral is not None:
+        lines.append(str(got.collateral))
+    lines.append(f"verify with: refkit evidence verify {evidence_path} {' '.join(options)}")
+    emit_text("\n".join(lines))
+
+
+# ---------------------------------------------------------------------------------------
+# verify-receipt
+
+
+@evidence.command("verify-receipt")
+@click.argument("receipt_path", metavar="RECEIPT", type=_file)
+@json_option
+def verify_receipt(receipt_path: Path, as_json: bool) -> None:
+    """Replay the verification recorded in RECEIPT, offline, and compare verdicts.
+
+    \b
+    The receipt holds the evidence, certificates, CRLs, collateral, manifest bundles,
+    trust policy or keys, nonce and verification time of one `evidence verify
+    --receipt`: refkit runs the same verification again from it alone (no other file,
+    no network) and checks that it reaches the recorded verdict
+    (evidence.receipt.reproduced, or evidence.receipt.verdict-differs naming the first
+    difference). Exit 0 only when it reproduces and the verdict passed; 1 when the
+    recorded verdict was a no, or differs, or the receipt was altered; 2 malformed.
+
+    \b
+    Example:
+      refkit evidence verify-receipt receipt.json --json
+    """
+    from refkit.evidence.receipt import MAX_RECEIPT_BYTES, replay_receipt
+
+    data = read_input_file(receipt_path, what="receipt", limit=MAX_RECEIPT_BYTES)
+    replay = replay_receipt(data, source=str(receipt_path))
+    verdict = replay.verdict
+    if replay.rerun is not None:
+        for w in replay.rerun.warnings:
+            warn(w)
+    facts = verdict.facts
+    lines = [
+        (
+            "recorded",
+            f"by refkit {facts['recordedBy']}, verdict {'pass' if facts['recordedOk'] else 'fail'}",
+        ),
+        ("time", str(facts["verifiedAt"])),
+    ]
+    if replay.rerun is not None:
+        lines.insert(0, ("kind", replay.rerun.title))
+        lines.extend(("warning", w) for w in replay.rerun.warnings)
+    emit_report(verdict, as_json=as_json, facts=lines)
+    verdict.raise_for_failure()
