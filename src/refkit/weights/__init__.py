@@ -1,0 +1,1 @@
+"""Model weights: per-file digests, signatures, verity disks, and what binds them."""
