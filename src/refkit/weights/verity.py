@@ -77,6 +77,10 @@ ALGORITHMS: Final[dict[str, str]] = {
     "blake2s-256": "blake2s",
 }
 
+#: Map a task's range with its pages in place: faulting 4 KiB pages in one at a time costs
+#: a third of the hashing time.
+_POPULATE: Final = getattr(mmap, "MAP_POPULATE", 0)
+
 #: Data bytes a worker hashes per task (whole hash blocks' worth of data blocks).
 _TASK_BYTES: Final = 16 << 20
 
@@ -378,7 +382,11 @@ def _leaf_task(task: _Task) -> bytes:
         # mmap offsets must be page aligned: map from the page below and skip the rest.
         aligned = start - start % mmap.ALLOCATIONGRANULARITY
         with mmap.mmap(
-            fh.fileno(), length + start - aligned, access=mmap.ACCESS_READ, offset=aligned
+            fh.fileno(),
+            length + start - aligned,
+            flags=mmap.MAP_SHARED | _POPULATE,
+            prot=mmap.PROT_READ,
+            offset=aligned,
         ) as mapped:
             view = memoryview(mapped)
             try:
