@@ -45,9 +45,10 @@ import struct
 import uuid as uuid_module
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Final, Protocol
+from typing import Any, BinaryIO, Final, Protocol
 
 from refkit.errors import InputError, Location, ParseError, input_os_error
+from refkit.verification import Result
 
 #: The superblock's size and signature (cryptsetup ``struct verity_sb``).
 SUPERBLOCK_SIZE: Final = 512
@@ -82,7 +83,7 @@ ALGORITHMS: Final[dict[str, str]] = {
 _POPULATE: Final = getattr(mmap, "MAP_POPULATE", 0)
 
 #: Data bytes a worker hashes per task (whole hash blocks' worth of data blocks).
-_TASK_BYTES: Final = 16 << 20
+TASK_BYTES: Final = 16 << 20
 
 
 def _hash(algorithm: str) -> Callable[[], hashlib._Hash]:
@@ -102,9 +103,7 @@ def parse_salt(text: str) -> bytes:
     try:
         salt = bytes.fromhex(text)
     except ValueError:
-        raise InputError(
-            f"salt {text[:80]!r} is not hex digits (use - for no salt)"
-        ) from None
+        raise InputError(f"salt {text[:80]!r} is not hex digits (use - for no salt)") from None
     if len(salt) > MAX_SALT:
         raise InputError(f"salt is {len(salt)} bytes; at most {MAX_SALT} are allowed")
     return salt
@@ -507,10 +506,12 @@ def compute(
     sink: TreeSink | None = None,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    task_bytes: int = TASK_BYTES,
 ) -> bytes:
     """The root hash of ``layout.data_blocks`` data blocks of the file at ``path``; with
     ``sink``, every tree block goes there (at hash-file offsets; the superblock is the
-    caller's: :func:`superblock`). ``progress`` is called with the data bytes done."""
+    caller's: :func:`superblock`). ``progress`` is called with the data bytes done.
+    ``task_bytes`` is the data one worker task hashes (rounded to whole hash blocks)."""
     p = layout.params
     bs = p.data_block_size
     src = os.fspath(path)
@@ -527,9 +528,10 @@ def compute(
         with open(src, "rb") as fh:
             return _one_digest(fh.read(bs), p)
     builder = _Builder(layout, sink)
-    tasks = list(_tasks(src, p, layout.data_blocks))
+    step = _task_blocks(p, task_bytes)
+    tasks = _tasks(src, p, layout.data_blocks, step)
     results: Iterable[bytes]
-    if len(tasks) == 1 or workers == 1:
+    if layout.data_blocks <= step or workers == 1:
         results = map(_leaf_task, tasks)  # no process start-up for small images
     else:
         from refkit.hashing import map_ordered
@@ -547,8 +549,13 @@ def compute(
     return builder.finish()
 
 
-def _tasks(path: str, params: VerityParams, data_blocks: int) -> Iterator[_Task]:
-    step = max(1, _TASK_BYTES // params.data_block_size // params.per_block) * params.per_block
+def _task_blocks(params: VerityParams, size: int) -> int:
+    """Data blocks per task: ``size`` bytes rounded down to whole hash blocks (at least
+    one), so that every task but the last fills whole level-0 hash blocks."""
+    return max(1, size // params.data_block_size // params.per_block) * params.per_block
+
+
+def _tasks(path: str, params: VerityParams, data_blocks: int, step: int) -> Iterator[_Task]:
     for first in range(0, data_blocks, step):
         yield _Task(path, params, first, min(step, data_blocks - first))
 
@@ -561,6 +568,7 @@ def write_hash_area(
     uuid: str = NIL_UUID,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    task_bytes: int = TASK_BYTES,
 ) -> bytes:
     """Write the hash area of the data in ``path`` into ``handle`` (a seekable file open
     for writing, the hash file: the image itself when the tree is appended) as
@@ -571,7 +579,202 @@ def write_hash_area(
     head = superblock(layout, uuid) if layout.superblock else b""
     start = layout.hash_offset
     writer.put(start, head + b"\0" * (layout.tree_start - start - len(head)))
-    root = compute(path, layout, sink=writer, workers=workers, progress=progress)
+    root = compute(
+        path, layout, sink=writer, workers=workers, progress=progress, task_bytes=task_bytes
+    )
     if not layout.levels and layout.end > layout.tree_start:  # pragma: no cover - invariant
         raise AssertionError("a tree without levels has no blocks")
     return root
+
+
+# ---------------------------------------------------------------------------------------
+# Measuring an image, and checking a tree stored with it
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A verity root computed from an image, with what was checked on the way.
+
+    ``stored`` names the hash file whose stored tree was compared (None when the root was
+    only computed); ``results`` holds the checks made (none when nothing was compared).
+    """
+
+    image: str
+    layout: Layout
+    root: bytes
+    stored: str | None
+    uuid: str | None
+    results: tuple[Result, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        p = self.layout.params
+        return {
+            "image": self.image,
+            "verityRoot": self.root.hex(),
+            "algorithm": p.algorithm,
+            "format": p.hash_type,
+            "salt": salt_text(p.salt),
+            "dataBlockSize": p.data_block_size,
+            "hashBlockSize": p.hash_block_size,
+            "dataBlocks": self.layout.data_blocks,
+            "hashBlocks": self.layout.hash_blocks,
+            "hashFile": self.stored,
+            "hashOffset": self.layout.hash_offset if self.stored is not None else None,
+            "uuid": self.uuid,
+        }
+
+
+def _read_at(path: str, offset: int, size: int, *, what: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            return fh.read(size)
+    except OSError as exc:
+        raise input_os_error(exc, path, what=what) from exc
+
+
+def measure(
+    image: str | os.PathLike[str],
+    *,
+    salt: bytes | None = None,
+    algorithm: str | None = None,
+    data_block_size: int | None = None,
+    hash_block_size: int | None = None,
+    data_blocks: int | None = None,
+    hash_offset: int | None = None,
+    hash_file: str | os.PathLike[str] | None = None,
+    expected_root: bytes | None = None,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Measurement:
+    """The verity root of ``image``; checks a stored tree when there is one.
+
+    A stored tree is looked for when ``hash_file`` (superblock at ``hash_offset``, default
+    0) or ``hash_offset`` (in the image itself) is given: its superblock gives the
+    parameters, any parameter also given here must agree with it, and the stored tree is
+    compared with the computed one. Otherwise the root is computed from the parameters
+    (the salt is then required: a root without its salt means nothing). ``expected_root``
+    is compared with the root. Malformed input raises; a difference is a failed result.
+    """
+    src = os.fspath(image)
+    stored_in: str | None = None
+    if hash_file is not None:
+        stored_in = os.fspath(hash_file)
+    elif hash_offset is not None:
+        stored_in = src
+    offset = hash_offset or 0
+    results: list[Result] = []
+    uuid: str | None = None
+    given = {
+        "salt": None if salt is None else salt_text(salt),
+        "algorithm": algorithm,
+        "data block size": data_block_size,
+        "hash block size": hash_block_size,
+        "data blocks": data_blocks,
+    }
+    if stored_in is not None:
+        if offset < 0 or offset % 512:
+            raise InputError(f"hash offset {offset} is not a multiple of 512")
+        head = _read_at(stored_in, offset, SUPERBLOCK_SIZE, what="hash file")
+        sb = read_superblock(head, source=stored_in, offset=offset)
+        if sb is None:
+            raise InputError(
+                f"{stored_in} has no verity superblock at offset {offset}",
+                hint="give the offset the tree was written at, or omit it to compute the "
+                "root from the data alone",
+            )
+        uuid = sb.uuid
+        params = sb.params
+        blocks = sb.data_blocks
+        found = {
+            "salt": salt_text(params.salt),
+            "algorithm": params.algorithm,
+            "data block size": params.data_block_size,
+            "hash block size": params.hash_block_size,
+            "data blocks": blocks,
+        }
+        for name, want in given.items():
+            if want is not None and want != found[name]:
+                results.append(
+                    Result.of(
+                        "verity.params.mismatch",
+                        f"the superblock's {name} differs from the one given",
+                        check="verity superblock",
+                        subject=f"{stored_in}@{offset}",
+                        expected=str(want),
+                        actual=str(found[name]),
+                    )
+                )
+        layout = plan(
+            params,
+            blocks,
+            hash_offset=offset,
+            same_file=os.path.abspath(stored_in) == os.path.abspath(src),
+        )
+        try:
+            with open(stored_in, "rb") as fh:
+                comparer = TreeComparer(fh)
+                root = compute(src, layout, sink=comparer, workers=workers, progress=progress)
+        except OSError as exc:
+            raise input_os_error(exc, stored_in, what="hash file") from exc
+        if comparer.first_difference is None:
+            results.append(
+                Result.of(
+                    "verity.tree.match",
+                    f"{layout.hash_blocks} hash blocks equal those computed from "
+                    f"{blocks} data blocks",
+                    check="verity hash tree",
+                    subject=stored_in,
+                )
+            )
+        else:
+            results.append(
+                Result.of(
+                    "verity.tree.mismatch",
+                    f"the stored tree differs from the computed one at byte "
+                    f"{comparer.first_difference} of {stored_in}",
+                    check="verity hash tree",
+                    subject=stored_in,
+                )
+            )
+    else:
+        if salt is None:
+            raise InputError(
+                "the salt is needed to compute a verity root (hex digits, or - for none)",
+                hint="Privatemode's disks use 00; veritysetup prints the salt it used",
+            )
+        params = VerityParams(
+            salt=salt,
+            algorithm=algorithm or "sha256",
+            data_block_size=data_block_size or 4096,
+            hash_block_size=hash_block_size or 4096,
+        )
+        blocks = (
+            data_blocks if data_blocks is not None else image_blocks(src, params.data_block_size)
+        )
+        layout = plan(params, blocks)
+        root = compute(src, layout, workers=workers, progress=progress)
+    if expected_root is not None:
+        if expected_root == root:
+            results.append(
+                Result.of(
+                    "verity.root.match",
+                    "the verity root equals the expected one",
+                    check="verity root",
+                    subject=src,
+                    expected=expected_root.hex(),
+                    actual=root.hex(),
+                )
+            )
+        else:
+            results.append(
+                Result.of(
+                    "verity.root.mismatch",
+                    "the verity root differs from the expected one",
+                    check="verity root",
+                    subject=src,
+                    expected=expected_root.hex(),
+                    actual=root.hex(),
+                )
+            )
+    return Measurement(src, layout, root, stored_in, uuid, tuple(results))
