@@ -40,7 +40,7 @@ def _size(text: str) -> int:
     return value
 
 
-class _SizeType(click.ParamType):
+class _SizeType(click.ParamType[int, Any]):
     name = "SIZE"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
