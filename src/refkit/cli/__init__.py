@@ -41,6 +41,7 @@ CONTEXT_SETTINGS: dict[str, Any] = {
         "manifest": ("refkit.cli.manifest", "manifest"),
         "keygen": ("refkit.cli.keygen", "keygen"),
         "inputs": ("refkit.cli.inputs", "inputs"),
+        "weights": ("refkit.cli.weights", "weights"),
         "completion": ("refkit.cli.completion", "completion"),
     },
 )

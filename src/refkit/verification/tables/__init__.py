@@ -6,6 +6,6 @@ regenerate docs/codes.md (``python -m refkit.verification > docs/codes.md``).
 
 from __future__ import annotations
 
-from refkit.verification.tables import inputs, manifest, verity
+from refkit.verification.tables import inputs, manifest, verity, weights
 
-ALL = (manifest.TABLE, inputs.TABLE, verity.TABLE)
+ALL = (manifest.TABLE, inputs.TABLE, weights.TABLE, verity.TABLE)
