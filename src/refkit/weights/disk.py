@@ -179,7 +179,7 @@ def build_disk(
         with Batch() as batch:
             image_handle = batch.add(output, replace=force)
             image_temp = batch.temp_path(image_handle)
-            erofs.mkfs(image_temp, staged_root, epoch=epoch)
+            erofs.mkfs(image_temp, staged_root, epoch=epoch, shown=output)
             size = erofs.image_size(image_temp)
             if size % params.data_block_size:  # pragma: no cover - EROFS sizes are blocks
                 raise InputError(f"EROFS image size {size} is not a whole number of blocks")

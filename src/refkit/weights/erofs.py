@@ -26,6 +26,7 @@ EROFS superblock (erofs-utils ``include/erofs_fs.h``): at byte 1024, u32 magic
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from refkit.atomic import write_error
 from refkit.errors import (
     EnvironmentProblem,
     InputError,
@@ -50,6 +52,10 @@ NIL_UUID: Final = "00000000-0000-0000-0000-000000000000"
 PACKAGE: Final = "erofs-utils"
 SUPERBLOCK_OFFSET: Final = 1024
 MAGIC: Final = 0xE0F5E1E2
+#: Failures of writing the staged copy (the rest are failures of reading the source).
+_WRITE_ERRNOS: Final = frozenset(
+    {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EROFS, errno.EFBIG}
+)
 #: A copy reads and writes this much at a time.
 _COPY_CHUNK: Final = 8 << 20
 
@@ -157,12 +163,19 @@ def stage(
             if not f.same_file(info):
                 raise FileChanged(f"{f.name}: the file changed while the disk was being built")
             mode = 0o755 if info.st_mode & 0o111 else 0o644
-            with open(target, "xb") as out:
-                while chunk := os.read(src_fd, _COPY_CHUNK):
-                    out.write(chunk)
-                    if progress is not None:
-                        progress(len(chunk))
-                os.fchmod(out.fileno(), mode)
+            try:
+                with open(target, "xb") as out:
+                    while chunk := os.read(src_fd, _COPY_CHUNK):
+                        out.write(chunk)
+                        if progress is not None:
+                            progress(len(chunk))
+                    os.fchmod(out.fileno(), mode)
+            except OSError as exc:
+                # reading the source fails as input (exit 2), writing the copy as the
+                # machine's (a full disk: exit 3); tell them apart by the errno
+                if exc.errno in _WRITE_ERRNOS:
+                    raise write_error(exc, target) from exc
+                raise input_os_error(exc, f.path) from exc
             if not f.same_file(os.fstat(src_fd)) or os.path.getsize(target) != f.size:
                 raise FileChanged(f"{f.name}: the file changed while the disk was being built")
         finally:
@@ -172,7 +185,7 @@ def stage(
     for directory, _dirs, names in os.walk(dest, topdown=False):
         for name in names:
             os.utime(os.path.join(directory, name), ns=(epoch * 10**9, epoch * 10**9))
-        os.chmod(directory, 0o755)
+        os.chmod(directory, 0o755)  # noqa: S103 - a read-only image's directories: 0755 by design
         os.utime(directory, ns=(epoch * 10**9, epoch * 10**9))
     return Staged(dest, tuple(ordered), tuple(empty))
 
@@ -193,9 +206,12 @@ def mkfs_options(epoch: int, uuid: str = NIL_UUID) -> list[str]:
     ]
 
 
-def mkfs(image: Path, staged: Path, *, epoch: int = 0, uuid: str = NIL_UUID) -> None:
+def mkfs(
+    image: Path, staged: Path, *, epoch: int = 0, uuid: str = NIL_UUID, shown: Path | None = None
+) -> None:
     """Build the EROFS image ``image`` (an existing file, overwritten in place) from the
-    staged directory. A failure is an EnvironmentProblem carrying the tool's message."""
+    staged directory. A failure is an EnvironmentProblem carrying the tool's message;
+    messages name ``shown`` (the final output) instead of ``image`` when given."""
     argv = [_tool("mkfs.erofs"), *mkfs_options(epoch, uuid), os.fspath(image), os.fspath(staged)]
     done = subprocess.run(
         argv, capture_output=True, text=True, check=False, env=_environment(epoch)
@@ -203,7 +219,9 @@ def mkfs(image: Path, staged: Path, *, epoch: int = 0, uuid: str = NIL_UUID) -> 
     if done.returncode != 0:
         tail = " ".join((done.stderr or done.stdout).split())[-300:]
         if "No space left" in tail:
-            raise EnvironmentProblem(f"cannot write {image}: no space left ({tail})")
+            raise EnvironmentProblem(
+                f"cannot write {shown or image}: no space left (mkfs.erofs: {tail})"
+            )
         raise EnvironmentProblem(f"mkfs.erofs failed (exit {done.returncode}): {tail}")
 
 
