@@ -93,16 +93,30 @@ def test_disk_equals_privatemodes_recipe_with_the_real_tools(tmp_path: Path) -> 
         os.utime(path, (0, 0))
     peer = tmp_path / "peer.img"
     subprocess.run(
-        [tool("mkfs.erofs", "erofs-utils"), "-T0", "-x-1", "--all-root", f"-U{NIL_UUID}"]
-        + [str(peer), str(staged)],
+        [
+            tool("mkfs.erofs", "erofs-utils"),
+            "-T0",
+            "-x-1",
+            "--all-root",
+            f"-U{NIL_UUID}",
+            str(peer),
+            str(staged),
+        ],
         check=True,
         capture_output=True,
         env={"PATH": os.environ["PATH"], "SOURCE_DATE_EPOCH": "0"},
     )
     size = peer.stat().st_size
     out = subprocess.run(
-        [veritysetup(), "format", "--salt=00", f"--uuid={NIL_UUID}", f"--hash-offset={size}"]
-        + [str(peer), str(peer)],
+        [
+            veritysetup(),
+            "format",
+            "--salt=00",
+            f"--uuid={NIL_UUID}",
+            f"--hash-offset={size}",
+            str(peer),
+            str(peer),
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -266,7 +280,7 @@ def test_missing_mkfs_is_an_environment_problem(
     model = make_model(tmp_path / "model")
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
     monkeypatch.setattr(shutil, "which", lambda *a, **k: None)
-    with pytest.raises(EnvironmentProblem, match="mkfs.erofs"):
+    with pytest.raises(EnvironmentProblem, match=r"mkfs\.erofs"):
         build_disk(model, tmp_path / "m.img")
     assert not (tmp_path / "m.img").exists()
 
@@ -285,13 +299,16 @@ def test_cli_weights_disk(run_cli: Callable[..., Any], tmp_path: Path) -> None:
     done = run_cli("weights", "disk", model, "-o", img, "--json", "--revision", "abc")
     assert done.code == 0, done.stderr
     doc = json.loads(done.stdout)
-    assert doc["kind"] == disk_mod.KIND and doc["commit_hash"] == "abc"
+    assert doc["kind"] == disk_mod.KIND
+    assert doc["commit_hash"] == "abc"
     text = run_cli("weights", "disk", model, "-o", img, "--force")
     assert text.code == 0
     assert f"verity root: {doc['verityRoot']}" in text.stdout
     assert f"files digest: sha256:{doc['filesDigest']['digest']}" in text.stdout
     again = run_cli("weights", "disk", model, "-o", img)
-    assert again.code == 2 and "--force" in again.stderr
+    assert again.code == 2
+    assert "--force" in again.stderr
     bad = run_cli("weights", "disk", model, "-o", tmp_path / "n.img", "--salt", "xyz")
-    assert bad.code == 2 and "--salt" in bad.stderr
+    assert bad.code == 2
+    assert "--salt" in bad.stderr
     assert "Traceback" not in again.stderr + bad.stderr
