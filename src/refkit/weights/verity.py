@@ -42,13 +42,16 @@ import hashlib
 import mmap
 import os
 import struct
-import uuid as uuid_module
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Final, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, Protocol
 
 from refkit.errors import InputError, Location, ParseError, input_os_error
-from refkit.verification import Result
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from refkit.verification import Result
 
 #: The superblock's size and signature (cryptsetup ``struct verity_sb``).
 SUPERBLOCK_SIZE: Final = 512
@@ -114,9 +117,11 @@ def salt_text(salt: bytes) -> str:
     return salt.hex() if salt else "-"
 
 
-def parse_uuid(text: str) -> uuid_module.UUID:
+def parse_uuid(text: str) -> UUID:
+    from uuid import UUID  # imported when needed: uuid loads platform, start-up counts
+
     try:
-        return uuid_module.UUID(text)
+        return UUID(text)
     except ValueError:
         raise InputError(f"{text[:60]!r} is not a UUID") from None
 
@@ -320,7 +325,9 @@ def read_superblock(data: bytes, *, source: str, offset: int = 0) -> Superblock 
         hash_block_size=hbs,
         hash_type=hash_type,
     )
-    return Superblock(params, blocks, str(uuid_module.UUID(bytes=raw_uuid)))
+    from uuid import UUID
+
+    return Superblock(params, blocks, str(UUID(bytes=raw_uuid)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -656,6 +663,8 @@ def measure(
     (the salt is then required: a root without its salt means nothing). ``expected_root``
     is compared with the root. Malformed input raises; a difference is a failed result.
     """
+    from refkit.verification import Result  # only measuring with checks needs it
+
     src = os.fspath(image)
     stored_in: str | None = None
     if hash_file is not None:
