@@ -110,7 +110,7 @@ def test_disk_equals_privatemodes_recipe_with_the_real_tools(tmp_path: Path) -> 
     out = subprocess.run(
         [
             veritysetup(),
-            "format",
+            "formatVersion",
             "--salt=00",
             f"--uuid={NIL_UUID}",
             f"--hash-offset={size}",

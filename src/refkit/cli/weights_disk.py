@@ -100,6 +100,7 @@ def _epoch() -> int:
     type=_file,
     help="Write the verity hash area to this file instead of appending it to the image.",
 )
+@click.option("--name", help="The model's name (default: the directory's name); recorded.")
 @click.option("--source", "model_source", help="Where the model comes from (recorded), e.g. a URL.")
 @click.option(
     "--revision", "commit_hash", help="The model's revision, e.g. a git commit (recorded)."
@@ -113,6 +114,7 @@ def disk(
     uuid: str,
     excludes: tuple[str, ...],
     hash_file: Path | None,
+    name: str | None,
     model_source: str | None,
     commit_hash: str | None,
     force: bool,
@@ -149,6 +151,7 @@ def disk(
         hash_file=hash_file,
         model_source=model_source,
         commit_hash=commit_hash,
+        name=name,
         epoch=_epoch(),
         force=force,
         progress=progress,

@@ -13,11 +13,12 @@ Steps (:func:`build_disk`):
 5. digest the finished image file, then put the file(s) in place. A failure anywhere
    (a full disk included) leaves nothing under the final names.
 
-The record carries Privatemode's fields (``model_source``, ``commit_hash``,
+The record (what ``manifest build --add-model`` reads) carries Privatemode's fields (``model_source``, ``commit_hash``,
 ``excluded_files``, ``root_hash``, ``hash_offset``, ``erofs_version``,
 ``veritysetup_version``, ``file_hash_sha256``) and refkit's (``filesDigest``,
 ``verityRoot``, ``hashOffset``, ``salt``, ``uuid``, ``dataBlockSize``, ``hashBlockSize``,
-``imageSha256`` and every other parameter that changes a value). The tree is refkit's own,
+``imageSha256``, ``model``, ``hashAlgorithm``, ``formatVersion``, ``excludedFiles``,
+``tools`` and every other parameter that changes a value). The tree is refkit's own,
 bit-identical to veritysetup's: ``veritysetup_version`` says so instead of naming a tool
 that did not run.
 """
@@ -50,6 +51,7 @@ DEFAULT_SALT: Final = b"\0"
 class DiskRecord:
     """What ``weights disk`` built: the two identities and every parameter behind them."""
 
+    model: str
     model_source: str
     commit_hash: str | None
     excluded_files: tuple[str, ...]
@@ -60,6 +62,7 @@ class DiskRecord:
     files_digest: str
     files_method: str
     files_hash_type: str
+    files_serialization: dict[str, Any]
     file_count: int
     erofs_size: int
     erofs_version: str
@@ -77,6 +80,7 @@ class DiskRecord:
         )
         return {
             "kind": KIND,
+            "model": self.model,
             # Privatemode's record
             "model_source": self.model_source,
             "commit_hash": self.commit_hash,
@@ -100,8 +104,8 @@ class DiskRecord:
             "hashFileSha256": self.hash_file_sha256,
             "salt": vt.salt_text(p.salt),
             "uuid": self.uuid,
-            "algorithm": p.algorithm,
-            "format": p.hash_type,
+            "hashAlgorithm": p.algorithm,
+            "formatVersion": p.hash_type,
             "dataBlockSize": p.data_block_size,
             "hashBlockSize": p.hash_block_size,
             "dataBlocks": self.verity.data_blocks,
@@ -113,7 +117,9 @@ class DiskRecord:
                 "sourceDateEpoch": self.epoch,
                 "options": erofs.mkfs_options(self.epoch, self.erofs_uuid),
             },
-            "verityEngine": engine,
+            "excludedFiles": list(self.excluded_files),
+            "serialization": self.files_serialization,
+            "tools": {"mkfs.erofs": self.erofs_version, "dm-verity": engine},
         }
 
 
@@ -127,6 +133,7 @@ def build_disk(
     hash_file: Path | None = None,
     model_source: str | None = None,
     commit_hash: str | None = None,
+    name: str | None = None,
     epoch: int = 0,
     data_block_size: int = 4096,
     hash_block_size: int = 4096,
@@ -174,7 +181,7 @@ def build_disk(
             ignore=ignored,
             workers=workers,
             progress=note("digest"),
-            name=source.name or os.path.basename(os.path.realpath(source)),
+            name=name or source.name or os.path.basename(os.path.realpath(source)),
         )
         with Batch() as batch:
             image_handle = batch.add(output, replace=force)
@@ -211,9 +218,10 @@ def build_disk(
             )
             batch.commit()
     return DiskRecord(
+        model=manifest.name,
         model_source=model_source or os.fspath(source),
         commit_hash=commit_hash,
-        excluded_files=tuple(ignored),
+        excluded_files=manifest.ignore_paths,
         image=os.fspath(output),
         hash_file=None if hash_file is None else os.fspath(hash_file),
         image_sha256=image_sha,
@@ -221,6 +229,7 @@ def build_disk(
         files_digest=manifest.files_digest,
         files_method=manifest.method,
         files_hash_type=manifest.hash_type,
+        files_serialization=manifest.serialization(),
         file_count=len(staged.files),
         erofs_size=size,
         erofs_version=version,

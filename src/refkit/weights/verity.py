@@ -618,8 +618,8 @@ class Measurement:
         return {
             "image": self.image,
             "verityRoot": self.root.hex(),
-            "algorithm": p.algorithm,
-            "format": p.hash_type,
+            "hashAlgorithm": p.algorithm,
+            "formatVersion": p.hash_type,
             "salt": salt_text(p.salt),
             "dataBlockSize": p.data_block_size,
             "hashBlockSize": p.hash_block_size,

@@ -131,7 +131,7 @@ def verity(
 
         doc = result.to_json()
         lines = [f"verity root: {doc['verityRoot']}"]
-        for key in ("salt", "algorithm", "dataBlocks", "dataBlockSize", "hashBlockSize"):
+        for key in ("salt", "hashAlgorithm", "dataBlocks", "dataBlockSize", "hashBlockSize"):
             lines.append(f"  {key}: {doc[key]}")
         if result.stored is not None:
             lines.append(f"  hashFile: {doc['hashFile']} (offset {doc['hashOffset']})")
