@@ -127,7 +127,7 @@ def test_wrong_key_and_wrong_identity_fail_before_reading_the_payload() -> None:
     assert not ok
     assert codes == [("weights.signature.invalid", None)]
     wrong = TrustSigstore("someone@example.com", ISSUER, _sigstore_trust().trusted_root, "r")
-    ok, codes = _verify(vector("model-signing", "v1.1.0-sigstore"), wrong)
+    _ok, codes = _verify(vector("model-signing", "v1.1.0-sigstore"), wrong)
     assert codes == [("weights.signature.invalid", None)]
 
 
@@ -149,7 +149,7 @@ def test_chain_to_an_untrusted_root_fails() -> None:
 
 
 def test_bundle_kind_must_match_the_trust(tmp_path: Path) -> None:
-    ok, codes = _verify(vector("model-signing", "v1.1.0-certificate"), _key_trust())
+    _ok, codes = _verify(vector("model-signing", "v1.1.0-certificate"), _key_trust())
     assert codes == [("weights.signature.invalid", None)]
     _ok, codes = _verify(vector("model-signing", "v1.1.0-elliptic-key"), _chain_trust())
     assert codes == [("weights.signature.invalid", None)]
