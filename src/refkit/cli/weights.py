@@ -153,6 +153,7 @@ def _digest(
     workers: int | None,
     cache_path: Path | None = None,
     what: str = "hashed",
+    name: str | None = None,
 ) -> Any:
     from refkit.weights.digest import digest_model
 
@@ -172,6 +173,7 @@ def _digest(
         workers=workers,
         progress=rate,
         cache=cache,
+        name=name,
     )
     rate.finish()
     if cache is not None:
@@ -196,6 +198,13 @@ def _digest(
     "are unchanged since the last run are not read again; the output lists them.",
 )
 @click.option(
+    "--name",
+    "model_name",
+    default=None,
+    help="The model's name in the manifest (default: DIR's name, as model_signing does); "
+    "`manifest build --add-model` matches it with the YAML's models[].name.",
+)
+@click.option(
     "-o",
     "--output",
     type=_file,
@@ -213,6 +222,7 @@ def digest_command(
     allow_symlinks: bool,
     workers: int | None,
     cache_path: Path | None,
+    model_name: str | None,
     output: Path | None,
     force: bool,
     as_json: bool,
@@ -238,6 +248,7 @@ def digest_command(
         ignore_git=ignore_git_paths,
         workers=workers,
         cache_path=cache_path,
+        name=model_name,
     )
     if output is not None:
         from refkit.atomic import write_file

@@ -250,7 +250,7 @@ def statement_from_value(value: Any, *, source: str, check_subject: bool = True)
     def subject(v: Any, p: str) -> tuple[str, str]:
         s = Obj(v, source=source, path=p)
         name = s.text("name")
-        digest = Obj(s.raw("digest"), source=source, path=s.at("digest"))
+        digest = Obj(s.raw("digest", True), source=source, path=s.at("digest"))
         hex_digest = digest.hex("sha256", 32)
         return name, hex_digest
 
@@ -259,15 +259,16 @@ def statement_from_value(value: Any, *, source: str, check_subject: bool = True)
         raise obj.fail("subject", f"expected exactly one subject, got {len(subjects)}")
     name, subject_digest = subjects[0]
 
-    pred = Obj(obj.raw("predicate"), source=source, path=obj.at("predicate"))
-    ser = Obj(pred.raw("serialization"), source=source, path=pred.at("serialization"))
+    pred = Obj(obj.raw("predicate", True), source=source, path=obj.at("predicate"))
+    obj.refuse_rest()
+    ser = Obj(pred.raw("serialization", True), source=source, path=pred.at("serialization"))
     method = ser.text("method")
     if method not in (METHOD_FILES, METHOD_SHARDS):
         raise ser.fail("method", f"expected files or shards, got {method[:40]!r}")
     hash_type = ser.text("hash_type")
     if hash_type not in HASH_TYPES:
         raise ser.fail("hash_type", f"unsupported hash type {hash_type[:40]!r}")
-    allow = ser.raw("allow_symlinks")
+    allow = ser.raw("allow_symlinks", True)
     if not isinstance(allow, bool):
         raise ser.fail("allow_symlinks", "expected true or false")
     shard_size: int | None = None
@@ -275,12 +276,13 @@ def statement_from_value(value: Any, *, source: str, check_subject: bool = True)
         shard_size = ser.integer("shard_size")
         if shard_size < 1:
             raise ser.fail("shard_size", "must be at least 1")
-    ignore_raw = ser.raw("ignore_paths", True)
+    ignore_raw = ser.raw("ignore_paths")
     ignore: tuple[str, ...] = ()
     if ignore_raw is not None:
         if not isinstance(ignore_raw, list) or not all(isinstance(p, str) for p in ignore_raw):
             raise ser.fail("ignore_paths", "expected an array of strings")
         ignore = tuple(ignore_raw)
+    ser.refuse_rest(hint="a serialization parameter this version does not know changes digests")
     expected_algorithm = resource_algorithm(hash_type, method, shard_size)
     size = DIGEST_SIZES[hash_type]
 

@@ -37,6 +37,16 @@ from refkit.yamlio import MAX_YAML_BYTES, load_yaml
     help="Add the SNP reference values (one per vCPU count) and the firmware, kernel and "
     "initrd subjects from `refkit measure snp --json` output. Repeatable.",
 )
+@click.option(
+    "--add-model",
+    "add_model",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="RECORD.json",
+    help="Fill the pins of the model the YAML declares under the record's name from "
+    "`refkit weights digest --json` (files digest) or `refkit weights disk --json` (verity "
+    "root) output. Repeatable; two records of one model must agree.",
+)
 @force_option
 @json_option
 def build(
@@ -45,6 +55,7 @@ def build(
     created: str | None,
     strict: bool,
     add_snp: tuple[Path, ...],
+    add_model: tuple[Path, ...],
     force: bool,
     as_json: bool,
 ) -> None:
@@ -71,6 +82,8 @@ def build(
       refkit measure snp --mode snp --vcpus 1-64 --vcpu-type EPYC-Milan \\
         --ovmf OVMF.amdsev.fd --kernel vmlinuz --json -o snp.json
       refkit manifest build release.yaml --add-snp snp.json -o release.json
+      refkit weights digest ./model --name all-MiniLM-L6-v2 --json > model.json
+      refkit manifest build release.yaml --add-model model.json -o release.json
     """
     source = os.fspath(yaml_file)
     if as_json and str(output) == "-":
@@ -88,6 +101,14 @@ def build(
         measured_source = os.fspath(measured_file)
         measured = load_measurement(measured_file)
         document = add_snp_values(document, measured, source=measured_source)
+    if add_model:
+        from refkit.manifests.measured_models import add_model_record, load_model_record
+
+        for record_file in add_model:
+            record_source = os.fspath(record_file)
+            document = add_model_record(
+                document, load_model_record(record_file), source=record_source
+            )
     release = document.get("release")
     in_doc = release.get("created") if isinstance(release, dict) else None
     if created is not None:
