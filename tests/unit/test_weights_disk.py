@@ -110,7 +110,7 @@ def test_disk_equals_privatemodes_recipe_with_the_real_tools(tmp_path: Path) -> 
     out = subprocess.run(
         [
             veritysetup(),
-            "formatVersion",
+            "format",
             "--salt=00",
             f"--uuid={NIL_UUID}",
             f"--hash-offset={size}",
@@ -312,3 +312,58 @@ def test_cli_weights_disk(run_cli: Callable[..., Any], tmp_path: Path) -> None:
     assert bad.code == 2
     assert "--salt" in bad.stderr
     assert "Traceback" not in again.stderr + bad.stderr
+
+
+MANIFEST_YAML = """\
+schemaVersion: "1.1"
+release:
+  name: demo
+  version: 1.0.0
+  created: "2026-01-01T00:00:00Z"
+  source: {repository: https://example.com/demo, commit: "@COMMIT@"}
+referenceValues: {}
+subjects:
+  - name: vmlinuz
+    kind: kernel
+    digest: {sha256: "@DIGEST@"}
+models:
+  - name: tiny
+    source: {repository: https://example.com/tiny, revision: abc123}
+""".replace("@COMMIT@", "0" * 40).replace("@DIGEST@", "11" * 32)
+
+
+def test_disk_and_digest_records_bind_in_one_manifest(
+    run_cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """manifest build --add-model takes both records of the same files; they agree."""
+    model = make_model(tmp_path / "tiny")
+    (tmp_path / "release.yaml").write_text(MANIFEST_YAML)
+    disk_json = run_cli("weights", "disk", model, "-o", tmp_path / "tiny.img", "--json")
+    assert disk_json.code == 0, disk_json.stderr
+    (tmp_path / "disk.json").write_text(disk_json.stdout)
+    digest_json = run_cli("weights", "digest", model, "--json")
+    assert digest_json.code == 0, digest_json.stderr
+    (tmp_path / "digest.json").write_text(digest_json.stdout)
+    built = run_cli(
+        "manifest",
+        "build",
+        tmp_path / "release.yaml",
+        "--add-model",
+        tmp_path / "digest.json",
+        "--add-model",
+        tmp_path / "disk.json",
+        "-o",
+        tmp_path / "release.json",
+    )
+    assert built.code == 0, built.stderr
+    statement = json.loads((tmp_path / "release.json").read_bytes())
+    entry = statement["predicate"]["models"][0]
+    disk_doc = json.loads(disk_json.stdout)
+    assert entry["verity"]["rootHash"] == disk_doc["verityRoot"]
+    assert entry["verity"]["hashOffset"] == disk_doc["hashOffset"]
+    assert entry["fileDigestRoot"]["digest"] == disk_doc["filesDigest"]["digest"]
+    assert (
+        entry["fileDigestRoot"]["digest"] == json.loads(digest_json.stdout)["filesDigest"]["digest"]
+    )
+    subjects = {s["name"]: s for s in statement["subject"]}
+    assert subjects["tiny.img"]["digest"]["sha256"] == disk_doc["imageSha256"]

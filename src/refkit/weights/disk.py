@@ -119,7 +119,11 @@ class DiskRecord:
             },
             "excludedFiles": list(self.excluded_files),
             "serialization": self.files_serialization,
-            "tools": {"mkfs.erofs": self.erofs_version, "dm-verity": engine},
+            # tool -> version, as the manifest model records them (the tree is refkit's)
+            "tools": {
+                "mkfs.erofs": self.erofs_version.rsplit(" ", 1)[-1],
+                "refkit-verity": __version__,
+            },
         }
 
 
