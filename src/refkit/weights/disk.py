@@ -13,8 +13,8 @@ Steps (:func:`build_disk`):
 5. digest the finished image file, then put the file(s) in place. A failure anywhere
    (a full disk included) leaves nothing under the final names.
 
-The record (what ``manifest build --add-model`` reads) carries Privatemode's fields (``model_source``, ``commit_hash``,
-``excluded_files``, ``root_hash``, ``hash_offset``, ``erofs_version``,
+The record (what ``manifest build --add-model`` reads) carries Privatemode's fields
+(``model_source``, ``commit_hash``, ``excluded_files``, ``root_hash``, ``hash_offset``, ``erofs_version``,
 ``veritysetup_version``, ``file_hash_sha256``) and refkit's (``filesDigest``,
 ``verityRoot``, ``hashOffset``, ``salt``, ``uuid``, ``dataBlockSize``, ``hashBlockSize``,
 ``imageSha256``, ``model``, ``hashAlgorithm``, ``formatVersion``, ``excludedFiles``,
