@@ -14,8 +14,8 @@ Steps (:func:`build_disk`):
    (a full disk included) leaves nothing under the final names.
 
 The record (what ``manifest build --add-model`` reads) carries Privatemode's fields
-(``model_source``, ``commit_hash``, ``excluded_files``, ``root_hash``, ``hash_offset``, ``erofs_version``,
-``veritysetup_version``, ``file_hash_sha256``) and refkit's (``filesDigest``,
+(``model_source``, ``commit_hash``, ``excluded_files``, ``root_hash``, ``hash_offset``,
+``erofs_version``, ``veritysetup_version``, ``file_hash_sha256``) and refkit's (``filesDigest``,
 ``verityRoot``, ``hashOffset``, ``salt``, ``uuid``, ``dataBlockSize``, ``hashBlockSize``,
 ``imageSha256``, ``model``, ``hashAlgorithm``, ``formatVersion``, ``excludedFiles``,
 ``tools`` and every other parameter that changes a value). The tree is refkit's own,
