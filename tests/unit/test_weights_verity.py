@@ -317,8 +317,8 @@ def test_progress_reports_every_data_byte(tmp_path: Path) -> None:
     seen: list[int] = []
     layout = v.plan(v.VerityParams(), 1000)
     v.compute(img, layout, progress=seen.append, task_bytes=256 * BLOCK, workers=1)
-    assert seen[-1] == 1000 * BLOCK
-    assert seen == sorted(seen)
+    assert sum(seen) == 1000 * BLOCK
+    assert len(seen) == 4  # 1000 blocks in tasks of 256
 
 
 # ---------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ _dir = click.Path(file_okay=False, path_type=Path)
 _file = click.Path(dir_okay=False, path_type=Path)
 
 
-class _Stages:
+class Stages:
     """Progress on stderr, one stage at a time (copy, digest, verity): bytes and MB/s,
     redrawn at most 4 times a second on a terminal; silent otherwise and with -q."""
 
@@ -141,7 +141,7 @@ def disk(
         parse_uuid(uuid)
     except InputError as exc:
         raise click.BadParameter(exc.message, param_hint="--uuid") from None
-    progress = _Stages()
+    progress = Stages()
     record = build_disk(
         model_dir,
         output,
@@ -232,7 +232,7 @@ def bind(
             raise click.BadParameter(
                 f"{root_hash[:80]!r} is not hex digits", param_hint="--root-hash"
             ) from None
-    progress = _Stages()
+    progress = Stages()
     verdict = bind_disk(
         image,
         manifest_path,

@@ -517,7 +517,8 @@ def compute(
 ) -> bytes:
     """The root hash of ``layout.data_blocks`` data blocks of the file at ``path``; with
     ``sink``, every tree block goes there (at hash-file offsets; the superblock is the
-    caller's: :func:`superblock`). ``progress`` is called with the data bytes done.
+    caller's: :func:`superblock`). ``progress`` is called with each task's data bytes
+    (increments, as :func:`refkit.weights.digest.digest_model` reports them).
     ``task_bytes`` is the data one worker task hashes (rounded to whole hash blocks)."""
     p = layout.params
     bs = p.data_block_size
@@ -544,13 +545,11 @@ def compute(
         from refkit.hashing import map_ordered
 
         results = map_ordered(_leaf_task, tasks, workers=workers, processes=True)
-    done = 0
     try:
         for entries in results:
             builder.entries(0, entries)
-            done += len(entries) // p.entry_size
             if progress is not None:
-                progress(done * bs)
+                progress(len(entries) // p.entry_size * bs)
     except OSError as exc:
         raise input_os_error(exc, src, what="image") from exc
     return builder.finish()

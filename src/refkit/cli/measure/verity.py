@@ -109,6 +109,9 @@ def verity(
             "give --salt (hex, or - for none; Privatemode uses 00), or --hash-offset / "
             "--hash-file to read it from a stored tree's superblock"
         )
+    from refkit.cli.weights_disk import Stages
+
+    progress = Stages()
     result = measure(
         image,
         salt=salt_bytes,
@@ -119,7 +122,9 @@ def verity(
         hash_offset=hash_offset,
         hash_file=hash_file,
         expected_root=expected,
+        progress=lambda n: progress("verity", n),
     )
+    progress.finish()
     failed = any(r.fails for r in result.results)
     if as_json:
         document = result.to_json()
