@@ -89,11 +89,6 @@ _POPULATE: Final = getattr(mmap, "MAP_POPULATE", 0)
 TASK_BYTES: Final = 16 << 20
 
 
-def _hash(algorithm: str) -> Callable[[], hashlib._Hash]:
-    name = ALGORITHMS[algorithm]
-    return lambda: hashlib.new(name)
-
-
 def block_size_ok(size: int) -> bool:
     """veritysetup's rule: a power of two from 512 bytes to 512 KiB."""
     return 512 <= size <= 512 * 1024 and size & (size - 1) == 0
@@ -245,13 +240,14 @@ def plan(
         raise InputError("hash area overflow")
     layout = Layout(params, data_blocks, hash_offset, superblock, ())
     position = layout.first_block
-    levels: list[Level] = [Level(0, 0)] * count
+    # top level first on the device: walk down from it, then list them bottom up
+    top_down: list[Level] = []
     for i in range(count - 1, -1, -1):
         shift = (i + 1) * bits
         size = (data_blocks + (1 << shift) - 1) >> shift
-        levels[i] = Level(position, size)
+        top_down.append(Level(position, size))
         position += size
-    return Layout(params, data_blocks, hash_offset, superblock, tuple(levels))
+    return Layout(params, data_blocks, hash_offset, superblock, tuple(reversed(top_down)))
 
 
 def superblock(layout: Layout, uuid: str = NIL_UUID) -> bytes:
