@@ -366,3 +366,15 @@ def test_cli_measure_verity_refusals(run_cli: Callable[..., Any], tmp_path: Path
     assert "no verity superblock" in no_sb.stderr
     for run in (small, no_salt, bad_salt, bad_hash, no_sb):
         assert "Traceback" not in run.stderr
+
+
+@pytest.mark.peer
+def test_measure_checks_a_separate_hash_file_from_veritysetup(tmp_path: Path) -> None:
+    data = random_file(tmp_path / "data", 700 * BLOCK + 9, seed=31)
+    peer = peer_format(
+        data, tmp_path / "h", salt=SALTS["random-32"], data_block_size=512, hash_block_size=512
+    )
+    got = v.measure(data, hash_file=tmp_path / "h", expected_root=bytes.fromhex(peer.root))
+    assert [r.code for r in got.results] == ["verity.tree.match", "verity.root.match"]
+    assert got.layout.params.data_block_size == 512
+    assert got.layout.data_blocks == (700 * BLOCK + 9) // 512
