@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from refkit.errors import InputError
 from refkit.weights import verity as v
@@ -378,3 +380,39 @@ def test_measure_checks_a_separate_hash_file_from_veritysetup(tmp_path: Path) ->
     assert [r.code for r in got.results] == ["verity.tree.match", "verity.root.match"]
     assert got.layout.params.data_block_size == 512
     assert got.layout.data_blocks == (700 * BLOCK + 9) // 512
+
+
+@pytest.mark.peer
+@settings(max_examples=40, deadline=None)
+@given(
+    size=st.integers(512, 300 * BLOCK),
+    dbs=st.sampled_from([512, 1024, 4096]),
+    hbs=st.sampled_from([512, 2048, 4096]),
+    salt=st.binary(max_size=256),
+    algorithm=st.sampled_from(["sha256", "sha1", "sha512"]),
+)
+def test_random_shapes_equal_veritysetup(
+    size: int, dbs: int, hbs: int, salt: bytes, algorithm: str
+) -> None:
+    """Sizes, block sizes and salts drawn at random, each checked against the peer."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as work:
+        data = random_file(Path(work) / "data", size, seed=size)
+        salt_hex = salt.hex() or "-"
+        if size < dbs:
+            with pytest.raises(InputError):
+                v.image_blocks(data, dbs)
+            return
+        peer = peer_format(
+            data,
+            Path(work) / "h",
+            salt=salt_hex,
+            data_block_size=dbs,
+            hash_block_size=hbs,
+            algorithm=algorithm,
+        )
+        root, area, _layout = _ours(
+            data, salt=salt_hex, dbs=dbs, hbs=hbs, algorithm=algorithm, task_bytes=64 * 1024
+        )
+        assert (root, area) == (peer.root, peer.hash_bytes)
