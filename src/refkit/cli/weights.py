@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -117,7 +116,6 @@ class _Rate:
         self.started = time.monotonic()
         self.last = 0.0
         self.what = total_hint
-        self._lock = threading.Lock()
 
     def __call__(self, count: int) -> None:
         self.done += count

@@ -53,8 +53,7 @@ def model_pins(record: Any, *, source: str) -> tuple[str, dict[str, Any], list[d
     if obj.value.get("kind") == "model-digest":
         return _digest_pins(obj)
     raise ParseError(
-        "neither a model digest record (kind model-digest) nor a model disk record "
-        "(verityRoot)",
+        "neither a model digest record (kind model-digest) nor a model disk record (verityRoot)",
         location=Location(source, field="$"),
     )
 
