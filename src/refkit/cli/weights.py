@@ -54,7 +54,7 @@ algorithm_option = click.option(
     default="sha256",
     show_default=True,
     help="Hash of each file or shard (blake2 is recorded as blake2b, as model_signing names "
-    "it; model_signing cannot verify sha384).",
+    "it; model_signing 1.1.1 verifies only sha256 and blake3 manifests).",
 )
 shard_option = click.option(
     "--shard-size",
