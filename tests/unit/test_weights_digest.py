@@ -12,6 +12,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from refkit.errors import InputError
 from refkit.hashing import digest_region
@@ -19,6 +21,7 @@ from refkit.weights.cache import DigestCache
 from refkit.weights.digest import FileChanged, digest_model
 from refkit.weights.oms import parse_statement, statement_bytes
 from refkit.weights.tree import TreeError
+from tests.shared import FUZZ_EXAMPLES, assert_not_a_bug
 from tests.weights_support import make_tree, peer_statement
 
 # Names whose order differs between path-component order (model_signing) and code-point
@@ -283,3 +286,42 @@ def test_malformed_cache_is_a_parse_error(tmp_path: Path) -> None:
     )
     with pytest.raises(ParseError, match="malformed cache entry"):
         DigestCache(bad)
+
+
+def test_digest_region_equals_hashlib_and_reports_short_reads(tmp_path: Path) -> None:
+    from refkit.hashing import RegionChanged
+
+    data = os.urandom(10_000)
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        for algorithm in ("sha256", "sha384", "blake2b"):
+            got = digest_region(fd, 123, 9_000, algorithm, buffer_size=1000)
+            assert got == hashlib.new(algorithm, data[123:9_000]).digest()
+        import blake3
+
+        assert digest_region(fd, 0, 10_000, "blake3", threads=-1) == blake3.blake3(data).digest()
+        with pytest.raises(RegionChanged):
+            digest_region(fd, 9_000, 11_000, "sha256")
+    finally:
+        os.close(fd)
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None)
+@given(st.binary(max_size=300))
+def test_fuzz_cache_file(data: bytes) -> None:
+    import tempfile
+
+    from refkit.errors import ParseError
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cache.json"
+        path.write_bytes(data)
+        try:
+            DigestCache(path)
+        except ParseError:
+            pass
+        except Exception as exc:
+            assert_not_a_bug(exc)
+            raise

@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from refkit.errors import InputError, ParseError
 from refkit.manifests.measured_models import add_model_record, model_pins
 from refkit.weights.digest import digest_model
+from tests.shared import FUZZ_EXAMPLES, assert_not_a_bug
 from tests.weights_support import make_tree
 
 YAML = """\
@@ -215,3 +218,32 @@ def test_schema_accepts_the_new_fields_and_refuses_misuse(tmp_path: Path) -> Non
                 path="$",
             )
         )
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=70),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None)
+@given(
+    st.sampled_from(["kind", "model", "filesDigest", "statement", "verityRoot", "hashOffset"]),
+    _json,
+    st.booleans(),
+)
+def test_fuzz_records(key: str, value: Any, disk: bool) -> None:
+    record: dict[str, Any] = (
+        _disk("ab" * 32) if disk else {"kind": "model-digest", "model": "tiny", "statement": {}}
+    )
+    record[key] = value
+    try:
+        add_model_record(_doc(), record, source="fuzz.json")
+    except InputError:
+        pass
+    except Exception as exc:
+        assert_not_a_bug(exc)
+        raise

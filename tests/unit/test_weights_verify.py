@@ -227,3 +227,23 @@ def test_message_signature_bundle_refused() -> None:
             source=str(bundle),
             trust=_sigstore_trust(),
         )
+
+
+@pytest.mark.peer
+def test_model_signing_cannot_verify_blake2_manifests(tmp_path: Path) -> None:
+    """A peer limitation pinned so that docs/weights.md stays true: model_signing 1.1.1
+    records hash_type "blake2b" but its verifier's guessed configuration only knows
+    "blake2", so a BLAKE2 manifest (its own or refkit's) never verifies with it. refkit
+    verifies it. When this test fails, the peer was fixed: update docs/weights.md."""
+    model = make_tree(tmp_path / "model", {"f": b"x"})
+    key = generate(KeyType.ECDSA_P256)
+    pub = tmp_path / "key.pub"
+    pub.write_bytes(key.public_key().pem())
+    sig = tmp_path / "model.sig"
+    sig.write_bytes(sign_model(digest_model(model, algorithm="blake2"), key))
+    with pytest.raises(ValueError, match="blake2b"):
+        peer_verify_key(model, sig, pub)
+    verdict = verify_model(
+        model, sig.read_bytes(), source=str(sig), trust=TrustKey(key.public_key(), "k")
+    )
+    assert verdict.ok

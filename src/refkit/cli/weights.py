@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -55,7 +54,7 @@ algorithm_option = click.option(
     default="sha256",
     show_default=True,
     help="Hash of each file or shard (blake2 is recorded as blake2b, as model_signing names "
-    "it; model_signing cannot verify sha384).",
+    "it; model_signing 1.1.1 verifies only sha256 and blake3 manifests).",
 )
 shard_option = click.option(
     "--shard-size",
@@ -117,7 +116,6 @@ class _Rate:
         self.started = time.monotonic()
         self.last = 0.0
         self.what = total_hint
-        self._lock = threading.Lock()
 
     def __call__(self, count: int) -> None:
         self.done += count

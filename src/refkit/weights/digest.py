@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING
 from refkit.errors import InputError, input_os_error
 from refkit.hashing import RegionChanged, default_workers, digest_region, map_ordered
 from refkit.weights.oms import (
-    DEFAULT_SHARD_SIZE,
     GIT_PATHS,
     HASH_TYPES,
     METHOD_FILES,
@@ -238,7 +237,3 @@ def digest_model(
         resources=resources,
         cached=cached_names,
     )
-
-
-def default_shard_size() -> int:
-    return DEFAULT_SHARD_SIZE

@@ -295,20 +295,13 @@ def statement_from_value(value: Any, *, source: str, check_subject: bool = True)
                 "algorithm",
                 f"expected {expected_algorithm} (from the serialization), got {algorithm[:60]!r}",
             )
+        path = rname
         if method == METHOD_SHARDS:
             parsed = split_shard_name(rname)
             if parsed is None or parsed[1] >= parsed[2]:
                 raise r.fail("name", "expected a shard name path:start:end with start < end")
-        if (
-            not rname
-            or rname.startswith("/")
-            or any(
-                part in ("", ".", "..")
-                for part in (rname if method == METHOD_FILES else rname.rsplit(":", 2)[0]).split(
-                    "/"
-                )
-            )
-        ):
+            path = parsed[0]
+        if any(part in ("", ".", "..") for part in path.split("/")):
             raise r.fail("name", "expected a relative path without empty, . or .. parts")
         digest = r.hex("digest", size)
         r.refuse_rest()

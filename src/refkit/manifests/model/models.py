@@ -261,8 +261,8 @@ def _rows(m: ModelWeights) -> Iterable[Sequence[str]]:
         if fdr.hash_type is not None:
             how += f", {fdr.hash_type}"
         if fdr.shard_size is not None:
-            how += f", shards of {fdr.shard_size} bytes"
-        rows.append((f"files digest ({how})", f"{fdr.algorithm}:{fdr.digest}"))
+            how += f", shard {fdr.shard_size}"
+        rows.append((f"files ({how})", f"{fdr.algorithm}:{fdr.digest}"))
     if m.verity is not None:
         v = m.verity
         rows.append(("verity root", f"{v.hash_algorithm}:{v.root_hash}"))
