@@ -172,7 +172,7 @@ def test_record_fields_and_the_two_identities(tmp_path: Path) -> None:
     assert ".git" in doc["excluded_files"]
     # the files digest is the one weights digest gives for the source directory
     assert doc["filesDigest"]["digest"] == digest_model(model).files_digest
-    assert doc["filesDigest"]["fileCount"] == 5
+    assert doc["fileCount"] == 5
     # the superblock carries the UUID and salt given (read back by the measure path)
     got = vt.measure(img, hash_offset=doc["hashOffset"])
     assert got.uuid == "12345678-1234-5678-1234-567812345678"

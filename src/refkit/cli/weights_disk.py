@@ -167,8 +167,7 @@ def disk(
                 f"disk: {doc['image']}"
                 + (f" (hash area in {doc['hashFile']})" if doc["hashFile"] else ""),
                 f"verity root: {doc['verityRoot']}",
-                f"files digest: sha256:{doc['filesDigest']['digest']} "
-                f"({doc['filesDigest']['fileCount']} files)",
+                f"files digest: sha256:{doc['filesDigest']['digest']} ({doc['fileCount']} files)",
                 f"hash offset: {doc['hashOffset']}",
                 f"salt: {doc['salt']}  uuid: {doc['uuid']}",
                 f"image sha256: {doc['imageSha256']}",

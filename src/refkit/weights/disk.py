@@ -91,13 +91,9 @@ class DiskRecord:
             "veritysetup_version": engine,
             "file_hash_sha256": self.image_sha256,
             # refkit's: the two identities, named apart, and what produced them
-            "filesDigest": {
-                "algorithm": "sha256",
-                "digest": self.files_digest,
-                "method": self.files_method,
-                "hashType": self.files_hash_type,
-                "fileCount": self.file_count,
-            },
+            # the same shape as the weights digest record's (its parameters: serialization)
+            "filesDigest": {"algorithm": "sha256", "digest": self.files_digest},
+            "fileCount": self.file_count,
             "verityRoot": self.verity_root.hex(),
             "hashOffset": self.verity.hash_offset,
             "hashFile": self.hash_file,
