@@ -367,3 +367,20 @@ def test_disk_and_digest_records_bind_in_one_manifest(
     )
     subjects = {s["name"]: s for s in statement["subject"]}
     assert subjects["tiny.img"]["digest"]["sha256"] == disk_doc["imageSha256"]
+
+
+def test_sharded_files_digest_matches_weights_digest(
+    run_cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    """--shard-size/--algorithm as weights digest takes them: the same files digest."""
+    model = make_model(tmp_path / "model")
+    disk_json = run_cli(
+        "weights", "disk", model, "-o", tmp_path / "m.img", "--shard-size", "64Ki", "--json"
+    )
+    assert disk_json.code == 0, disk_json.stderr
+    digest_json = run_cli("weights", "digest", model, "--shard-size", "64Ki", "--json")
+    assert digest_json.code == 0, digest_json.stderr
+    disk_doc, digest_doc = json.loads(disk_json.stdout), json.loads(digest_json.stdout)
+    assert disk_doc["filesDigest"] == digest_doc["filesDigest"]
+    assert disk_doc["serialization"] == digest_doc["serialization"]
+    assert disk_doc["serialization"]["method"] == "shards"

@@ -16,6 +16,7 @@ import click
 
 from refkit.cli._options import json_option
 from refkit.cli._output import emit_json, emit_text, state
+from refkit.cli.weights import algorithm_option, shard_option
 from refkit.errors import InputError
 
 _dir = click.Path(file_okay=False, path_type=Path)
@@ -105,6 +106,8 @@ def _epoch() -> int:
 @click.option(
     "--revision", "commit_hash", help="The model's revision, e.g. a git commit (recorded)."
 )
+@shard_option
+@algorithm_option
 @click.option("--force", is_flag=True, help="Replace existing output files.")
 @json_option
 def disk(
@@ -117,6 +120,8 @@ def disk(
     name: str | None,
     model_source: str | None,
     commit_hash: str | None,
+    shard_size: int | None,
+    algorithm: str,
     force: bool,
     as_json: bool,
 ) -> None:
@@ -127,7 +132,8 @@ def disk(
     0644/0755, fixed times from SOURCE_DATE_EPOCH or 0, root owner, nil UUID), with a
     dm-verity hash tree appended at the image's size (or in --hash-file), computed by
     refkit and bit-identical to veritysetup format's. Prints the record: the verity root,
-    the files digest of the same files (a model manifest's subject), and every parameter.
+    the files digest of the same files (a model manifest's subject; --shard-size and
+    --algorithm as weights digest takes them), and every parameter.
 
     \b
     Examples:
@@ -152,6 +158,8 @@ def disk(
         model_source=model_source,
         commit_hash=commit_hash,
         name=name,
+        files_algorithm=algorithm,
+        shard_size=shard_size,
         epoch=_epoch(),
         force=force,
         progress=progress,

@@ -138,12 +138,18 @@ def build_disk(
     data_block_size: int = 4096,
     hash_block_size: int = 4096,
     algorithm: str = "sha256",
+    files_algorithm: str = "sha256",
+    shard_size: int | None = None,
     force: bool = False,
     workers: int | None = None,
     progress: Callable[[str, int], None] | None = None,
 ) -> DiskRecord:
     """Build the verity disk of the model directory ``source`` into ``output`` (and the
-    hash area into ``hash_file`` when given, else appended). See the module docstring."""
+    hash area into ``hash_file`` when given, else appended). See the module docstring.
+
+    ``algorithm`` is the verity tree's hash; ``files_algorithm`` and ``shard_size`` are the
+    files digest's (as ``weights digest`` takes them), so that the record's files digest
+    can equal a digest record's of the same model."""
     vt.parse_uuid(uuid)  # refuse a bad UUID before any work
     params = vt.VerityParams(
         salt=salt,
@@ -178,6 +184,8 @@ def build_disk(
         )
         manifest = digest_model(
             staged_root,
+            algorithm=files_algorithm,
+            shard_size=shard_size,
             ignore=ignored,
             workers=workers,
             progress=note("digest"),
