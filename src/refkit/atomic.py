@@ -204,6 +204,16 @@ class Batch:
         self._staged.append(staged)
         return staged.handle
 
+    def temp_path(self, handle: BinaryIO) -> Path:
+        """The temporary file behind a handle from :meth:`add`, for an external program
+        that writes the content by name (mkfs.erofs). The program must write into that
+        file (open it, never replace or unlink it); the batch still owns, places or
+        removes it."""
+        for staged in self._staged:
+            if staged.handle is handle:
+                return staged.temp
+        raise ValueError("not a handle of this batch")
+
     def commit(self) -> None:
         """Put every file in place, or none of those this batch would have created."""
         current: _Staged | None = None

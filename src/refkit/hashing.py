@@ -20,6 +20,12 @@ small-batch form for a handful of heterogeneous tasks.
 
 A :class:`FileDigester` lets a caller hand over digests computed earlier (the console
 script's prefetch).
+
+:func:`new_hasher` names every algorithm refkit hashes with (hashlib's, and ``blake3``
+from the blake3 package, multithreaded on request); :func:`digest_region` hashes one
+byte range of an open file (a weight shard) through a fixed-size buffer, with ``pread``
+rather than a memory map, so a file truncated while it is read gives a short read (an
+error the caller reports), never a SIGBUS.
 """
 
 from __future__ import annotations
@@ -51,6 +57,63 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # pragma: no cover - platforms without affinity
         return max(1, os.cpu_count() or 1)
+
+
+class Hasher(Protocol):
+    """What hashlib's objects and blake3's share: update with bytes, then digest."""
+
+    def update(self, data: bytes | bytearray | memoryview, /) -> Any: ...
+
+    def digest(self) -> bytes: ...
+
+
+#: Buffer of :func:`digest_region`: one per running task, so memory stays bounded.
+REGION_BUFFER = 1 << 22
+
+
+def new_hasher(algorithm: str, *, threads: int = 1) -> Hasher:
+    """A fresh hash object: a hashlib name, or ``blake3`` (``threads`` other than 1 lets the
+    blake3 package hash one large buffer on that many threads; -1: as many as it sees fit).
+    Raises ValueError for unknown names."""
+    if algorithm == "blake3":
+        import blake3
+
+        return blake3.blake3(max_threads=threads)
+    return hashlib.new(algorithm)
+
+
+class RegionChanged(Exception):
+    """The file ended before the region did: it shrank while it was read."""
+
+
+def digest_region(
+    fd: int,
+    start: int,
+    end: int,
+    algorithm: str,
+    *,
+    threads: int = 1,
+    progress: Callable[[int], None] | None = None,
+    buffer_size: int = REGION_BUFFER,
+) -> bytes:
+    """The digest of bytes ``[start, end)`` of the open file ``fd``, read with ``pread`` in
+    ``buffer_size`` pieces (hashlib drops the GIL for each piece). ``progress`` gets the
+    count of bytes hashed after each piece. Raises :class:`RegionChanged` on a short read
+    and OSError unchanged."""
+    hasher = new_hasher(algorithm, threads=threads)
+    buffer = bytearray(min(buffer_size, max(end - start, 1)))
+    view = memoryview(buffer)
+    offset = start
+    while offset < end:
+        want = min(len(buffer), end - offset)
+        got = os.preadv(fd, [view[:want]], offset)
+        if got <= 0:
+            raise RegionChanged(f"end of file at offset {offset}, expected {end}")
+        hasher.update(view[:got])
+        offset += got
+        if progress is not None:
+            progress(got)
+    return hasher.digest()
 
 
 class FileDigest(NamedTuple):

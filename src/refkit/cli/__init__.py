@@ -42,6 +42,7 @@ CONTEXT_SETTINGS: dict[str, Any] = {
         "keygen": ("refkit.cli.keygen", "keygen"),
         "inputs": ("refkit.cli.inputs", "inputs"),
         "evidence": ("refkit.cli.evidence", "evidence"),
+        "weights": ("refkit.cli.weights", "weights"),
         "completion": ("refkit.cli.completion", "completion"),
     },
 )

@@ -68,6 +68,16 @@ from refkit.yamlio import MAX_YAML_BYTES, load_yaml
     help="Add any `refkit measure ... --json` output (SNP, TDX or UKI), recognised by "
     "its content. Repeatable.",
 )
+@click.option(
+    "--add-model",
+    "add_model",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="RECORD.json",
+    help="Fill the pins of the model the YAML declares under the record's name from "
+    "`refkit weights digest --json` (files digest) or `refkit weights disk --json` (verity "
+    "root) output. Repeatable; two records of one model must agree.",
+)
 @force_option
 @json_option
 def build(
@@ -79,6 +89,7 @@ def build(
     add_tdx: tuple[Path, ...],
     add_vtpm: tuple[Path, ...],
     add_any: tuple[Path, ...],
+    add_model: tuple[Path, ...],
     force: bool,
     as_json: bool,
 ) -> None:
@@ -105,6 +116,8 @@ def build(
       refkit measure snp --mode snp --vcpus 1-64 --vcpu-type EPYC-Milan \\
         --ovmf OVMF.amdsev.fd --kernel vmlinuz --json -o snp.json
       refkit manifest build release.yaml --add-snp snp.json -o release.json
+      refkit weights digest ./model --name all-MiniLM-L6-v2 --json > model.json
+      refkit manifest build release.yaml --add-model model.json -o release.json
     """
     source = os.fspath(yaml_file)
     if as_json and str(output) == "-":
@@ -123,6 +136,14 @@ def build(
         measured = load_measurement(measured_file)
         document = add_snp_values(document, measured, source=measured_source)
     document = _add_measured(document, add_tdx, add_vtpm, add_any)
+    if add_model:
+        from refkit.manifests.measured_models import add_model_record, load_model_record
+
+        for record_file in add_model:
+            record_source = os.fspath(record_file)
+            document = add_model_record(
+                document, load_model_record(record_file), source=record_source
+            )
     release = document.get("release")
     in_doc = release.get("created") if isinstance(release, dict) else None
     if created is not None:

@@ -69,6 +69,8 @@ def export(
       contrast      Contrast reference values: {"snp": [...], "tdx": [...]}
       rvps          Trustee RVPS "sample" message for `rvps-tool register`
       rvps-values   Trustee RVPS stored ReferenceValue list (carries release.expires)
+      cyclonedx     CycloneDX 1.6 ML-BOM: models (files digest, verity root), their
+                    disks and the boot artifacts as components
       vsa           SLSA verification summary recording a verification result;
                     needs --verifier-id, --result, --time-verified, --resource-uri
                     and --policy-uri (refkit records the result, it does not check it);
@@ -140,6 +142,10 @@ def export(
             from refkit.manifests.exports import contrast
 
             out = contrast.export(statement)
+        elif fmt == "cyclonedx":
+            from refkit.manifests.exports import cyclonedx
+
+            out = cyclonedx.export(statement)
         elif fmt == "rvps":
             from refkit.manifests.exports import rvps
 

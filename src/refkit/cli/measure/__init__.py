@@ -13,6 +13,7 @@ from refkit.cli._lazy import LazyGroup
         "snp": ("refkit.cli.measure.snp", "snp"),
         "tdx": ("refkit.cli.measure.tdx", "tdx"),
         "uki": ("refkit.cli.measure.uki", "uki"),
+        "verity": ("refkit.cli.measure.verity", "verity"),
     },
 )
 def measure() -> None:

@@ -6,7 +6,8 @@ hex versus base64) and citing it in its docstring:
 - :mod:`.contrast`: Contrast reference values (``snp[]`` / ``tdx[]``);
 - :mod:`.rvps`: Confidential Containers Trustee RVPS reference values (the ``sample``
   provenance message that ``rvps-tool register`` sends, and the stored ReferenceValue list);
-- :mod:`.vsa`: a SLSA Verification Summary Attestation recording a verification result.
+- :mod:`.vsa`: a SLSA Verification Summary Attestation recording a verification result;
+- :mod:`.cyclonedx`: a CycloneDX 1.6 ML-BOM (AI bill of materials) of the release.
 
 Every exporter is a pure function from a :class:`~refkit.manifests.statement.Statement`
 (plus, for the VSA, the verification outcome) to an :class:`Export`: the bytes to write
@@ -36,4 +37,4 @@ def pretty_json(value: Any) -> bytes:
     return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-FORMATS = ("contrast", "rvps", "rvps-values", "vsa")
+FORMATS = ("contrast", "rvps", "rvps-values", "vsa", "cyclonedx")

@@ -117,13 +117,25 @@ class Verity:
         return merged(out, self.unrecognized)
 
 
+#: Per-file (or per-shard) hash types of model_signing manifests (``hashType``, 1.2).
+HASH_TYPES = ("sha256", "blake2b", "blake3", "sha384")
+
+
 @dataclass(frozen=True)
 class FileDigestRoot:
-    """A digest over the model's files, computed as ``method`` says."""
+    """A digest over the model's files, computed as ``method`` says.
+
+    Schema 1.2 adds ``hashType`` (the digest of each file or shard, model_signing's
+    ``hash_type``; absent: ``algorithm``) and ``shardSize`` (bytes, only with
+    ``model-signing-shards``): without them a verifier holding only the files could not
+    recompute a sharded or BLAKE digest.
+    """
 
     algorithm: str
     digest: str
     method: DigestMethod | None = None
+    hash_type: str | None = None
+    shard_size: int | None = None
     unrecognized: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -143,16 +155,32 @@ class FileDigestRoot:
                     code=CONSTRAINT_UNKNOWN,
                     hint="use a refkit release that knows this method",
                 ) from None
+        hash_type = obj.opt_text("hashType", pattern=NAME)
+        if hash_type is not None and hash_type not in HASH_TYPES:
+            raise NotUnderstood(
+                f"file hash type {hash_type[:40]!r} is not one this refkit can recompute "
+                f"({', '.join(HASH_TYPES)})",
+                location=Location(obj.source, field=obj.at("hashType")),
+                code=CONSTRAINT_UNKNOWN,
+                hint="use a refkit release that knows this hash type",
+            )
+        shard_size = obj.opt_integer("shardSize", lo=1)
+        if shard_size is not None and method is not DigestMethod.MODEL_SIGNING_SHARDS:
+            raise obj.fail("shardSize", "is only meaningful with method model-signing-shards")
         return cls(
             algorithm=alg,
             digest=obj.hex("digest", DIGEST_SIZES[alg]),
             method=method,
+            hash_type=hash_type,
+            shard_size=shard_size,
             unrecognized=obj.closed(code=CONSTRAINT_UNKNOWN),
         )
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"algorithm": self.algorithm, "digest": self.digest}
         put(out, "method", None if self.method is None else self.method.value)
+        put(out, "hashType", self.hash_type)
+        put(out, "shardSize", self.shard_size)
         return merged(out, self.unrecognized)
 
 
@@ -229,9 +257,12 @@ def _rows(m: ModelWeights) -> Iterable[Sequence[str]]:
     rows: list[Sequence[str]] = []
     if m.file_digest_root is not None:
         fdr = m.file_digest_root
-        rows.append(
-            (f"files ({fdr.method or 'method unspecified'})", f"{fdr.algorithm}:{fdr.digest}")
-        )
+        how = fdr.method or "method unspecified"
+        if fdr.hash_type is not None:
+            how += f", {fdr.hash_type}"
+        if fdr.shard_size is not None:
+            how += f", shard {fdr.shard_size}"
+        rows.append((f"files ({how})", f"{fdr.algorithm}:{fdr.digest}"))
     if m.verity is not None:
         v = m.verity
         rows.append(("verity root", f"{v.hash_algorithm}:{v.root_hash}"))

@@ -6,6 +6,22 @@ regenerate docs/codes.md (``python -m refkit.verification > docs/codes.md``).
 
 from __future__ import annotations
 
-from refkit.verification.tables import evidence, evidence_snp, evidence_tdx, inputs, manifest
+from refkit.verification.tables import (
+    evidence,
+    evidence_snp,
+    evidence_tdx,
+    inputs,
+    manifest,
+    verity,
+    weights,
+)
 
-ALL = (manifest.TABLE, inputs.TABLE, evidence.TABLE, evidence_snp.TABLE, evidence_tdx.TABLE)
+ALL = (
+    manifest.TABLE,
+    inputs.TABLE,
+    evidence.TABLE,
+    evidence_snp.TABLE,
+    evidence_tdx.TABLE,
+    weights.TABLE,
+    verity.TABLE,
+)
