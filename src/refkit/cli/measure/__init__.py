@@ -9,7 +9,10 @@ from refkit.cli._lazy import LazyGroup
 
 @click.group(
     cls=LazyGroup,
-    lazy_subcommands={"snp": ("refkit.cli.measure.snp", "snp")},
+    lazy_subcommands={
+        "snp": ("refkit.cli.measure.snp", "snp"),
+        "replay": ("refkit.cli.measure.replay", "replay"),
+    },
 )
 def measure() -> None:
     """Compute the launch measurements a confidential VM will report.

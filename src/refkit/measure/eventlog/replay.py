@@ -5,8 +5,9 @@ EV_NO_ACTION event when the log has one: PFP 10.4.5.3; H-CRTM logs are not model
 is extended, in log order, with every event's digest except EV_NO_ACTION's:
 ``value = H(value || digest)``. RTMRs (CCEL) are SHA-384 and start at zero.
 
-The result holds only registers that at least one event extends; :func:`initial_value`
-gives the value of one that none does.
+The result holds the registers that at least one event extends, and for a CCEL log all
+of RTMR0-3 (a TDX report always carries the four); :func:`initial_value` gives the value
+of a register no event extends.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import hashlib
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from refkit.measure.eventlog.log import EventLog
+from refkit.measure.eventlog.log import EventLog, LogFormat
 from refkit.measure.eventlog.spec import BANKS
 
 Values = Mapping[str, Mapping[str, str]]  # bank → register → hex
@@ -39,6 +40,8 @@ def replay_log(log: EventLog, banks: tuple[str, ...] | None = None) -> Values:
     out: dict[str, Mapping[str, str]] = {}
     for bank in replayable_banks(log) if banks is None else banks:
         values: dict[str, bytes] = {}
+        if log.format is LogFormat.CCEL:
+            values = {f"rtmr{i}": initial_value(log, f"rtmr{i}", bank) for i in range(4)}
         for event in log.events[1:]:
             if not event.extended:
                 continue
