@@ -26,9 +26,9 @@ Invariants (fail closed: never a plausible wrong value):
   of them: a bank that misses an event would replay to a wrong value;
 - the header's digest sizes are the registry's sizes; an unknown algorithm is refused;
 - registers are PCR 0-23 (TCG2) or MR 1-4 (CCEL);
-- the log ends at the end of the input, or where the rest is all 0xFF or all zero bytes
-  (an unused log area); anything else after the last event is parsed, and refused when it
-  is not a whole event;
+- the log ends at the end of the input, or where the rest is an unused log area: all
+  0xFF, or 12 or more zero bytes (a digest count of zero, which no event has); anything
+  else after the last event is parsed, and refused when it is not a whole event;
 - at most :data:`MAX_LOG_BYTES` and :data:`MAX_EVENTS`.
 Every failure is a :class:`~refkit.errors.ParseError` naming the source and the offset.
 """
@@ -59,7 +59,7 @@ MAX_ALGORITHMS = 16
 PCR_COUNT = 24
 RTMR_COUNT = 4
 SPEC_ID_SIGNATURE = b"Spec ID Event03\0"
-_HEADER_SIZE = 32  # TCG_PCR_EVENT up to its event data
+_MIN_ZERO_TAIL = 12  # pcrIndex, eventType, digests.count: a count of 0 is no event
 
 
 class LogFormat(enum.StrEnum):
@@ -216,9 +216,11 @@ def parse_log(
 
 
 def _unused(data: bytes, pos: int) -> bool:
-    """Whether everything from ``pos`` on is an unused log area (all 0xFF or all 0x00)."""
+    """Whether everything from ``pos`` on is an unused log area: all 0xFF (no event starts
+    with such a register index), or at least 12 zero bytes (no event has zero digests).
+    Fewer zero bytes may be a truncated event of PCR 0, and are parsed as one (refused)."""
     first = data[pos]
-    if first not in (0x00, 0xFF):
+    if first not in (0x00, 0xFF) or (first == 0 and len(data) - pos < _MIN_ZERO_TAIL):
         return False
     rest = memoryview(data)[pos:]
     return rest == bytes([first]) * len(rest)
