@@ -168,7 +168,7 @@ def test_malformed_event_data_is_described_not_raised() -> None:
     for name in (0x80000001, 0x80000003, 0x80000006, 0x8000000A, 0x8000000B, 0x6):
         decoded = decode_event(name, b"\x01\x02\x03")
         assert decoded.description.startswith("malformed ")
-    assert device_path_text(b"\x04\x04\x02\x00") .startswith("<bad node length")
+    assert device_path_text(b"\x04\x04\x02\x00").startswith("<bad node length")
 
 
 def test_bad_expectation_files(tmp_path: Path) -> None:
@@ -195,7 +195,8 @@ def _exercise(data: bytes) -> None:
         log = parse_log(data, source="fuzz")
     except ParseError as exc:
         assert_not_a_bug(exc)
-        assert exc.location.source == "fuzz"
+        where = exc.location.source
+        assert where == "fuzz"
         return
     values = replay_log(log)
     log_document(log, values)

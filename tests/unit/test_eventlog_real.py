@@ -44,7 +44,9 @@ def test_ccel_events_and_decoded_data() -> None:
     words = [e.decoded.description for e in log.events]
     assert words[1].startswith("TdxTable: ")
     assert "SecureBoot (8be4df61-93ca-11d2-aa0d-00e098032b8c) = 00" in words
-    assert any(w.startswith("Boot0001 (") and "PciRoot(0x0)/Pci(0x4,0x0)/NVMe(0x1," in w for w in words)
+    assert any(
+        w.startswith("Boot0001 (") and "PciRoot(0x0)/Pci(0x4,0x0)/NVMe(0x1," in w for w in words
+    )
     assert "Calling EFI Application from Boot Option" in words
     assert "Exit Boot Services Returned with Success" in words
     assert any(w.endswith("\\EFI\\BOOT\\grub-lakitu.efi") for w in words)
@@ -112,9 +114,7 @@ def test_cos85_command_line_as_provenance_records() -> None:
         "/syslinux/vmlinuz.A init=/usr/lib/systemd/systemd boot=local rootwait ro noresume "
         "noswap loglevel=7 noinitrd console=ttyS0"
     )
-    assert (
-        "root_hexdigest=795872ee03859c10dfcc4d67b4b96c85094b340c2d8784783abc2fa12a6ed671" in line
-    )
+    assert "root_hexdigest=795872ee03859c10dfcc4d67b4b96c85094b340c2d8784783abc2fa12a6ed671" in line
 
 
 @pytest.mark.parametrize("name", TCG2_LOGS)

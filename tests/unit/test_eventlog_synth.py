@@ -152,17 +152,22 @@ def test_first_difference_names_the_first_differing_event() -> None:
     diff = first_difference(logged, _computed(changed, "sha256", source="kernel"), "pcr4", "sha256")
     assert diff is not None
     assert diff.position == 1
-    assert diff.logged is not None and diff.logged.description == "Exit Boot Services Invocation"
-    assert diff.computed is not None and diff.computed.source == "kernel 5"
+    assert diff.logged is not None
+    assert diff.logged.description == "Exit Boot Services Invocation"
+    assert diff.computed is not None
+    assert diff.computed.source == "kernel 5"
     assert "event 2 of pcr4 differs" in diff.text
     assert "kernel 5" in diff.text
     assert "log offset 0x" in diff.text
     # fewer logged events than computed, and more
-    more = computed + [computed[3]]
+    more = [*computed, computed[3]]
     missing = first_difference(logged, more, "pcr4", "sha256")
-    assert missing is not None and missing.logged is None and missing.position == 2
+    assert missing is not None
+    assert missing.logged is None
+    assert missing.position == 2
     extra = first_difference(logged, computed[:4], "pcr4", "sha256")
-    assert extra is not None and extra.computed is None
+    assert extra is not None
+    assert extra.computed is None
 
 
 def test_check_with_values_and_events() -> None:
@@ -178,7 +183,8 @@ def test_check_with_values_and_events() -> None:
     assert not verdict.ok
     (r,) = verdict.results
     assert r.code == "eventlog.register.mismatch"
-    assert r.expected == wrong and r.actual == good["pcr7"]
+    assert r.expected == wrong
+    assert r.actual == good["pcr7"]
     assert "2 logged events fed it" in r.message
 
     absent = check(log, [Expectation("values", {("sha1", "pcr7"): "00" * 20})])
@@ -190,7 +196,9 @@ def test_check_with_values_and_events() -> None:
 
     changed = list(events)
     changed[3] = Ev(4, EV_EFI_ACTION, b"Calling EFI Application from somewhere else")
-    verdict = check(log, [Expectation("kernel", events=tuple(_computed(changed, "sha256", source="k")))])
+    verdict = check(
+        log, [Expectation("kernel", events=tuple(_computed(changed, "sha256", source="k")))]
+    )
     codes = {(r.code, r.subject) for r in verdict.results}
     assert ("eventlog.register.mismatch", "sha256:pcr4") in codes
     assert ("eventlog.event.differs", "sha256:pcr4") in codes
@@ -228,8 +236,16 @@ def test_parse_expect(text: str, key: tuple[str, str]) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["rtmr4=00", "pcr24=" + "00" * 32, "pcr7", "pcr7=zz", "pcr7=" + "00" * 21,
-     "md5:pcr7=" + "00" * 16, "sha1:pcr7=" + "00" * 32, "rtmr0=" + "00" * 32],
+    [
+        "rtmr4=00",
+        "pcr24=" + "00" * 32,
+        "pcr7",
+        "pcr7=zz",
+        "pcr7=" + "00" * 21,
+        "md5:pcr7=" + "00" * 16,
+        "sha1:pcr7=" + "00" * 32,
+        "rtmr0=" + "00" * 32,
+    ],
 )
 def test_parse_expect_refuses(text: str) -> None:
     with pytest.raises(ParseError):

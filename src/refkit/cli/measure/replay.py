@@ -5,10 +5,16 @@ Parses the options, calls :mod:`refkit.measure.eventlog` and renders; nothing el
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from refkit.cli._options import json_option
 from refkit.cli._output import emit_json, emit_text
+
+if TYPE_CHECKING:
+    from refkit.measure.eventlog import EventLog
+    from refkit.measure.eventlog.replay import Values
 
 _BANK_PREFERENCE = ("sha384", "sha256", "sha512", "sha1")
 
@@ -112,12 +118,7 @@ def replay(
         verdict.raise_for_failure()
 
 
-def _render(log: object, values: object, shown: str, *, events: bool) -> str:
-    from refkit.measure.eventlog import EventLog
-    from refkit.measure.eventlog.replay import Values
-
-    assert isinstance(log, EventLog)
-    vals: Values = values  # type: ignore[assignment]
+def _render(log: EventLog, vals: Values, shown: str, *, events: bool) -> str:
     spec = log.spec_id
     lines = [
         f"event log {log.source}: {log.format.value}, banks {' '.join(log.banks)}, "

@@ -134,7 +134,9 @@ def _variable_detail(
     name: str, vendor: str, value: bytes, event: str, fields: dict[str, Any]
 ) -> str:
     if vendor == EFI_GLOBAL_VARIABLE and name == "BootOrder" and len(value) % 2 == 0:
-        order = [f"Boot{int.from_bytes(value[i : i + 2], 'little'):04X}" for i in range(0, len(value), 2)]
+        order = [
+            f"Boot{int.from_bytes(value[i : i + 2], 'little'):04X}" for i in range(0, len(value), 2)
+        ]
         fields["bootOrder"] = order
         return ": " + ",".join(order)
     if vendor == EFI_GLOBAL_VARIABLE and len(name) == 8 and name.startswith("Boot"):
@@ -142,11 +144,14 @@ def _variable_detail(
         if option is not None:
             fields.update(option)
             return f": {option['description']} {option['devicePath']}".rstrip()
-    if event == "EV_EFI_VARIABLE_AUTHORITY" and vendor == EFI_IMAGE_SECURITY_DATABASE:
+    if (
+        event == "EV_EFI_VARIABLE_AUTHORITY"
+        and vendor == EFI_IMAGE_SECURITY_DATABASE
+        and len(value) >= 16
+    ):
         # EFI_SIGNATURE_DATA: owner GUID, then the certificate or hash
-        if len(value) >= 16:
-            fields["owner"] = guid_str(value[:16])
-            return f": authority entry of {len(value) - 16} bytes, owner {fields['owner']}"
+        fields["owner"] = guid_str(value[:16])
+        return f": authority entry of {len(value) - 16} bytes, owner {fields['owner']}"
     if name in ("PK", "KEK", "db", "dbx", "dbt", "dbr") or name.startswith("MokList"):
         count = _signature_count(value)
         if count is not None:

@@ -41,7 +41,9 @@ def log_document(log: EventLog, values: Values) -> dict[str, Any]:
             "platformClass": spec.platform_class,
             "specVersion": ".".join(str(v) for v in spec.version),
             "uintnSize": spec.uintn_size,
-            "algorithms": [{"name": a.name, "id": a.alg_id, "size": a.size} for a in spec.algorithms],
+            "algorithms": [
+                {"name": a.name, "id": a.alg_id, "size": a.size} for a in spec.algorithms
+            ],
         },
         "banks": list(log.banks),
         "logEnd": log.end,

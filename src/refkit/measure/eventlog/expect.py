@@ -171,7 +171,9 @@ def _check_one(log: EventLog, expectation: Expectation) -> Verdict:
         if bank in log.banks:
             wanted[(bank, reg)] = _replay_events(log, expectation.events, reg, bank)
     wanted.update(expectation.values)
-    for (bank, reg), expected in sorted(wanted.items(), key=lambda kv: (kv[0][0], _order(kv[0][1]))):
+    for (bank, reg), expected in sorted(
+        wanted.items(), key=lambda kv: (kv[0][0], _order(kv[0][1]))
+    ):
         subject = f"{bank}:{reg}" if reg.startswith("pcr") else reg
         if bank not in log.banks:
             results.append(
@@ -258,7 +260,9 @@ def _replay_events(log: EventLog, events: Iterable[MeasuredEvent], reg: str, ban
 def _feeding_words(events: Sequence[MeasuredEvent]) -> str:
     if not events:
         return "no logged event extends it"
-    named = ", ".join(f"{e.event_type} {e.description[:60]!r} ({e.source})" for e in events[:_LISTED])
+    named = ", ".join(
+        f"{e.event_type} {e.description[:60]!r} ({e.source})" for e in events[:_LISTED]
+    )
     more = f" and {len(events) - _LISTED} more" if len(events) > _LISTED else ""
     return f"{len(events)} logged events fed it: {named}{more}"
 
@@ -320,7 +324,7 @@ def load_expectation(
     (``{bank: {register: hex}}``), such as ``refkit measure replay --json`` prints."""
     source = os.fspath(path)
     data = read_input_file(path, what="expectation file", limit=MAX_LOG_BYTES)
-    if not data.lstrip()[:1] == b"{":
+    if data.lstrip()[:1] != b"{":
         ref = parse_log(data, source=source)
         return (Expectation(f"reference event log {source}", events=ref.measured_events()),)
     from refkit.manifests.canonical import loads_strict
@@ -338,7 +342,7 @@ def load_expectation(
     registers = obj.raw("registers")
     if registers is not None:
         banks = obj.obj("registers")
-        for bank, regs in banks.value.items():
+        for bank in banks.value:
             alg = BANKS.get(bank)
             if alg is None:
                 raise banks.fail(bank[:20], "is not a known bank")

@@ -162,9 +162,7 @@ class EventLog:
     @property
     def command_lines(self) -> tuple[str, ...]:
         """The kernel command lines the log records, in order."""
-        return tuple(
-            line for e in self.events[1:] if (line := e.decoded.command_line) is not None
-        )
+        return tuple(line for e in self.events[1:] if (line := e.decoded.command_line) is not None)
 
 
 def read_log(path: str | os.PathLike[str], *, log_format: LogFormat = LogFormat.AUTO) -> EventLog:
@@ -343,8 +341,10 @@ def _event(
         alg = by_id.get(alg_id)
         if alg is None:
             known = ALGORITHMS.get(alg_id)
-            what = f"{known.name} is not one of the header's banks" if known else (
-                f"unknown hash algorithm {alg_id:#06x}"
+            what = (
+                f"{known.name} is not one of the header's banks"
+                if known
+                else (f"unknown hash algorithm {alg_id:#06x}")
             )
             raise c.fail(f"event {number}: {what}", field="hashAlg", at=at)
         if alg.name in digests:
@@ -358,8 +358,10 @@ def _event(
             field="eventSize",
             at=size_at,
         )
-    register = _register(fmt, index, c, offset) if event_type != EV_NO_ACTION else (
-        _no_action_register(fmt, index)
+    register = (
+        _register(fmt, index, c, offset)
+        if event_type != EV_NO_ACTION
+        else (_no_action_register(fmt, index))
     )
     data_offset = c.pos
     data = c.take(size, "event data")
