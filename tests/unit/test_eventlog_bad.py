@@ -263,3 +263,45 @@ def test_a_changed_digest_byte_changes_the_replayed_value() -> None:
     after = replay_log(parse_log(bytes(changed)))
     bank = log.banks[0]
     assert after[bank][event.register] != base[bank][event.register]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+_EVENT = st.fixed_dictionaries(
+    {
+        "register": st.sampled_from(["pcr0", "rtmr1", "pcr24", "x"]),
+        "eventType": st.text(max_size=10),
+        "digests": st.dictionaries(
+            st.sampled_from(["sha1", "sha256", "sha384", "md5"]),
+            st.sampled_from(["00" * 20, "00" * 32, "00" * 48, "zz", 1]),
+            max_size=3,
+        ),
+    },
+    optional={"description": _JSON, "source": _JSON, "extended": _JSON},
+)
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None)
+@given(
+    st.one_of(
+        _JSON,
+        st.fixed_dictionaries({"events": st.lists(_EVENT | _JSON, max_size=3)}),
+        st.fixed_dictionaries({"registers": _JSON}),
+    )
+)
+def test_fuzz_expectation_documents(value: object) -> None:
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "expect.json"
+        path.write_text(json.dumps(value))
+        try:
+            load_expectation(path, log_format=LogFormat.TCG2)
+        except InputError as exc:
+            assert_not_a_bug(exc)

@@ -258,3 +258,12 @@ def test_event_size_of_every_bank_is_checked() -> None:
     cut = data[:-10] + struct.pack("<I", 0xFFFFFF)
     with pytest.raises(ParseError):
         parse_log(cut)
+
+
+def test_computed_events_in_a_bank_the_log_lacks() -> None:
+    events = boot_events()
+    log = parse_log(build_log(events, ("sha256",)))
+    computed = tuple(_computed(events, "sha384", source="k"))
+    verdict = check(log, [Expectation("kernel", events=computed)])
+    assert not verdict.ok
+    assert {r.code for r in verdict.results} == {"eventlog.bank.absent"}
