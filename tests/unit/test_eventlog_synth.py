@@ -267,3 +267,64 @@ def test_computed_events_in_a_bank_the_log_lacks() -> None:
     verdict = check(log, [Expectation("kernel", events=computed)])
     assert not verdict.ok
     assert {r.code for r in verdict.results} == {"eventlog.bank.absent"}
+
+
+def test_tdx_measure_document_gives_one_candidate_per_rtmr0(tmp_path: Path) -> None:
+    """The shape `refkit measure tdx --json` writes: top-level RTMR1/2 events, and RTMR0
+    values per shape, each with its events (fields as refkit.measure.tdx.document)."""
+    import json
+
+    from refkit.measure.eventlog import event_to_json, load_expectation
+
+    rt = [
+        Ev(1, EV_SEPARATOR, bytes(4)),
+        Ev(2, EV_EFI_ACTION, b"Calling EFI Application from Boot Option"),
+        Ev(2, EV_SEPARATOR, bytes(4)),
+    ]
+    log = parse_log(build_log(rt, ("sha384",), header_index=1), source="ccel")
+
+    def measured(ev: Ev) -> dict[str, object]:
+        return event_to_json(
+            MeasuredEvent(
+                register=f"rtmr{ev.index - 1}",
+                event_type="EV",
+                digests={"sha384": ev.digest("sha384").hex()},
+                description="computed",
+                source="platform data",
+            )
+        )
+
+    other = Ev(1, EV_SEPARATOR, b"\x01\x00\x00\x00")
+    doc = {
+        "kind": "tdx",
+        "events": [measured(e) for e in rt[1:]],
+        "rtmr0": [
+            {
+                "origin": "dir-a",
+                "shape": {"vcpus": 2},
+                "value": "00" * 48,
+                "events": [measured(other)],
+            },
+            {
+                "origin": "dir-b",
+                "shape": {"vcpus": 4},
+                "value": "00" * 48,
+                "events": [measured(rt[0])],
+            },
+        ],
+    }
+    path = tmp_path / "tdx.json"
+    path.write_text(json.dumps(doc))
+    candidates = load_expectation(path, log_format=LogFormat.CCEL)
+    assert len(candidates) == 2
+    verdict = check(log, candidates)
+    assert verdict.ok
+    assert "dir-b (vcpus 4)" in verdict.facts["expected from"]
+    # with only the non-matching shape, RTMR0's first event is named
+    doc["rtmr0"] = doc["rtmr0"][:1]
+    path.write_text(json.dumps(doc))
+    verdict = check(log, load_expectation(path, log_format=LogFormat.CCEL))
+    assert not verdict.ok
+    (differs,) = [r for r in verdict.results if r.code == "eventlog.event.differs"]
+    assert differs.subject == "rtmr0"
+    assert "platform data" in differs.message

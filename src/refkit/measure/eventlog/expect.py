@@ -357,13 +357,47 @@ def load_expectation(
                 values[(bank, reg)] = check_hex(
                     hexval, source=source, path=regs_obj.at(reg), size=alg.size
                 )
-    if not parsed and not values:
+    variants = _rtmr0_variants(obj, source)
+    if not parsed and not values and not variants:
         raise ParseError(
             "holds neither events nor registers to expect",
             location=Location(source),
             hint="give a manifest, a reference event log, or a document with events",
         )
+    if variants:
+        # a TDX measure document: one candidate per RTMR0 value (one per VM shape), each
+        # with the document's RTMR1/RTMR2 events
+        return tuple(
+            Expectation(f"{source}: RTMR0 {label}", MappingProxyType(values), parsed + extra)
+            for label, extra in variants
+        )
     return (Expectation(source, MappingProxyType(values), parsed),)
+
+
+def _rtmr0_variants(obj: Obj, source: str) -> list[tuple[str, tuple[MeasuredEvent, ...]]]:
+    """The ``rtmr0`` entries of a ``refkit measure tdx --json`` document that carry events:
+    (origin and shape in words, events)."""
+    entries = obj.raw("rtmr0")
+    if not isinstance(entries, list):
+        return []
+    out = []
+    for i, entry in enumerate(entries):
+        item = obj.child(entry, f"{obj.at('rtmr0')}[{i}]")
+        if item.raw("events") is None:
+            continue
+        events = item.items("events", lambda v, p: event_from_json(v, p, source=source))
+        origin = item.raw("origin")
+        shape = item.raw("shape")
+        label = f"from {origin}" if isinstance(origin, str) else f"entry {i}"
+        if isinstance(shape, dict):
+            label += " " + json_words(shape)
+        out.append((label, tuple(e for e in events if e is not None)))
+    return out
+
+
+def json_words(value: Mapping[str, Any]) -> str:
+    """A compact one-line rendering of a small JSON object (shape descriptions)."""
+    return "(" + ", ".join(f"{k} {v}" for k, v in sorted(value.items()) if v is not None) + ")"
 
 
 def _manifest_expectations(
