@@ -132,3 +132,12 @@ def test_parse_and_replay_is_fast() -> None:
     elapsed = time.perf_counter() - start
     # about 2 ms a log on the development machine; a generous bound against regressions
     assert elapsed < 2.0, elapsed
+
+
+def test_authority_events_name_the_certificate() -> None:
+    log = read_log(vector("eventlog", "cos-85-amd-sev.bin"))
+    authority = [e for e in log.events if e.type_name == "EV_EFI_VARIABLE_AUTHORITY"]
+    # shim logs the bare DER certificate from db that authorised grub (tpm2_eventlog shows
+    # the same bytes as VariableData); its subject, as cryptography reads it
+    assert authority
+    assert authority[0].decoded.fields["certificate"].startswith("CN=UEFI DB Key v10,")

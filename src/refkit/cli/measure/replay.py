@@ -111,7 +111,7 @@ def replay(
             notes = [
                 f"{r.subject}: expected {r.expected}, log has {r.actual or '(none)'}"
                 for r in verdict.failures
-                if r.expected is not None
+                if r.code == "eventlog.register.mismatch"
             ]
             emit_text(render_text(verdict, facts=facts, notes=notes))
     if verdict is not None:

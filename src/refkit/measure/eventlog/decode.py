@@ -144,14 +144,17 @@ def _variable_detail(
         if option is not None:
             fields.update(option)
             return f": {option['description']} {option['devicePath']}".rstrip()
-    if (
-        event == "EV_EFI_VARIABLE_AUTHORITY"
-        and vendor == EFI_IMAGE_SECURITY_DATABASE
-        and len(value) >= 16
-    ):
-        # EFI_SIGNATURE_DATA: owner GUID, then the certificate or hash
-        fields["owner"] = guid_str(value[:16])
-        return f": authority entry of {len(value) - 16} bytes, owner {fields['owner']}"
+    if event == "EV_EFI_VARIABLE_AUTHORITY" and vendor == EFI_IMAGE_SECURITY_DATABASE:
+        # the db entry that authorised an image: EFI_SIGNATURE_DATA (owner GUID, then the
+        # certificate or hash) as the PFP says, or the bare certificate as shim logs it
+        cert = value if value[:2] == b"\x30\x82" else value[16:]
+        if len(value) >= 16 and value[:2] != b"\x30\x82":
+            fields["owner"] = guid_str(value[:16])
+        subject = _certificate_subject(cert)
+        if subject is not None:
+            fields["certificate"] = subject
+            return f": certificate {subject}"
+        return f": authority entry of {len(value)} bytes"
     if name in ("PK", "KEK", "db", "dbx", "dbt", "dbr") or name.startswith("MokList"):
         count = _signature_count(value)
         if count is not None:
@@ -161,6 +164,18 @@ def _variable_detail(
         fields["value"] = value.hex()
         return f" = {value.hex() or '(empty)'}"
     return f": {len(value)} bytes"
+
+
+def _certificate_subject(der: bytes) -> str | None:
+    """The subject of a DER X.509 certificate, None when it is not one."""
+    if der[:2] != b"\x30\x82":
+        return None
+    try:
+        from cryptography import x509
+
+        return x509.load_der_x509_certificate(der).subject.rfc4514_string()
+    except ValueError:
+        return None
 
 
 def _load_option(value: bytes) -> dict[str, Any] | None:
