@@ -305,3 +305,12 @@ def test_fuzz_expectation_documents(value: object) -> None:
             load_expectation(path, log_format=LogFormat.TCG2)
         except InputError as exc:
             assert_not_a_bug(exc)
+
+
+def test_absurd_event_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    from refkit.measure.eventlog import log as log_module
+
+    monkeypatch.setattr(log_module, "MAX_EVENTS", 3)
+    data = build_log(boot_events(), ("sha256",))
+    assert "more than 3 events" in _error(data).reason
+    assert len(parse_log(build_log(boot_events()[:3], ("sha256",))).events) == 4
