@@ -328,3 +328,14 @@ def test_tdx_measure_document_gives_one_candidate_per_rtmr0(tmp_path: Path) -> N
     (differs,) = [r for r in verdict.results if r.code == "eventlog.event.differs"]
     assert differs.subject == "rtmr0"
     assert "platform data" in differs.message
+
+
+def test_linux_efi_stub_tagged_events() -> None:
+    # TCG_PCClientTaggedEvent (PFP 10.4.2.1): u32 id, u32 size, data; ids from the Linux
+    # EFI stub. The digest is of the load options, which the log does not carry.
+    data = struct.pack("<II", 0x8F3B22ED, 26) + b"LOADED_IMAGE::LoadOptions\0"
+    log = parse_log(build_log([Ev(9, 0x6, data, {"sha256": bytes(32)})], ("sha256",)))
+    words = log.events[1].decoded.description
+    assert words.startswith("kernel load options")
+    assert "LOADED_IMAGE::LoadOptions" in words
+    assert log.command_lines == ()

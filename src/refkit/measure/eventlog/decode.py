@@ -312,6 +312,14 @@ def _ipl(data: bytes) -> Decoded:
     return Decoded(f"IPL data {_hex_short(data)}", {"size": len(data)})
 
 
+#: Tagged events of the Linux EFI stub (include/linux/efi.h), PCR 9 (RTMR2 on TDX): the
+#: digest is of the initrd / of the UTF-16 load options; the text is not in the log.
+KNOWN_TAGS = {
+    0x8F3B22EC: "Linux initrd",
+    0x8F3B22ED: "kernel load options (the command line; its text is not logged)",
+}
+
+
 def _tagged(c: Cursor) -> Decoded:
     tag = c.u32("taggedEventID")
     body = c.take(c.u32("taggedEventDataSize"), "taggedEventData")
@@ -319,7 +327,12 @@ def _tagged(c: Cursor) -> Decoded:
     fields: dict[str, Any] = {"tag": f"{tag:#010x}", "size": len(body)}
     if text is not None:
         fields["text"] = text
-    return Decoded(f"tag {tag:#010x}: {text if text is not None else _hex_short(body)}", fields)
+    shown = text if text is not None else _hex_short(body)
+    known = KNOWN_TAGS.get(tag)
+    if known is not None:
+        fields["meaning"] = known
+        return Decoded(f"{known} [{shown}]", fields)
+    return Decoded(f"tag {tag:#010x}: {shown}", fields)
 
 
 def decode_event(event_type: int, data: bytes, *, uintn: int = 8, offset: int = 0) -> Decoded:
