@@ -16,6 +16,7 @@ Pure: no I/O except :func:`load_expectation`, which reads one file.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -252,8 +253,6 @@ def _check_one(log: EventLog, expectation: Expectation) -> Verdict:
 
 
 def _replay_events(log: EventLog, events: Iterable[MeasuredEvent], reg: str, bank: str) -> str:
-    import hashlib
-
     value = initial_value(log, reg, bank) if bank in log.banks else bytes(BANKS[bank].size)
     for e in events:
         if e.register == reg and bank in e.digests:
