@@ -55,6 +55,7 @@ def test_ccel_events_and_decoded_data() -> None:
     assert line.startswith("/syslinux/vmlinuz.A init=/usr/lib/systemd/systemd rootwait ro")
 
 
+@pytest.mark.peer
 def test_tpm2_eventlog_cannot_read_ccel_but_refkit_does() -> None:
     tool = shutil.which("tpm2_eventlog")
     if tool is None:
