@@ -1,5 +1,5 @@
 # refkit's two commands (see README):
-#   make demo   set up, fetch the pinned inputs and compute real SEV-SNP launch measurements
+#   make demo   set up, fetch the pinned inputs and compute real SEV-SNP and TDX launch measurements
 #   make test   set up, then lint, type-check and run the whole test suite
 # Both work on a fresh Debian machine with Python 3.11: system tools come from apt-get
 # (scripts/system-deps.sh), Python packages from pip at the versions in constraints.txt.
@@ -15,6 +15,10 @@ INPUTS ?= ../shared/inputs
 DEMO_OUT ?= build/demo
 DEMO_BOOT = --ovmf $(DEMO_OUT)/OVMF.amdsev.fd --kernel $(DEMO_OUT)/vmlinuz \
 	--append "console=ttyS0 root=/dev/vda ro"
+# TDX direct kernel boot: RTMR1/RTMR2 of the same kernel; the shape is recorded (RTMR0
+# needs captured platform data, which the demo does not have).
+DEMO_TDX_BOOT = --kernel $(DEMO_OUT)/vmlinuz --append "console=ttyS0 root=/dev/vda ro" \
+	--vcpus 4 --vmm qemu
 PYTEST_ARGS ?=
 
 .PHONY: setup system-deps test lint typecheck pytest demo bench clean
@@ -49,12 +53,17 @@ demo: setup
 	$(REFKIT) measure snp --mode snp --vcpus 4 --vcpu-type EPYC-Milan --explain $(DEMO_BOOT)
 	$(REFKIT) measure snp --mode snp --vcpus 1-4,8,16,32,64 --vcpu-type EPYC-Milan $(DEMO_BOOT) \
 	  --json -o $(DEMO_OUT)/snp.json --force
+	$(REFKIT) measure tdx --firmware $(DEMO_OUT)/OVMF.inteltdx.ms.fd $(DEMO_TDX_BOOT)
+	$(REFKIT) measure tdx --firmware $(DEMO_OUT)/OVMF.inteltdx.ms.fd $(DEMO_TDX_BOOT) \
+	  --json > $(DEMO_OUT)/tdx.json.tmp && mv $(DEMO_OUT)/tdx.json.tmp $(DEMO_OUT)/tdx.json
 	epoch=$$(git log -1 --format=%ct 2>/dev/null || echo 0); \
 	sed -e "s/@COMMIT@/$$(git rev-parse HEAD 2>/dev/null || printf '%040d' 0)/" \
 	  -e "s/@EXPIRES@/$$(date -u -d @$$((epoch + 180 * 86400)) +%Y-%m-%dT%H:%M:%SZ)/" \
 	  images/demo/release.yaml.in > $(DEMO_OUT)/release.yaml; \
 	SOURCE_DATE_EPOCH=$$epoch $(REFKIT) manifest build \
-	  $(DEMO_OUT)/release.yaml --add-snp $(DEMO_OUT)/snp.json -o $(DEMO_OUT)/release.json --force
+	  $(DEMO_OUT)/release.yaml --add-snp $(DEMO_OUT)/snp.json -o $(DEMO_OUT)/release.json --force; \
+	SOURCE_DATE_EPOCH=$$epoch $(REFKIT) manifest build $(DEMO_OUT)/release.yaml \
+	  --add $(DEMO_OUT)/snp.json --add $(DEMO_OUT)/tdx.json -o $(DEMO_OUT)/release-tdx.json --force
 	$(REFKIT) keygen --out $(DEMO_OUT)/demo.key --force
 	$(REFKIT) manifest sign $(DEMO_OUT)/release.json --key $(DEMO_OUT)/demo.key \
 	  -o $(DEMO_OUT)/release.bundle.json --force

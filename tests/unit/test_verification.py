@@ -244,3 +244,17 @@ def test_every_outcome_has_a_registered_code() -> None:
     for outcome in Outcome:
         assert any(i.outcome is outcome for i in REGISTRY.values())
     assert len(list(itertools.chain(REGISTRY))) == len(set(REGISTRY))
+
+
+def test_each_code_table_owns_one_prefix() -> None:
+    # ADR 0010: a capability's codes share its prefix, and no two tables share one, so a
+    # code filed under another capability's table is caught here.
+    from refkit.verification import tables
+
+    owners: dict[str, int] = {}
+    for number, table in enumerate(tables.ALL):
+        prefixes = {info.code.split(".", 1)[0] for info in table}
+        assert len(prefixes) == 1, f"table {number} mixes prefixes {sorted(prefixes)}"
+        (prefix,) = prefixes
+        assert owners.setdefault(prefix, number) == number, f"prefix {prefix!r} in two tables"
+    assert sum(len(table) for table in tables.ALL) == len(REGISTRY)

@@ -37,8 +37,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_MEASURED_BYTES",
+    "add_any_measurement",
     "add_snp_values",
+    "add_tdx_values",
+    "add_vtpm_values",
     "load_measurement",
+    "load_measurement_json",
     "snp_values",
 ]
 
@@ -163,3 +167,198 @@ def add_snp_values(
                 hint="the manifest would name one file and measure another: fix one of them",
             )
     return out
+
+
+# -- TDX and vTPM measurements (``--add-tdx``, ``--add-vtpm``, ``--add``) ----------------
+
+
+def _merge(
+    document: dict[str, Any],
+    kind: str,
+    values: list[dict[str, Any]],
+    subjects: list[dict[str, Any]],
+    *,
+    source: str,
+) -> dict[str, Any]:
+    """A copy of ``document`` with ``values`` under referenceValues.<kind> and the
+    subjects added (a subject already listed must carry the same digests)."""
+    out = copy.deepcopy(document)
+    refs = out.setdefault("referenceValues", {})
+    if not isinstance(refs, dict):
+        raise InputError(f"{source}: referenceValues in the YAML is not a mapping")
+    listed_values = refs.setdefault(kind, [])
+    if not isinstance(listed_values, list):
+        raise InputError(f"{source}: referenceValues.{kind} in the YAML is not a list")
+    listed_values.extend(values)
+    listed = out.setdefault("subjects", [])
+    if not isinstance(listed, list):
+        raise InputError(f"{source}: subjects in the YAML is not a list")
+    by_name = {s.get("name"): s for s in listed if isinstance(s, dict)}
+    for subject in subjects:
+        known = by_name.get(subject["name"])
+        if known is None:
+            listed.append(subject)
+            by_name[subject["name"]] = subject
+            continue
+        # The same file named by two measurements (the kernel of SNP and TDX): the
+        # digests must agree in every algorithm both give; the union is kept.
+        digest = known.get("digest")
+        common = set(digest) & set(subject["digest"]) if isinstance(digest, dict) else set()
+        if not common or any(digest[a] != subject["digest"][a] for a in common):  # type: ignore[index]
+            raise InputError(
+                f"{source}: subject {subject['name']!r} is listed with other digests than "
+                "the measured input",
+                hint="the manifest would name one file and measure another: fix one of them",
+            )
+        assert isinstance(digest, dict)
+        digest.update({a: v for a, v in subject["digest"].items() if a not in digest})
+    return out
+
+
+def _subject(path: str, kind: str, digests: Any) -> dict[str, Any]:
+    return {"name": os.path.basename(path), "kind": kind, "digest": dict(digests)}
+
+
+def tdx_values(measured: Any, *, source: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(TDX reference values, subjects) from a ``measure tdx --json`` document (parsed
+    JSON or :class:`~refkit.measure.tdx.document.TdxMeasured`): one value per RTMR0 shape,
+    or one for the declared shape when RTMR0 was not computed."""
+    from refkit.measure.tdx.document import ShapeValue, TdxMeasured, parse_measured
+
+    m = measured if isinstance(measured, TdxMeasured) else parse_measured(measured, source=source)
+    inputs: dict[str, dict[str, str]] = {"firmware": dict(m.firmware_digests)}
+    subjects = [_subject(m.firmware_path, "firmware", m.firmware_digests)]
+    for name, path, digests in (
+        ("kernel", m.kernel_path, m.kernel_digests),
+        ("initrd", m.initrd_path, m.initrd_digests),
+    ):
+        if path is not None and digests is not None:
+            inputs[name] = dict(digests)
+            subjects.append(_subject(path, name, digests))
+
+    def shape_json(shape: ShapeValue, where: str) -> dict[str, Any]:
+        vcpus = shape.vcpus or m.shape.vcpus
+        if vcpus is None:
+            raise ParseError(
+                "the measurement names no vCPU count, which a manifest's shape needs",
+                location=Location(source, field=where),
+                hint="measure again with the vCPU count (or put it in the platform data's "
+                "shape.json)",
+            )
+        vmm: dict[str, Any] = {"type": shape.vmm or m.shape.vmm or "qemu"}
+        version = shape.vmm_version or m.shape.vmm_version
+        if version is not None:
+            vmm["version"] = version
+        out: dict[str, Any] = {"vcpus": vcpus, "vmm": vmm}
+        memory = shape.memory_mib or m.shape.memory_mib
+        if memory is not None:
+            out["memoryMiB"] = memory
+        return out
+
+    base: dict[str, str] = {}
+    if m.rtmr1 is not None and m.rtmr2 is not None:
+        base = {"1": m.rtmr1, "2": m.rtmr2}
+    computed_by = {"name": m.tool_name, "version": m.tool_version}
+    values: list[dict[str, Any]] = []
+    for i, rtmr0 in enumerate(m.rtmr0):
+        values.append(
+            {
+                "shape": shape_json(rtmr0.shape, f"$.rtmr0[{i}].shape"),
+                "mrtd": m.mrtd,
+                "rtmrs": {"0": rtmr0.value, **base},
+                "computedBy": computed_by,
+                "inputs": copy.deepcopy(inputs),
+            }
+        )
+    if not values:
+        if not base:
+            raise ParseError(
+                "the measurement holds MRTD only: a TDX reference value needs at least one RTMR",
+                location=Location(source, field="$.rtmr1"),
+                hint="measure with the kernel (RTMR1-2) or platform data (RTMR0)",
+            )
+        values.append(
+            {
+                "shape": shape_json(m.shape, "$.shape"),
+                "mrtd": m.mrtd,
+                "rtmrs": base,
+                "computedBy": computed_by,
+                "inputs": copy.deepcopy(inputs),
+            }
+        )
+    return values, subjects
+
+
+def vtpm_values(measured: Any, *, source: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(vTPM reference values, one per bank, and subjects) from ``measure uki --json``."""
+    from refkit.measure.uki_document import VtpmMeasured, parse_measured
+
+    m = measured if isinstance(measured, VtpmMeasured) else parse_measured(measured, source=source)
+    inputs: dict[str, dict[str, str]] = {}
+    subjects: list[dict[str, Any]] = []
+    if m.uki_path is not None and m.uki_digests is not None:
+        inputs["uki"] = dict(m.uki_digests)
+        subjects.append(_subject(m.uki_path, "uki", m.uki_digests))
+    else:
+        for name, digests in m.parts.items():
+            inputs[name.lstrip(".")] = dict(digests)
+    values = [
+        {
+            "bank": bank,
+            "pcrs": dict(pcrs),
+            "computedBy": {"name": "refkit", "version": m.tool_version},
+            "inputs": copy.deepcopy(inputs),
+        }
+        for bank, pcrs in sorted(m.pcrs.items())
+    ]
+    if not values:
+        raise ParseError("holds no PCR value", location=Location(source, field="$.pcrs"))
+    return values, subjects
+
+
+def add_tdx_values(document: dict[str, Any], measured: Any, *, source: str) -> dict[str, Any]:
+    values, subjects = tdx_values(measured, source=source)
+    return _merge(document, "tdx", values, subjects, source=source)
+
+
+def add_vtpm_values(document: dict[str, Any], measured: Any, *, source: str) -> dict[str, Any]:
+    values, subjects = vtpm_values(measured, source=source)
+    return _merge(document, "vtpm", values, subjects, source=source)
+
+
+def measurement_kind(value: Any) -> str:
+    """Which measure command wrote a parsed document: ``snp``, ``tdx`` or ``vtpm``."""
+    if isinstance(value, dict):
+        kind = value.get("kind")
+        if kind == "tdx":
+            return "tdx"
+        if kind == "vtpm-uki":
+            return "vtpm"
+        if kind is None and "mode" in value:
+            return "snp"
+    raise InputError(
+        "not a measurement document refkit recognises (an SNP, TDX or UKI measurement)"
+    )
+
+
+def load_measurement_json(path: str | os.PathLike[str]) -> Any:
+    """A measurement file's parsed JSON (size-limited, strict)."""
+    from refkit.manifests.canonical import loads_strict
+
+    data = read_input_file(path, what="measurement JSON", limit=MAX_MEASURED_BYTES)
+    return loads_strict(data, source=os.fspath(path))
+
+
+def add_any_measurement(
+    document: dict[str, Any], value: Any, *, source: str, expect: str | None = None
+) -> dict[str, Any]:
+    """Add any measure output (SNP, TDX, vTPM), recognised by its fields; ``expect``
+    refuses a document of another kind (``--add-tdx`` given an SNP file)."""
+    kind = measurement_kind(value)
+    if expect is not None and kind != expect:
+        raise InputError(f"{source}: is a {kind} measurement, not {expect}")
+    if kind == "snp":
+        return add_snp_values(document, parse_measured(value, source=source), source=source)
+    if kind == "tdx":
+        return add_tdx_values(document, value, source=source)
+    return add_vtpm_values(document, value, source=source)

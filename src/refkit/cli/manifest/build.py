@@ -14,7 +14,12 @@ from refkit.cli._output import emit_json, note, warn
 from refkit.cli.manifest._common import force_option, output_option, write_result
 from refkit.errors import InputError, Location, ParseError, read_input_file
 from refkit.manifests.authoring import build_statement, choose_created, unrecognized_fields
-from refkit.manifests.measured import add_snp_values, load_measurement
+from refkit.manifests.measured import (
+    add_any_measurement,
+    add_snp_values,
+    load_measurement,
+    load_measurement_json,
+)
 from refkit.times import parse_time
 from refkit.yamlio import MAX_YAML_BYTES, load_yaml
 
@@ -37,6 +42,32 @@ from refkit.yamlio import MAX_YAML_BYTES, load_yaml
     help="Add the SNP reference values (one per vCPU count) and the firmware, kernel and "
     "initrd subjects from `refkit measure snp --json` output. Repeatable.",
 )
+@click.option(
+    "--add-tdx",
+    "add_tdx",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="MEASURED.json",
+    help="Add the TDX reference values (MRTD, RTMRs; one per shape) and their input "
+    "subjects from `refkit measure tdx --json` output. Repeatable.",
+)
+@click.option(
+    "--add-vtpm",
+    "add_vtpm",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="MEASURED.json",
+    help="Add the vTPM PCR values (one per bank) from `refkit measure uki --json`. Repeatable.",
+)
+@click.option(
+    "--add",
+    "add_any",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="MEASURED.json",
+    help="Add any `refkit measure ... --json` output (SNP, TDX or UKI), recognised by "
+    "its content. Repeatable.",
+)
 @force_option
 @json_option
 def build(
@@ -45,6 +76,9 @@ def build(
     created: str | None,
     strict: bool,
     add_snp: tuple[Path, ...],
+    add_tdx: tuple[Path, ...],
+    add_vtpm: tuple[Path, ...],
+    add_any: tuple[Path, ...],
     force: bool,
     as_json: bool,
 ) -> None:
@@ -88,6 +122,7 @@ def build(
         measured_source = os.fspath(measured_file)
         measured = load_measurement(measured_file)
         document = add_snp_values(document, measured, source=measured_source)
+    document = _add_measured(document, add_tdx, add_vtpm, add_any)
     release = document.get("release")
     in_doc = release.get("created") if isinstance(release, dict) else None
     if created is not None:
@@ -128,3 +163,17 @@ def build(
         )
     elif wrote:
         note(f"wrote {output} (sha256:{digest}, created {when} from {origin})")
+
+
+def _add_measured(
+    document: dict[str, object],
+    add_tdx: tuple[Path, ...],
+    add_vtpm: tuple[Path, ...],
+    add_any: tuple[Path, ...],
+) -> dict[str, object]:
+    """Merge --add-tdx, --add-vtpm and --add files, in that order."""
+    for files, expect in ((add_tdx, "tdx"), (add_vtpm, "vtpm"), (add_any, None)):
+        for path in files:
+            value = load_measurement_json(path)
+            document = add_any_measurement(document, value, source=os.fspath(path), expect=expect)
+    return document

@@ -11,6 +11,8 @@ from refkit.cli._lazy import LazyGroup
     cls=LazyGroup,
     lazy_subcommands={
         "snp": ("refkit.cli.measure.snp", "snp"),
+        "tdx": ("refkit.cli.measure.tdx", "tdx"),
+        "uki": ("refkit.cli.measure.uki", "uki"),
         "replay": ("refkit.cli.measure.replay", "replay"),
     },
 )
