@@ -188,3 +188,30 @@ def test_missing_log_exits_2(run_cli: Runner, tmp_path: Path) -> None:
     r = run_cli("measure", "replay", tmp_path / "nope.bin")
     assert r.code == 2
     assert "not found" in r.stderr
+
+
+def test_tdx_measure_document_as_expectation(run_cli: Runner, ccel: Path, tmp_path: Path) -> None:
+    """End to end with `measure tdx --json`: RTMR0 taken from the same boot's log matches
+    event by event; RTMR1 computed for another kernel (direct boot) does not, and the
+    first differing event is named with the kernel file that fed the computed one."""
+    from tests.measure_support import build_pe
+
+    kernel = tmp_path / "vmlinuz.efi"
+    kernel.write_bytes(build_pe([(".text", b"\x90" * 5000)]))
+    measured = run_cli(
+        "measure", "tdx", "--firmware", vector("firmware", "OVMF.inteltdx.ms.fd"),
+        "--kernel", kernel, "--append", "console=ttyS0", "--rtmr0-from-log", ccel,
+        "--vcpus", "4", "--json",
+    )  # fmt: skip
+    assert measured.code == 0, measured.stderr
+    document = tmp_path / "tdx.json"
+    document.write_text(measured.stdout)
+    r = run_cli("measure", "replay", ccel, "--no-events", "--expect-file", document)
+    assert r.code == 1
+    lines = r.stdout.splitlines()
+    assert any("PASS  eventlog.events.match" in x and "rtmr0:" in x for x in lines)
+    assert any("PASS  eventlog.register.match" in x and "rtmr0:" in x for x in lines)
+    differs = next(x for x in lines if "eventlog.event.differs" in x and "rtmr1:" in x)
+    assert "event 1 of rtmr1 differs" in differs
+    assert "(log offset 0x24a2)" in differs  # GRUB boot: the EFI action comes first
+    assert f"({kernel})" in differs  # the computed event's input
