@@ -14,6 +14,7 @@ from refkit.cli._lazy import LazyGroup
         "tdx": ("refkit.cli.measure.tdx", "tdx"),
         "uki": ("refkit.cli.measure.uki", "uki"),
         "verity": ("refkit.cli.measure.verity", "verity"),
+        "replay": ("refkit.cli.measure.replay", "replay"),
     },
 )
 def measure() -> None:

@@ -7,6 +7,7 @@ regenerate docs/codes.md (``python -m refkit.verification > docs/codes.md``).
 from __future__ import annotations
 
 from refkit.verification.tables import (
+    eventlog,
     evidence,
     evidence_snp,
     evidence_tdx,
@@ -24,4 +25,5 @@ ALL = (
     evidence_tdx.TABLE,
     weights.TABLE,
     verity.TABLE,
+    eventlog.TABLE,
 )
