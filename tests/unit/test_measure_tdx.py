@@ -32,7 +32,7 @@ from refkit.measure.tdx import (
     rtmr_events,
 )
 from refkit.measure.tdx.platform import log_events, rtmr0_from_directory
-from refkit.measure.tdx.reflog import read_log
+from refkit.measure.eventlog.log import LogFormat, parse_log
 from refkit.measure.tdx.rtmr import replay_rtmrs, variable_data
 from tests import measure_support as ms
 from tests.shared import FUZZ_EXAMPLES, assert_not_a_bug, vector
@@ -184,7 +184,7 @@ def test_whole_ccel_log_replays_to_the_quote() -> None:
 def _log_variables(kind: str) -> list[tuple[str, bytes, str]]:
     data = vector("tdx", "ccel-gcp", "ccel_data.dat").read_bytes()
     out = []
-    for event in read_log(data, source="ccel"):
+    for event in parse_log(data, source="ccel", log_format=LogFormat.CCEL).events:
         if event.type_name == kind and event.mr_index == 1:
             names = int.from_bytes(event.data[16:24], "little")
             size = int.from_bytes(event.data[24:32], "little")
@@ -251,17 +251,19 @@ def test_variable_data_layout() -> None:
     assert hashlib.sha384(encoded).hexdigest() == secure[2]
 
 
-def test_truncated_and_bogus_logs_are_parse_errors() -> None:
+def test_truncated_and_bogus_reference_logs_are_parse_errors() -> None:
+    # --rtmr0-from-log reads the log with the one event-log parser: its refusals reach
+    # log_events unchanged (the parser's own cases are in test_eventlog_bad.py).
     data = vector("tdx", "ccel-gcp", "ccel_data.dat").read_bytes()
     for cut in (10, 40, 0x60, 0x130, 0x2184):
         with pytest.raises(ParseError):
-            read_log(data[:cut], source="cut")
+            log_events(data[:cut], source="cut")
     with pytest.raises(ParseError):
-        read_log(b"\0" * 64, source="zeros")
+        log_events(b"\0" * 64, source="zeros")
     bad = bytearray(data)
     bad[0x41 + 8] = 9  # digest count of the first event
-    with pytest.raises(ParseError, match="digests"):
-        read_log(bytes(bad), source="bad")
+    with pytest.raises(ParseError, match="digest"):
+        log_events(bytes(bad), source="bad")
 
 
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None)

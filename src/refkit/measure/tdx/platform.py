@@ -40,7 +40,6 @@ from refkit.errors import InputError, Location, ParseError, read_input_file
 from refkit.measure.events import MeasuredEvent
 from refkit.measure.firmware import Firmware, TdvfSectionType
 from refkit.measure.tdx.mrtd import section_bytes
-from refkit.measure.tdx.reflog import EV_NO_ACTION, read_log
 from refkit.measure.tdx.rtmr import (
     EFI_GLOBAL_VARIABLE,
     EFI_IMAGE_SECURITY_DATABASE,
@@ -226,21 +225,16 @@ def _boot_variables(root: Path) -> list[MeasuredEvent]:
     return out
 
 
-_MR_REGISTER = {1: "rtmr0", 2: "rtmr1", 3: "rtmr2", 4: "rtmr3"}
-
-
 def log_events(data: bytes, *, source: str) -> list[MeasuredEvent]:
-    """Every measured event of a CCEL log (EV_NO_ACTION skipped), as MeasuredEvents."""
+    """Every measured event of a CCEL log (EV_NO_ACTION skipped), as MeasuredEvents, read
+    by the one event-log parser (:mod:`refkit.measure.eventlog`)."""
+    from refkit.measure.eventlog.log import LogFormat, parse_log
+
+    log = parse_log(data, source=source, log_format=LogFormat.CCEL)
     out = []
-    for item in read_log(data, source=source)[1:]:
-        if item.event_type == EV_NO_ACTION:
+    for item in log.events[1:]:
+        if not item.extended:
             continue
-        register = _MR_REGISTER.get(item.mr_index)
-        if register is None:
-            raise ParseError(
-                f"event with CC measurement register index {item.mr_index} (expected 1-4)",
-                location=Location(source, item.offset, "event log"),
-            )
         digest = item.digests.get("sha384")
         if digest is None:
             raise ParseError(
@@ -248,7 +242,7 @@ def log_events(data: bytes, *, source: str) -> list[MeasuredEvent]:
             )
         out.append(
             MeasuredEvent(
-                register=register,
+                register=item.register,
                 event_type=item.type_name,
                 digests={"sha384": digest.hex()},
                 description=_log_description(item.type_name, item.data),
