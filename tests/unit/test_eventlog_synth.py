@@ -274,7 +274,8 @@ def test_tdx_measure_document_gives_one_candidate_per_rtmr0(tmp_path: Path) -> N
     values per shape, each with its events (fields as refkit.measure.tdx.document)."""
     import json
 
-    from refkit.measure.eventlog import event_to_json, load_expectation
+    from refkit.measure.eventlog import load_expectation
+    from refkit.measure.events import event_json
 
     rt = [
         Ev(1, EV_SEPARATOR, bytes(4)),
@@ -284,7 +285,7 @@ def test_tdx_measure_document_gives_one_candidate_per_rtmr0(tmp_path: Path) -> N
     log = parse_log(build_log(rt, ("sha384",), header_index=1), source="ccel")
 
     def measured(ev: Ev) -> dict[str, object]:
-        return event_to_json(
+        return event_json(
             MeasuredEvent(
                 register=f"rtmr{ev.index - 1}",
                 event_type="EV",

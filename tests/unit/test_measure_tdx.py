@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from refkit.errors import InputError, ParseError, UnsupportedInput
+from refkit.measure.eventlog.log import LogFormat, parse_log
 from refkit.measure.firmware import parse_firmware
 from refkit.measure.tdx import (
     LoadOptions,
@@ -32,7 +33,6 @@ from refkit.measure.tdx import (
     rtmr_events,
 )
 from refkit.measure.tdx.platform import log_events, rtmr0_from_directory
-from refkit.measure.eventlog.log import LogFormat, parse_log
 from refkit.measure.tdx.rtmr import replay_rtmrs, variable_data
 from tests import measure_support as ms
 from tests.shared import FUZZ_EXAMPLES, assert_not_a_bug, vector

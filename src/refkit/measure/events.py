@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 #: Digest sizes of the banks refkit replays, by hashlib name.
 BANK_SIZES: Mapping[str, int] = MappingProxyType(
@@ -56,3 +57,15 @@ def replay(events: Iterable[MeasuredEvent], bank: str) -> dict[str, str]:
         current = values.get(event.register, bytes(size))
         values[event.register] = extend(current, bytes.fromhex(digest), bank)
     return {register: value.hex() for register, value in sorted(values.items())}
+
+
+def event_json(event: MeasuredEvent) -> dict[str, Any]:
+    """The one JSON form of a measured event, written by every ``measure ... --json``
+    document and read back by :func:`refkit.measure.eventlog.event_from_json`."""
+    return {
+        "register": event.register,
+        "eventType": event.event_type,
+        "digests": dict(sorted(event.digests.items())),
+        "description": event.description,
+        "source": event.source,
+    }

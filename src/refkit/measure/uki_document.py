@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from refkit.measure.tdx.document import dumps, event_json
+from refkit.measure.events import event_json
+from refkit.measure.tdx.document import dumps
 
 if TYPE_CHECKING:
     from refkit.measure.uki import PcrPrediction, Uki

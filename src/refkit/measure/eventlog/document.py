@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from refkit.measure.eventlog.expect import event_to_json
 from refkit.measure.eventlog.log import EventLog
 from refkit.measure.eventlog.replay import Values
+from refkit.measure.events import event_json
 
 DOCUMENT_VERSION = 1
 
@@ -20,7 +20,7 @@ def log_document(log: EventLog, values: Values) -> dict[str, Any]:
     spec = log.spec_id
     events = []
     for e in log.events:
-        item = event_to_json(e.measured())
+        item = event_json(e.measured())
         item.update(
             {
                 "number": e.number,

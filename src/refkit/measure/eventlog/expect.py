@@ -273,17 +273,6 @@ def _feeding_words(events: Sequence[MeasuredEvent]) -> str:
 # -- expectation documents ------------------------------------------------------------------
 
 
-def event_to_json(event: MeasuredEvent) -> dict[str, Any]:
-    """The JSON form of a measured event (read back by :func:`event_from_json`)."""
-    return {
-        "register": event.register,
-        "eventType": event.event_type,
-        "digests": dict(sorted(event.digests.items())),
-        "description": event.description,
-        "source": event.source,
-    }
-
-
 def event_from_json(value: Any, path: str, *, source: str) -> MeasuredEvent | None:
     """A measured event from its JSON form; None for a logged event that extends nothing
     (``"extended": false``, as ``replay --json`` marks EV_NO_ACTION events)."""

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from refkit.measure.events import MeasuredEvent
+from refkit.measure.events import event_json
 
 if TYPE_CHECKING:
     from refkit.measure.tdx import InputFile, TdxResult
@@ -39,16 +39,6 @@ def _file(item: InputFile | None, extra: Mapping[str, Any] | None = None) -> Any
     out: dict[str, Any] = {"path": item.path, "size": item.size, **item.digests}
     out.update(extra or {})
     return out
-
-
-def event_json(e: MeasuredEvent) -> dict[str, Any]:
-    return {
-        "register": e.register,
-        "eventType": e.event_type,
-        "digests": dict(e.digests),
-        "description": e.description,
-        "source": e.source,
-    }
 
 
 def result_json(result: TdxResult) -> dict[str, Any]:
