@@ -208,3 +208,13 @@ def test_model_signing_cli_verifies_files_manifests_only(tmp_path: Path, run_cli
         "weights", "verify", model, "--signature", sig, "--public-key", tmp_path / "k.key.pub"
     )
     assert ours.code == 0, ours.stdout + ours.stderr
+
+
+def test_files_refkit_writes_inside_the_model_are_left_out(tmp_path: Path, run_cli: Run) -> None:
+    model = make_tree(tmp_path / "m", TREE)
+    plain = json.loads(run_cli("weights", "digest", model, "--json").stdout)
+    cache, out = model / ".cache.json", model / "oms.json"
+    for _ in range(2):  # the second run finds both files in the directory
+        got = run_cli("weights", "digest", model, "--cache", cache, "-o", out, "--force", "--json")
+        assert got.code == 0, got.stderr
+        assert json.loads(got.stdout)["filesDigest"] == plain["filesDigest"]

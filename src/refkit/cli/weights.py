@@ -241,7 +241,16 @@ def digest_command(
         model_dir,
         algorithm=algorithm,
         shard_size=shard_size,
-        ignore_paths=ignore_paths,
+        # files refkit writes inside DIR would otherwise be digested (and change each run)
+        ignore_paths=(
+            *ignore_paths,
+            *(
+                rel
+                for p in (cache_path, output)
+                if p is not None
+                for rel in _relative_ignore(model_dir, p)
+            ),
+        ),
         allow_symlinks=allow_symlinks,
         ignore_git=ignore_git_paths,
         workers=workers,
@@ -275,7 +284,7 @@ def _serialization_text(ser: dict[str, Any]) -> str:
 
 
 def _relative_ignore(model_dir: Path, path: Path) -> list[str]:
-    """The signature file's path relative to DIR, when it is inside DIR."""
+    """``path`` (a file refkit writes) relative to DIR, when it is inside DIR."""
     try:
         return [Path(os.path.abspath(path)).relative_to(os.path.abspath(model_dir)).as_posix()]
     except ValueError:
