@@ -506,7 +506,8 @@ def verify_command(
     rate.finish()
     from refkit.cli._report import emit_report
 
-    facts = [(k, str(v)) for k, v in verdict.facts.items() if k != "serialization"]
+    shown = {"model": "model", "filesDigest": "files digest", "resources": "resources"}
+    facts = [(shown[k], str(v)) for k, v in verdict.facts.items() if k in shown]
     if "serialization" in verdict.facts:
         facts.append(("serialization", _serialization_text(verdict.facts["serialization"])))
     emit_report(verdict, as_json=as_json, facts=facts)
