@@ -106,16 +106,20 @@ def weights() -> None:
 
 
 class _Rate:
-    """Progress on stderr: bytes hashed and bytes/s, redrawn at most 4 times a second on a
-    terminal; one summary line otherwise. Silenced by -q."""
+    """Progress on stderr: a bar, bytes hashed and bytes/s, redrawn at most 4 times a
+    second on a terminal; one summary line otherwise. Silenced by -q."""
 
-    def __init__(self, total_hint: str) -> None:
+    def __init__(self, what: str) -> None:
         self.enabled = not state().quiet
         self.tty = sys.stderr.isatty()
         self.done = 0
+        self.total = 0
         self.started = time.monotonic()
         self.last = 0.0
-        self.what = total_hint
+        self.what = what
+
+    def set_total(self, total: int) -> None:
+        self.total = total
 
     def __call__(self, count: int) -> None:
         self.done += count
@@ -128,7 +132,12 @@ class _Rate:
 
     def _text(self, now: float) -> str:
         elapsed = max(now - self.started, 1e-9)
-        return f"{self.done / 1e6:,.1f} MB, {self.done / elapsed / 1e6:,.1f} MB/s"
+        rate = f"{self.done / 1e6:,.1f} MB, {self.done / elapsed / 1e6:,.1f} MB/s"
+        if not self.total:
+            return rate
+        share = min(self.done / self.total, 1.0)
+        filled = int(share * 24)
+        return f"[{'#' * filled}{'.' * (24 - filled)}] {share:4.0%} {rate}"
 
     def finish(self) -> None:
         if not self.enabled or (self.done == 0 and not self.tty):
@@ -170,6 +179,7 @@ def _digest(
         allow_symlinks=allow_symlinks,
         workers=workers,
         progress=rate,
+        on_total=rate.set_total,
         cache=cache,
         name=name,
     )
@@ -502,6 +512,7 @@ def verify_command(
         signature_path=signature,
         workers=workers,
         progress=rate,
+        on_total=rate.set_total,
     )
     rate.finish()
     from refkit.cli._report import emit_report
