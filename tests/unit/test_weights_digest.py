@@ -325,3 +325,16 @@ def test_fuzz_cache_file(data: bytes) -> None:
         except Exception as exc:
             assert_not_a_bug(exc)
             raise
+
+
+def test_total_is_announced_before_hashing(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "m", {"a": b"a" * 700, "b/c": b"c" * 300, "e": b""})
+    events: list[tuple[str, int]] = []
+    digest_model(
+        root,
+        shard_size=128,
+        on_total=lambda n: events.append(("total", n)),
+        progress=lambda n: events.append(("done", n)),
+    )
+    assert events[0] == ("total", 1000)
+    assert sum(n for kind, n in events if kind == "done") == 1000

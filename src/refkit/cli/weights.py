@@ -106,16 +106,20 @@ def weights() -> None:
 
 
 class _Rate:
-    """Progress on stderr: bytes hashed and bytes/s, redrawn at most 4 times a second on a
-    terminal; one summary line otherwise. Silenced by -q."""
+    """Progress on stderr: a bar, bytes hashed and bytes/s, redrawn at most 4 times a
+    second on a terminal; one summary line otherwise. Silenced by -q."""
 
-    def __init__(self, total_hint: str) -> None:
+    def __init__(self, what: str) -> None:
         self.enabled = not state().quiet
         self.tty = sys.stderr.isatty()
         self.done = 0
+        self.total = 0
         self.started = time.monotonic()
         self.last = 0.0
-        self.what = total_hint
+        self.what = what
+
+    def set_total(self, total: int) -> None:
+        self.total = total
 
     def __call__(self, count: int) -> None:
         self.done += count
@@ -128,7 +132,12 @@ class _Rate:
 
     def _text(self, now: float) -> str:
         elapsed = max(now - self.started, 1e-9)
-        return f"{self.done / 1e6:,.1f} MB, {self.done / elapsed / 1e6:,.1f} MB/s"
+        rate = f"{self.done / 1e6:,.1f} MB, {self.done / elapsed / 1e6:,.1f} MB/s"
+        if not self.total:
+            return rate
+        share = min(self.done / self.total, 1.0)
+        filled = int(share * 24)
+        return f"[{'#' * filled}{'.' * (24 - filled)}] {share:4.0%} {rate}"
 
     def finish(self) -> None:
         if not self.enabled or (self.done == 0 and not self.tty):
@@ -170,6 +179,7 @@ def _digest(
         allow_symlinks=allow_symlinks,
         workers=workers,
         progress=rate,
+        on_total=rate.set_total,
         cache=cache,
         name=name,
     )
@@ -241,7 +251,16 @@ def digest_command(
         model_dir,
         algorithm=algorithm,
         shard_size=shard_size,
-        ignore_paths=ignore_paths,
+        # files refkit writes inside DIR would otherwise be digested (and change each run)
+        ignore_paths=(
+            *ignore_paths,
+            *(
+                rel
+                for p in (cache_path, output)
+                if p is not None
+                for rel in _relative_ignore(model_dir, p)
+            ),
+        ),
         allow_symlinks=allow_symlinks,
         ignore_git=ignore_git_paths,
         workers=workers,
@@ -275,7 +294,7 @@ def _serialization_text(ser: dict[str, Any]) -> str:
 
 
 def _relative_ignore(model_dir: Path, path: Path) -> list[str]:
-    """The signature file's path relative to DIR, when it is inside DIR."""
+    """``path`` (a file refkit writes) relative to DIR, when it is inside DIR."""
     try:
         return [Path(os.path.abspath(path)).relative_to(os.path.abspath(model_dir)).as_posix()]
     except ValueError:
@@ -493,11 +512,13 @@ def verify_command(
         signature_path=signature,
         workers=workers,
         progress=rate,
+        on_total=rate.set_total,
     )
     rate.finish()
     from refkit.cli._report import emit_report
 
-    facts = [(k, str(v)) for k, v in verdict.facts.items() if k != "serialization"]
+    shown = {"model": "model", "filesDigest": "files digest", "resources": "resources"}
+    facts = [(shown[k], str(v)) for k, v in verdict.facts.items() if k in shown]
     if "serialization" in verdict.facts:
         facts.append(("serialization", _serialization_text(verdict.facts["serialization"])))
     emit_report(verdict, as_json=as_json, facts=facts)

@@ -174,6 +174,7 @@ def digest_model(
     allow_symlinks: bool = False,
     workers: int | None = None,
     progress: Progress | None = None,
+    on_total: Progress | None = None,
     cache: DigestCache | None = None,
     name: str | None = None,
 ) -> ModelManifest:
@@ -184,8 +185,9 @@ def digest_model(
     (``shards`` serialization; ignored for blake3, as model_signing does). ``ignore``:
     relative paths (or globs) left out, recorded in the manifest with git's paths unless
     ``ignore_git`` is false. ``progress`` is called with byte counts as they are hashed
-    (from worker threads, serialised). ``cache``: an opt-in incremental cache; files it
-    supplies are listed in the result's ``cached``.
+    (from worker threads, serialised); ``on_total`` once, before, with the byte count the
+    run will report (cached files included), for a progress bar. ``cache``: an opt-in
+    incremental cache; files it supplies are listed in the result's ``cached``.
     """
     hash_type = hash_type_of(algorithm)
     if shard_size is not None and shard_size < 1:
@@ -196,6 +198,8 @@ def digest_model(
     ignored = effective_ignore(root, ignore, ignore_git=ignore_git)
     entries = walk(root, ignore=ignored, allow_symlinks=allow_symlinks)
     algo = resource_algorithm(hash_type, method, shard_size)
+    if on_total is not None:
+        on_total(sum(e.size for e in entries))
 
     cached_names: list[str] = []
     resources: list[Resource] = []

@@ -90,6 +90,7 @@ def verify_model(
     signature_path: Path | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
+    on_total: Progress | None = None,
 ) -> Verdict:
     """Every result of verifying the model directory ``root`` against a signed manifest."""
     bundle = parse_bundle(bundle_data, source=source)
@@ -146,6 +147,7 @@ def verify_model(
         allow_symlinks=manifest.allow_symlinks,
         workers=workers,
         progress=progress,
+        on_total=on_total,
     )
     results.extend(compare_files(manifest, local))
     facts = {

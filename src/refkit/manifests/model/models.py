@@ -257,12 +257,12 @@ def _rows(m: ModelWeights) -> Iterable[Sequence[str]]:
     rows: list[Sequence[str]] = []
     if m.file_digest_root is not None:
         fdr = m.file_digest_root
-        how = fdr.method or "method unspecified"
-        if fdr.hash_type is not None:
-            how += f", {fdr.hash_type}"
-        if fdr.shard_size is not None:
-            how += f", shard {fdr.shard_size}"
-        rows.append((f"files ({how})", f"{fdr.algorithm}:{fdr.digest}"))
+        rows.append(
+            (f"files ({fdr.method or 'method unspecified'})", f"{fdr.algorithm}:{fdr.digest}")
+        )
+        if fdr.hash_type is not None or fdr.shard_size is not None:
+            each = "file" if fdr.shard_size is None else f"shard of {fdr.shard_size} bytes"
+            rows.append(("files hashing", f"{fdr.hash_type or fdr.algorithm} per {each}"))
     if m.verity is not None:
         v = m.verity
         rows.append(("verity root", f"{v.hash_algorithm}:{v.root_hash}"))
