@@ -1,5 +1,5 @@
-"""Verification codes of dm-verity checks (`refkit measure verity`) and of binding a
-verity disk to a model manifest (`refkit weights bind`)."""
+"""Verification codes of dm-verity checks (`refkit measure verity`, and the verity half of
+`refkit weights bind`; the file comparison's codes are in the weights table)."""
 
 from __future__ import annotations
 
@@ -33,17 +33,4 @@ TABLE: tuple[CodeInfo, ...] = (
         _N,
         "no expected verity root hash was given, so the disk's root was not compared",
     ),
-    # --- weights bind: the files inside the disk against a model manifest
-    CodeInfo(
-        "weights.bind.files.match",
-        _P,
-        "the disk holds exactly the manifest's files, each with the manifest's digest",
-    ),
-    CodeInfo(
-        "weights.bind.file.changed",
-        _F,
-        "a file on the disk has another digest (or size) than the manifest gives",
-    ),
-    CodeInfo("weights.bind.file.missing", _F, "a file of the manifest is not on the disk"),
-    CodeInfo("weights.bind.file.extra", _F, "the disk holds a file the manifest does not name"),
 )

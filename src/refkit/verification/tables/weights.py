@@ -57,4 +57,17 @@ TABLE: tuple[CodeInfo, ...] = (
         "the model directory holds a file the signed manifest does not list (and no ignore "
         "rule covers)",
     ),
+    # --- weights bind: the files inside the disk against a model manifest
+    CodeInfo(
+        "weights.bind.files.match",
+        _P,
+        "the disk holds exactly the manifest's files, each with the manifest's digest",
+    ),
+    CodeInfo(
+        "weights.bind.file.changed",
+        _F,
+        "a file on the disk has another digest (or size) than the manifest gives",
+    ),
+    CodeInfo("weights.bind.file.missing", _F, "a file of the manifest is not on the disk"),
+    CodeInfo("weights.bind.file.extra", _F, "the disk holds a file the manifest does not name"),
 )
