@@ -194,13 +194,24 @@ def test_cache_is_keyed_by_bytes_not_identity() -> None:
     assert "tdx.collateral.outside-window" in {r.code for r in late.results if r.fails}
 
 
-def test_status_merge_takes_the_worse_and_keeps_advisory_order() -> None:
-    # dcap-qvl's tcb_info.rs tests state these merges; recomputed here by hand
-    a = TcbStatus("UpToDate", ())
-    b = TcbStatus("OutOfDate", ("INTEL-SA-00001",))
-    assert a.merge(b) == TcbStatus("OutOfDate", ("INTEL-SA-00001",))
+def test_status_merge_follows_intels_convergence() -> None:
+    # Intel QVL's convergence of a platform status with an OutOfDate QE/module status,
+    # written out by hand (the synthetic-PKI tests hold dcap-qvl to the same table)
+    out = TcbStatus("OutOfDate", ("INTEL-SA-00001",))
+    for platform, merged in (
+        ("UpToDate", "OutOfDate"),
+        ("SWHardeningNeeded", "OutOfDate"),
+        ("ConfigurationNeeded", "OutOfDateConfigurationNeeded"),
+        ("ConfigurationAndSWHardeningNeeded", "OutOfDateConfigurationNeeded"),
+        ("OutOfDateConfigurationNeeded", "OutOfDateConfigurationNeeded"),
+    ):
+        assert TcbStatus(platform, ()).merge(out).status == merged
+    assert TcbStatus("SWHardeningNeeded", ()).merge(TcbStatus("UpToDate", ())).status == (
+        "SWHardeningNeeded"
+    )
+    assert TcbStatus("UpToDate", ()).merge(TcbStatus("Revoked", ())).status == "Revoked"
     c = TcbStatus("SWHardeningNeeded", ("INTEL-SA-00002", "INTEL-SA-00001"))
-    assert b.merge(c) == TcbStatus("OutOfDate", ("INTEL-SA-00001", "INTEL-SA-00002"))
+    assert out.merge(c).advisory_ids == ("INTEL-SA-00001", "INTEL-SA-00002")
 
 
 def test_level_matching_takes_the_first_level_met_in_canonical_order() -> None:

@@ -44,7 +44,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from refkit.errors import InputError, Location, ParseError
 from refkit.evidence.tdx import certs as C
 from refkit.evidence.tdx.collateral import (
-    STATUS_SEVERITY,
     Collateral,
     ModuleTcbLevel,
     QeIdentity,
@@ -60,6 +59,19 @@ T = TypeVar("T")
 
 _ACCEPTABLE = {"SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded"}
 _ZERO32 = bytes(32)
+#: How dcap-qvl 0.7.0 reads a QE identity level's status (observed with its
+#: verify_with_root_ca, tests/unit/test_evidence_tdx_synthetic.py): Intel defines only
+#: UpToDate, OutOfDate and Revoked for a QE; the configuration statuses count as UpToDate,
+#: the SW-hardening ones are refused.
+_QE_STATUS = {
+    "UpToDate": "UpToDate",
+    "ConfigurationNeeded": "UpToDate",
+    "OutOfDateConfigurationNeeded": "UpToDate",
+    "OutOfDate": "OutOfDate",
+    "Revoked": "Revoked",
+}
+#: The statuses a TDX module identity level may have (others are refused, as dcap-qvl does).
+_MODULE_STATUS = {"UpToDate", "OutOfDate", "Revoked"}
 
 
 @dataclass(frozen=True)
@@ -121,14 +133,24 @@ class TcbStatus:
     advisory_ids: tuple[str, ...]
 
     def merge(self, other: TcbStatus) -> TcbStatus:
-        worse = (
-            other.status
-            if STATUS_SEVERITY[other.status] > STATUS_SEVERITY[self.status]
-            else self.status
-        )
+        """Fold a QE or TDX module status into this platform status, as Intel's QVL
+        converges them (and dcap-qvl 0.7.0 with it): Revoked wins; OutOfDate turns
+        UpToDate/SWHardeningNeeded into OutOfDate and the configuration statuses into
+        OutOfDateConfigurationNeeded; UpToDate changes nothing. Advisory IDs are joined in
+        order without repeats."""
+        status = self.status
+        if other.status == "Revoked":
+            status = "Revoked"
+        elif other.status == "OutOfDate":
+            status = {
+                "UpToDate": "OutOfDate",
+                "SWHardeningNeeded": "OutOfDate",
+                "ConfigurationNeeded": "OutOfDateConfigurationNeeded",
+                "ConfigurationAndSWHardeningNeeded": "OutOfDateConfigurationNeeded",
+            }.get(status, status)
         ids = list(self.advisory_ids)
         ids += [i for i in other.advisory_ids if i not in ids]
-        return TcbStatus(worse, tuple(ids))
+        return TcbStatus(status, tuple(ids))
 
 
 @dataclass(frozen=True)
@@ -738,7 +760,10 @@ def _qe_identity(report: EnclaveReport, qe: QeIdentity) -> tuple[TcbStatus | Non
     level = _first_level(report.isv_svn, qe.tcb_levels)
     if level is None:
         return None, f"QE ISVSVN {report.isv_svn} is below every QE identity TCB level"
-    return TcbStatus(level.status, level.advisory_ids), None
+    status = _QE_STATUS.get(level.status)
+    if status is None:
+        return None, f"the QE identity's TCB status {level.status} is not one a QE can have"
+    return TcbStatus(status, level.advisory_ids), None
 
 
 def _first_level(svn: int, levels: tuple[ModuleTcbLevel, ...]) -> ModuleTcbLevel | None:
@@ -750,6 +775,9 @@ def _platform_level(
 ) -> tuple[TcbStatus | None, str | None]:
     # Intel's canonical order: SGX components, then PCESVN, then TDX components, highest
     # first (stable, as dcap-qvl sorts before matching).
+    # With a TDX module version (TEE_TCB_SVN[1] > 0) its first two bytes (module ISVSVN and
+    # version) are judged by the module identity, not by the TDX components (Intel QVL).
+    start = 2 if tee_tcb_svn[1] > 0 else 0
     levels = sorted(
         tcb.tcb_levels,
         key=lambda lv: (lv.sgx_components, lv.pce_svn, lv.tdx_components),
@@ -764,7 +792,7 @@ def _platform_level(
             continue
         if len(lv.tdx_components) != len(tee_tcb_svn):
             return None, f"a TCB level has {len(lv.tdx_components)} TDX components, not 16"
-        if any(a < b for a, b in zip(tee_tcb_svn, lv.tdx_components, strict=True)):
+        if any(a < b for a, b in zip(tee_tcb_svn[start:], lv.tdx_components[start:], strict=True)):
             continue
         return TcbStatus(lv.status, lv.advisory_ids), None
     return None, "no TCB level of the TCB info is met by this platform"
@@ -777,7 +805,7 @@ def _module_identity(tcb: TcbInfo, body: TdReport) -> tuple[TcbStatus | None, st
     isv_svn, version = body.tee_tcb_svn[0], body.tee_tcb_svn[1]
     signer, attrs, mask = base.mr_signer, base.attributes, base.attributes_mask
     levels = None
-    if version > 0 and tcb.module_identities:
+    if version > 0:
         wanted = f"TDX_{version:02X}"
         ident = next((m for m in tcb.module_identities if m.id.upper() == wanted), None)
         if ident is None:
@@ -798,6 +826,11 @@ def _module_identity(tcb: TcbInfo, body: TdReport) -> tuple[TcbStatus | None, st
     level = _first_level(isv_svn, levels)
     if level is None:
         return None, f"TDX module ISVSVN {isv_svn} is below every module TCB level"
+    if level.status not in _MODULE_STATUS:
+        return (
+            None,
+            f"the TDX module identity's TCB status {level.status} is not one a module can have",
+        )
     return TcbStatus(level.status, level.advisory_ids), None
 
 
