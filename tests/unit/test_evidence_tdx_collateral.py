@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from refkit.errors import ParseError
 from refkit.evidence import tdx
 from refkit.evidence.tdx.collateral import parse_collateral
-from refkit.evidence.tdx.verify import TcbStatus
+from refkit.evidence.tdx.verification import TcbStatus
 from tests.shared import FUZZ_EXAMPLES, assert_not_a_bug
 from tests.tdx_evidence_support import (
     PHALA_COLLATERAL,
@@ -217,7 +217,7 @@ def test_status_merge_follows_intels_convergence() -> None:
 def test_level_matching_takes_the_first_level_met_in_canonical_order() -> None:
     from refkit.evidence.tdx.collateral import parse_tcb_info
     from refkit.evidence.tdx.pck import PckExtension
-    from refkit.evidence.tdx.verify import _platform_level
+    from refkit.evidence.tdx.verification import _platform_level
 
     base = json.loads(json.loads(read(PHALA_COLLATERAL))["tcb_info"])
     levels = base["tcbLevels"]

@@ -15,7 +15,8 @@ each reported as a :class:`~refkit.verification.Result`, none short-circuiting:
    current and list no certificate of any chain; the QE report matches the QE identity;
    the platform's TCB level is the first one (in Intel's canonical order) that the PCK
    certificate's CPUSVN/PCESVN and the quote's TEE_TCB_SVN meet; the TDX module identity
-   is checked as dcap-qvl does; the statuses merge to the worst, advisories in order.
+   is checked as dcap-qvl does; the module and QE statuses converge into the platform's
+   as Intel's QVL does (:meth:`TcbStatus.merge`), advisories in order.
 
 Design: parsing and every time-independent cryptographic result are cached by
 :class:`TdxVerifier`, keyed by the bytes they came from (PCK chain, collateral, root):
@@ -24,9 +25,10 @@ quote and little else. Validity windows depend on ``at`` and are evaluated per c
 global state: the module-level :func:`verify` uses a fresh verifier each call.
 
 Differences from dcap-qvl, on purpose: TD_ATTRIBUTES.DEBUG, reserved TD attribute bits,
-SEPT_VE_DISABLE and MRSERVICETD are policy checks made by :func:`~.policy.compare` (a
-debug guest is authentic evidence of an untrustworthy guest); OutOfDate and
-OutOfDateConfigurationNeeded fail here, where dcap-qvl returns them as a status.
+SEPT_VE_DISABLE and MRSERVICETD are policy checks made by
+:func:`~refkit.evidence.tdx.policy.compare` (a debug guest is authentic evidence of an
+untrustworthy guest); OutOfDate and OutOfDateConfigurationNeeded fail here, where
+dcap-qvl returns them as a status.
 """
 
 from __future__ import annotations
