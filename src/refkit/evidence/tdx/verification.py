@@ -44,6 +44,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from refkit.errors import InputError, Location, ParseError
+from refkit.evidence.errors import MaterialMissing
 from refkit.evidence.tdx import certs as C
 from refkit.evidence.tdx.collateral import (
     Collateral,
@@ -198,6 +199,15 @@ def _resolve(chain: tuple[x509.Certificate, ...], anchor: Anchor) -> _Path:
     root_problem: str | None = None
     certs = list(chain)
     if anchor.cert is None:
+        if len(certs) < 3 and certs[-1].subject != certs[-1].issuer:
+            # leaf and intermediate only (a full PCK chain has three certificates; a
+            # third that is not self-issued is a wrong root, reported as not pinned)
+            raise MaterialMissing(
+                f"the chain ends at {C.common_name(certs[-1])}, issued by "
+                f"{certs[-1].issuer.rfc4514_string()}: the root certificate is not included",
+                hint="give the Intel SGX Root CA certificate explicitly (it is checked "
+                "against the pinned fingerprint only when it is in the chain)",
+            )
         fp = C.fingerprint(certs[-1])
         if fp != anchor.fingerprint:
             root_problem = (
