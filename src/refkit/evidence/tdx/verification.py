@@ -370,9 +370,7 @@ class TdxVerifier:
         return self._collateral.get((bytes(data), anchor.fingerprint), make)
 
     def _crl_signed(self, crl: C.Crl, issuer: x509.Certificate) -> bool:
-        return self._crl_sig.get(
-            (id(crl.crl), C.fingerprint(issuer)), lambda: crl.signed_by(issuer)
-        )
+        return self._crl_sig.get((crl.sha256, C.fingerprint(issuer)), lambda: crl.signed_by(issuer))
 
     # -- verification
 
