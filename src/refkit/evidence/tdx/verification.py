@@ -83,10 +83,12 @@ class Anchor:
 
     fingerprint: str
     cert: x509.Certificate | None  # None: pinned by fingerprint, taken from the chain
+    #: What results name as their anchor (built once: results are made per quote).
+    result_anchor: PinnedRoot
 
-    @property
-    def result_anchor(self) -> PinnedRoot:
-        return PinnedRoot(C.INTEL_ROOT_NAME, self.fingerprint)
+    @classmethod
+    def of(cls, fingerprint: str, cert: x509.Certificate | None) -> Anchor:
+        return cls(fingerprint, cert, PinnedRoot(C.INTEL_ROOT_NAME, fingerprint))
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,7 @@ class _Cache:
 
 
 #: The default trust root (immutable).
-PINNED_ROOT = Anchor(C.INTEL_SGX_ROOT_SHA256, None)
+PINNED_ROOT = Anchor.of(C.INTEL_SGX_ROOT_SHA256, None)
 
 
 def _resolve(chain: tuple[x509.Certificate, ...], anchor: Anchor) -> _Path:
@@ -326,7 +328,7 @@ class TdxVerifier:
 
         def make() -> Anchor:
             cert = C.load_certificate(intel_root, source="Intel root certificate")
-            return Anchor(C.fingerprint(cert), cert)
+            return Anchor.of(C.fingerprint(cert), cert)
 
         return self._anchors.get(bytes(intel_root), make)
 
