@@ -314,3 +314,17 @@ def test_fuzz_verify_with_mutated_collateral(edits: list[tuple[int, int]]) -> No
         )
         if changed:
             assert any(r.fails for r in ours.results)
+
+
+def test_verification_never_reaches_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    def refuse(*_args: object, **_kw: object) -> None:
+        raise AssertionError("verification tried to open a connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    ev = tdx.parse(read(PHALA_QUOTE), source="phala")  # a fresh verifier: nothing cached
+    ours = tdx.TdxVerifier().evaluate(ev, collateral=read(PHALA_COLLATERAL), at=PHALA_TIME)
+    assert ours.tcb is not None
+    assert ours.tcb.status == "UpToDate"
