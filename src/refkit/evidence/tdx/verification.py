@@ -318,7 +318,9 @@ class TdxVerifier:
             required = code != "tdx.collateral.absent"
             return Result.of(code, message, check=check, anchor=anchor, required=required)
 
-        return self._results.get((code, check, anchor.fingerprint if anchor else None), make)
+        return self._results.get(
+            (code, message, check, anchor.fingerprint if anchor else None), make
+        )
 
     # -- anchors, chains and collateral (cached)
 
