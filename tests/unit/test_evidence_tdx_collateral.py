@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from refkit.errors import ParseError
 from refkit.evidence import tdx
 from refkit.evidence.tdx.collateral import parse_collateral
-from refkit.evidence.tdx.verify import TcbStatus
+from refkit.evidence.tdx.verification import TcbStatus
 from tests.shared import FUZZ_EXAMPLES, assert_not_a_bug
 from tests.tdx_evidence_support import (
     PHALA_COLLATERAL,
@@ -194,19 +194,30 @@ def test_cache_is_keyed_by_bytes_not_identity() -> None:
     assert "tdx.collateral.outside-window" in {r.code for r in late.results if r.fails}
 
 
-def test_status_merge_takes_the_worse_and_keeps_advisory_order() -> None:
-    # dcap-qvl's tcb_info.rs tests state these merges; recomputed here by hand
-    a = TcbStatus("UpToDate", ())
-    b = TcbStatus("OutOfDate", ("INTEL-SA-00001",))
-    assert a.merge(b) == TcbStatus("OutOfDate", ("INTEL-SA-00001",))
+def test_status_merge_follows_intels_convergence() -> None:
+    # Intel QVL's convergence of a platform status with an OutOfDate QE/module status,
+    # written out by hand (the synthetic-PKI tests hold dcap-qvl to the same table)
+    out = TcbStatus("OutOfDate", ("INTEL-SA-00001",))
+    for platform, merged in (
+        ("UpToDate", "OutOfDate"),
+        ("SWHardeningNeeded", "OutOfDate"),
+        ("ConfigurationNeeded", "OutOfDateConfigurationNeeded"),
+        ("ConfigurationAndSWHardeningNeeded", "OutOfDateConfigurationNeeded"),
+        ("OutOfDateConfigurationNeeded", "OutOfDateConfigurationNeeded"),
+    ):
+        assert TcbStatus(platform, ()).merge(out).status == merged
+    assert TcbStatus("SWHardeningNeeded", ()).merge(TcbStatus("UpToDate", ())).status == (
+        "SWHardeningNeeded"
+    )
+    assert TcbStatus("UpToDate", ()).merge(TcbStatus("Revoked", ())).status == "Revoked"
     c = TcbStatus("SWHardeningNeeded", ("INTEL-SA-00002", "INTEL-SA-00001"))
-    assert b.merge(c) == TcbStatus("OutOfDate", ("INTEL-SA-00001", "INTEL-SA-00002"))
+    assert out.merge(c).advisory_ids == ("INTEL-SA-00001", "INTEL-SA-00002")
 
 
 def test_level_matching_takes_the_first_level_met_in_canonical_order() -> None:
     from refkit.evidence.tdx.collateral import parse_tcb_info
     from refkit.evidence.tdx.pck import PckExtension
-    from refkit.evidence.tdx.verify import _platform_level
+    from refkit.evidence.tdx.verification import _platform_level
 
     base = json.loads(json.loads(read(PHALA_COLLATERAL))["tcb_info"])
     levels = base["tcbLevels"]
@@ -303,3 +314,17 @@ def test_fuzz_verify_with_mutated_collateral(edits: list[tuple[int, int]]) -> No
         )
         if changed:
             assert any(r.fails for r in ours.results)
+
+
+def test_verification_never_reaches_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    def refuse(*_args: object, **_kw: object) -> None:
+        raise AssertionError("verification tried to open a connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    ev = tdx.parse(read(PHALA_QUOTE), source="phala")  # a fresh verifier: nothing cached
+    ours = tdx.TdxVerifier().evaluate(ev, collateral=read(PHALA_COLLATERAL), at=PHALA_TIME)
+    assert ours.tcb is not None
+    assert ours.tcb.status == "UpToDate"

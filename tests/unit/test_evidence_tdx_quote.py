@@ -183,3 +183,17 @@ def test_fuzz_mutated_real_quotes(
             data[offset] = value
     _parse_or_typed(bytes(data[: max(cut, 48)]))
     _parse_or_typed(bytes(data))
+
+
+@pytest.mark.parametrize("parts", QUOTES, ids=lambda p: p[-1])
+def test_show_and_measured_are_json(parts: tuple[str, ...]) -> None:
+    import json
+
+    ev = tdx.parse(read(parts), source=parts[-1])
+    shown = json.loads(json.dumps(tdx.show(ev)))
+    assert shown["body"]["mrTd"] == ev.quote.body.mr_td.hex()
+    assert [c["subject"] for c in shown["pck"]["certificates"]][-1] == "Intel SGX Root CA"
+    assert len(bytes.fromhex(shown["pck"]["sgxExtension"]["fmspc"])) == 6
+    measured = tdx.measured(ev)
+    assert measured["RTMR3"] == shown["body"]["rtmrs"]["3"]
+    assert ("mrServiceTd" in shown["body"]) == (ev.quote.body_type == 3)

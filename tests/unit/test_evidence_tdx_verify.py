@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from refkit.errors import InputError, ParseError
 from refkit.evidence import tdx
+from refkit.evidence.errors import MaterialMissing
 from refkit.evidence.tdx.certs import INTEL_SGX_ROOT_SHA256
 from refkit.evidence.tdx.pck import parse_sgx_extension
 from refkit.verification import Outcome, PinnedRoot, Result
@@ -123,6 +124,18 @@ def _fix_sizes(data: bytes, old_len: int, new_len: int) -> bytes:
     return bytes(out[: len(q.raw) + delta])
 
 
+def test_chain_without_its_root_is_missing_material() -> None:
+    pem = tdx.parse(read(PHALA_QUOTE), source="phala").quote.pck_chain_pem
+    chain = pem[: pem.rfind(b"-----BEGIN CERTIFICATE-----")]
+    data = _fix_sizes(read(PHALA_QUOTE).replace(pem, chain), len(pem), len(chain))
+    ev = tdx.parse(data, source="no-root")
+    with pytest.raises(MaterialMissing, match="root certificate is not included"):
+        tdx.verify(ev, collateral=None, at=AUTH_TIME)
+    # given explicitly, the root completes the chain
+    root = vector("intel", "sgx-root-ca.pem").read_bytes()
+    assert _fails(tdx.verify(ev, intel_root=root, collateral=None, at=AUTH_TIME)) == set()
+
+
 def test_wrong_pck_chain_fails_the_qe_signature() -> None:
     # another platform's genuine chain: the chain is fine, the QE report was not its key's
     ours = tdx.parse(read(PHALA_QUOTE), source="phala").quote
@@ -173,7 +186,7 @@ def test_sampled_flips_after_the_signed_region_fail() -> None:
         try:
             ev = tdx.parse(bytes(bad), source="flip")
             results = verifier.verify(ev, collateral=None, at=AUTH_TIME)
-        except ParseError:
+        except (ParseError, MaterialMissing):  # typed refusals (a PEM line broken)
             continue
         if not _fails(results):
             # only PEM framing changed (a line break, text between certificates): every
@@ -287,7 +300,7 @@ def test_fuzz_verify_on_mutated_quotes(edits: list[tuple[int, int]]) -> None:
     try:
         ev = tdx.parse(bytes(data), source="fuzz")
         results = tdx.verify(ev, collateral=None, at=AUTH_TIME)
-    except ParseError as exc:
+    except (ParseError, MaterialMissing) as exc:
         assert_not_a_bug(exc)
         return
     changed = bytes(data) != read(PHALA_QUOTE)

@@ -175,6 +175,8 @@ class Crl:
     this_update: datetime
     next_update: datetime | None
     revoked: frozenset[int]
+    #: SHA-256 of the CRL's DER: what caches key on (never ``id()``, which is reused).
+    sha256: str
 
     def signed_by(self, issuer: x509.Certificate) -> bool:
         key = issuer.public_key()
@@ -211,6 +213,7 @@ def load_crl(der: bytes, *, source: str, field: str) -> Crl:
         this_update=crl.last_update_utc,
         next_update=crl.next_update_utc,
         revoked=revoked,
+        sha256=hashlib.sha256(crl.public_bytes(Encoding.DER)).hexdigest(),
     )
 
 

@@ -1,5 +1,5 @@
 """Fetch TDX collateral from Intel's Provisioning Certification Service (PCS) v4 into the
-collateral JSON that :func:`~refkit.evidence.tdx.verify` reads (dcap-qvl's shape).
+collateral JSON that :func:`~refkit.evidence.tdx.verification` reads (dcap-qvl's shape).
 
 The only network code for Intel. It takes the quote (for the PCK certificate's FMSPC and
 its issuing CA) and an :data:`Opener`, a function that GETs one URL, so tests pass an
@@ -34,7 +34,7 @@ from refkit.atomic import write_file
 from refkit.errors import EnvironmentProblem, InputError
 from refkit.evidence.tdx.certs import common_name, load_pem_chain
 from refkit.evidence.tdx.model import TdxEvidence
-from refkit.evidence.tdx.verify import pck_extension
+from refkit.evidence.tdx.verification import pck_extension
 
 INTEL_PCS = "https://api.trustedservices.intel.com"
 INTEL_ROOT_CRL = "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der"

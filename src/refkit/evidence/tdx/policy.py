@@ -275,7 +275,7 @@ def compare(
     """Every policy check of the quote against the manifest (see the module docstring).
 
     ``tcb_evaluation_data_number`` is the evaluated collateral's
-    (:attr:`~refkit.evidence.tdx.verify.TdxVerification.tcb_evaluation_data_number`).
+    (:attr:`~refkit.evidence.tdx.verification.TdxVerification.tcb_evaluation_data_number`).
     """
     return (
         *_reference(evidence, manifest),

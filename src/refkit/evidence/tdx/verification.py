@@ -15,7 +15,8 @@ each reported as a :class:`~refkit.verification.Result`, none short-circuiting:
    current and list no certificate of any chain; the QE report matches the QE identity;
    the platform's TCB level is the first one (in Intel's canonical order) that the PCK
    certificate's CPUSVN/PCESVN and the quote's TEE_TCB_SVN meet; the TDX module identity
-   is checked as dcap-qvl does; the statuses merge to the worst, advisories in order.
+   is checked as dcap-qvl does; the module and QE statuses converge into the platform's
+   as Intel's QVL does (:meth:`TcbStatus.merge`), advisories in order.
 
 Design: parsing and every time-independent cryptographic result are cached by
 :class:`TdxVerifier`, keyed by the bytes they came from (PCK chain, collateral, root):
@@ -24,9 +25,10 @@ quote and little else. Validity windows depend on ``at`` and are evaluated per c
 global state: the module-level :func:`verify` uses a fresh verifier each call.
 
 Differences from dcap-qvl, on purpose: TD_ATTRIBUTES.DEBUG, reserved TD attribute bits,
-SEPT_VE_DISABLE and MRSERVICETD are policy checks made by :func:`~.policy.compare` (a
-debug guest is authentic evidence of an untrustworthy guest); OutOfDate and
-OutOfDateConfigurationNeeded fail here, where dcap-qvl returns them as a status.
+SEPT_VE_DISABLE and MRSERVICETD are policy checks made by
+:func:`~refkit.evidence.tdx.policy.compare` (a debug guest is authentic evidence of an
+untrustworthy guest); OutOfDate and OutOfDateConfigurationNeeded fail here, where
+dcap-qvl returns them as a status.
 """
 
 from __future__ import annotations
@@ -42,9 +44,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from refkit.errors import InputError, Location, ParseError
+from refkit.evidence.errors import MaterialMissing
 from refkit.evidence.tdx import certs as C
 from refkit.evidence.tdx.collateral import (
-    STATUS_SEVERITY,
     Collateral,
     ModuleTcbLevel,
     QeIdentity,
@@ -60,6 +62,19 @@ T = TypeVar("T")
 
 _ACCEPTABLE = {"SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded"}
 _ZERO32 = bytes(32)
+#: How dcap-qvl 0.7.0 reads a QE identity level's status (observed with its
+#: verify_with_root_ca, tests/unit/test_evidence_tdx_synthetic.py): Intel defines only
+#: UpToDate, OutOfDate and Revoked for a QE; the configuration statuses count as UpToDate,
+#: the SW-hardening ones are refused.
+_QE_STATUS = {
+    "UpToDate": "UpToDate",
+    "ConfigurationNeeded": "UpToDate",
+    "OutOfDateConfigurationNeeded": "UpToDate",
+    "OutOfDate": "OutOfDate",
+    "Revoked": "Revoked",
+}
+#: The statuses a TDX module identity level may have (others are refused, as dcap-qvl does).
+_MODULE_STATUS = {"UpToDate", "OutOfDate", "Revoked"}
 
 
 @dataclass(frozen=True)
@@ -68,10 +83,12 @@ class Anchor:
 
     fingerprint: str
     cert: x509.Certificate | None  # None: pinned by fingerprint, taken from the chain
+    #: What results name as their anchor (built once: results are made per quote).
+    result_anchor: PinnedRoot
 
-    @property
-    def result_anchor(self) -> PinnedRoot:
-        return PinnedRoot(C.INTEL_ROOT_NAME, self.fingerprint)
+    @classmethod
+    def of(cls, fingerprint: str, cert: x509.Certificate | None) -> Anchor:
+        return cls(fingerprint, cert, PinnedRoot(C.INTEL_ROOT_NAME, fingerprint))
 
 
 @dataclass(frozen=True)
@@ -121,14 +138,24 @@ class TcbStatus:
     advisory_ids: tuple[str, ...]
 
     def merge(self, other: TcbStatus) -> TcbStatus:
-        worse = (
-            other.status
-            if STATUS_SEVERITY[other.status] > STATUS_SEVERITY[self.status]
-            else self.status
-        )
+        """Fold a QE or TDX module status into this platform status, as Intel's QVL
+        converges them (and dcap-qvl 0.7.0 with it): Revoked wins; OutOfDate turns
+        UpToDate/SWHardeningNeeded into OutOfDate and the configuration statuses into
+        OutOfDateConfigurationNeeded; UpToDate changes nothing. Advisory IDs are joined in
+        order without repeats."""
+        status = self.status
+        if other.status == "Revoked":
+            status = "Revoked"
+        elif other.status == "OutOfDate":
+            status = {
+                "UpToDate": "OutOfDate",
+                "SWHardeningNeeded": "OutOfDate",
+                "ConfigurationNeeded": "OutOfDateConfigurationNeeded",
+                "ConfigurationAndSWHardeningNeeded": "OutOfDateConfigurationNeeded",
+            }.get(status, status)
         ids = list(self.advisory_ids)
         ids += [i for i in other.advisory_ids if i not in ids]
-        return TcbStatus(worse, tuple(ids))
+        return TcbStatus(status, tuple(ids))
 
 
 @dataclass(frozen=True)
@@ -166,7 +193,7 @@ class _Cache:
 
 
 #: The default trust root (immutable).
-PINNED_ROOT = Anchor(C.INTEL_SGX_ROOT_SHA256, None)
+PINNED_ROOT = Anchor.of(C.INTEL_SGX_ROOT_SHA256, None)
 
 
 def _resolve(chain: tuple[x509.Certificate, ...], anchor: Anchor) -> _Path:
@@ -174,6 +201,15 @@ def _resolve(chain: tuple[x509.Certificate, ...], anchor: Anchor) -> _Path:
     root_problem: str | None = None
     certs = list(chain)
     if anchor.cert is None:
+        if len(certs) < 3 and certs[-1].subject != certs[-1].issuer:
+            # leaf and intermediate only (a full PCK chain has three certificates; a
+            # third that is not self-issued is a wrong root, reported as not pinned)
+            raise MaterialMissing(
+                f"the chain ends at {C.common_name(certs[-1])}, issued by "
+                f"{certs[-1].issuer.rfc4514_string()}: the root certificate is not included",
+                hint="give the Intel SGX Root CA certificate explicitly (it is checked "
+                "against the pinned fingerprint only when it is in the chain)",
+            )
         fp = C.fingerprint(certs[-1])
         if fp != anchor.fingerprint:
             root_problem = (
@@ -282,7 +318,9 @@ class TdxVerifier:
             required = code != "tdx.collateral.absent"
             return Result.of(code, message, check=check, anchor=anchor, required=required)
 
-        return self._results.get((code, check, anchor.fingerprint if anchor else None), make)
+        return self._results.get(
+            (code, message, check, anchor.fingerprint if anchor else None), make
+        )
 
     # -- anchors, chains and collateral (cached)
 
@@ -292,7 +330,7 @@ class TdxVerifier:
 
         def make() -> Anchor:
             cert = C.load_certificate(intel_root, source="Intel root certificate")
-            return Anchor(C.fingerprint(cert), cert)
+            return Anchor.of(C.fingerprint(cert), cert)
 
         return self._anchors.get(bytes(intel_root), make)
 
@@ -336,9 +374,7 @@ class TdxVerifier:
         return self._collateral.get((bytes(data), anchor.fingerprint), make)
 
     def _crl_signed(self, crl: C.Crl, issuer: x509.Certificate) -> bool:
-        return self._crl_sig.get(
-            (id(crl.crl), C.fingerprint(issuer)), lambda: crl.signed_by(issuer)
-        )
+        return self._crl_sig.get((crl.sha256, C.fingerprint(issuer)), lambda: crl.signed_by(issuer))
 
     # -- verification
 
@@ -738,7 +774,10 @@ def _qe_identity(report: EnclaveReport, qe: QeIdentity) -> tuple[TcbStatus | Non
     level = _first_level(report.isv_svn, qe.tcb_levels)
     if level is None:
         return None, f"QE ISVSVN {report.isv_svn} is below every QE identity TCB level"
-    return TcbStatus(level.status, level.advisory_ids), None
+    status = _QE_STATUS.get(level.status)
+    if status is None:
+        return None, f"the QE identity's TCB status {level.status} is not one a QE can have"
+    return TcbStatus(status, level.advisory_ids), None
 
 
 def _first_level(svn: int, levels: tuple[ModuleTcbLevel, ...]) -> ModuleTcbLevel | None:
@@ -750,6 +789,9 @@ def _platform_level(
 ) -> tuple[TcbStatus | None, str | None]:
     # Intel's canonical order: SGX components, then PCESVN, then TDX components, highest
     # first (stable, as dcap-qvl sorts before matching).
+    # With a TDX module version (TEE_TCB_SVN[1] > 0) its first two bytes (module ISVSVN and
+    # version) are judged by the module identity, not by the TDX components (Intel QVL).
+    start = 2 if tee_tcb_svn[1] > 0 else 0
     levels = sorted(
         tcb.tcb_levels,
         key=lambda lv: (lv.sgx_components, lv.pce_svn, lv.tdx_components),
@@ -764,7 +806,7 @@ def _platform_level(
             continue
         if len(lv.tdx_components) != len(tee_tcb_svn):
             return None, f"a TCB level has {len(lv.tdx_components)} TDX components, not 16"
-        if any(a < b for a, b in zip(tee_tcb_svn, lv.tdx_components, strict=True)):
+        if any(a < b for a, b in zip(tee_tcb_svn[start:], lv.tdx_components[start:], strict=True)):
             continue
         return TcbStatus(lv.status, lv.advisory_ids), None
     return None, "no TCB level of the TCB info is met by this platform"
@@ -777,7 +819,7 @@ def _module_identity(tcb: TcbInfo, body: TdReport) -> tuple[TcbStatus | None, st
     isv_svn, version = body.tee_tcb_svn[0], body.tee_tcb_svn[1]
     signer, attrs, mask = base.mr_signer, base.attributes, base.attributes_mask
     levels = None
-    if version > 0 and tcb.module_identities:
+    if version > 0:
         wanted = f"TDX_{version:02X}"
         ident = next((m for m in tcb.module_identities if m.id.upper() == wanted), None)
         if ident is None:
@@ -798,6 +840,11 @@ def _module_identity(tcb: TcbInfo, body: TdReport) -> tuple[TcbStatus | None, st
     level = _first_level(isv_svn, levels)
     if level is None:
         return None, f"TDX module ISVSVN {isv_svn} is below every module TCB level"
+    if level.status not in _MODULE_STATUS:
+        return (
+            None,
+            f"the TDX module identity's TCB status {level.status} is not one a module can have",
+        )
     return TcbStatus(level.status, level.advisory_ids), None
 
 
