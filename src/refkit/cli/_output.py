@@ -70,3 +70,15 @@ def stdout_console() -> Console:
     # Wide enough for digests when stdout is a pipe or a file (rich would assume 80).
     width = None if sys.stdout.isatty() else 160
     return _StdoutConsole(file=sys.stdout, highlight=False, soft_wrap=False, width=width)
+
+
+def deliver(text: str, output: str | None, *, force: bool) -> None:
+    """Print ``text`` (which ends with a newline), or write it to ``output`` atomically
+    (mode 0644, never a partial file) and say so on stderr."""
+    if output is None or output == "-":
+        emit_text(text.removesuffix("\n"))
+        return
+    from refkit.atomic import write_file
+
+    write_file(output, text.encode(), mode=0o644, force=force)
+    note(f"wrote {output}")

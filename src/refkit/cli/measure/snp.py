@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from refkit.cli._options import json_option
-from refkit.cli._output import emit_text, note, state, stdout_console
+from refkit.cli._output import deliver, note, state, stdout_console
 from refkit.errors import InputError
 from refkit.measure.cpu import CPU_TYPES, SnpProduct, resolve_signature
 
@@ -311,7 +311,7 @@ def snp(
     if as_json:
         from refkit.measure.snp.document import dumps
 
-        _deliver(dumps(result.to_json()).decode(), output, force=force)
+        deliver(dumps(result.to_json()).decode(), output, force=force)
         return
     if explain:
         _render_explain(result)
@@ -320,18 +320,7 @@ def snp(
         text = encode(result.measurements[0].digest)
     else:
         text = "\n".join(f"{m.vcpus} {encode(m.digest)}" for m in result.measurements)
-    _deliver(text + "\n", output, force=force)
-
-
-def _deliver(text: str, output: str | None, *, force: bool) -> None:
-    """Print ``text``, or write it to ``output`` atomically (never a partial file)."""
-    if output is None or output == "-":
-        emit_text(text.removesuffix("\n"))
-        return
-    from refkit.manifests.files import write_output
-
-    write_output(output, text.encode(), force=force)
-    note(f"wrote {output}")
+    deliver(text + "\n", output, force=force)
 
 
 def _encoder(output_format: str) -> Any:

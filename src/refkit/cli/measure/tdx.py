@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import click
 
-from refkit.cli._options import json_option
-from refkit.cli._output import emit_text, note, warn
+from refkit.cli._options import json_option, output_force_option, output_option
+from refkit.cli._output import deliver, note, warn
 from refkit.errors import InputError
 
 PAGE_ORDERS = ("per-page", "add-all-first")
@@ -56,6 +56,8 @@ _File = click.Path(dir_okay=False)
 @click.option("--memory", "memory_mib", type=click.IntRange(1), help="Memory size in MiB.")
 @click.option("--vmm", default="qemu", show_default=True, help="VMM type recorded with values.")
 @click.option("--vmm-version", help="VMM version recorded with values (e.g. 9.2.0).")
+@output_option
+@output_force_option
 @json_option
 def tdx(
     firmware: str,
@@ -70,6 +72,8 @@ def tdx(
     memory_mib: int | None,
     vmm: str,
     vmm_version: str | None,
+    output: str | None,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Compute Intel TDX MRTD and RTMR0-2.
@@ -89,6 +93,10 @@ def tdx(
     from refkit.measure.tdx import LoadOptions, PageOrder, Shape, TdxRequest, measure
     from refkit.measure.tdx.document import dumps, result_json
 
+    if output not in (None, "-"):
+        from refkit.atomic import check_target
+
+        check_target(output, force=force)  # before the work, not after it
     if initrd is not None and kernel is None:
         raise InputError("--initrd needs --kernel")
     if append is not None and kernel is None:
@@ -108,7 +116,7 @@ def tdx(
     for text in result.notes:
         warn(text)
     if as_json:
-        emit_text(dumps(result_json(result)).decode().removesuffix("\n"))
+        deliver(dumps(result_json(result)).decode(), output, force=force)
         return
     if kernel is not None:
         note(f"load options variant: {load_options}; page order: {page_order}")
@@ -129,4 +137,4 @@ def tdx(
     if result.rtmr1 is not None:
         lines.append(f"RTMR1 {result.rtmr1}")
         lines.append(f"RTMR2 {result.rtmr2}")
-    emit_text("\n".join(lines))
+    deliver("\n".join(lines) + "\n", output, force=force)

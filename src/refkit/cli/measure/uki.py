@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import click
 
-from refkit.cli._options import json_option
-from refkit.cli._output import emit_text
+from refkit.cli._options import json_option, output_force_option, output_option
+from refkit.cli._output import deliver
 from refkit.errors import InputError
 
 _File = click.Path(dir_okay=False)
@@ -55,12 +55,16 @@ def _part_options(func: click.decorators.FC) -> click.decorators.FC:
     help="PCR bank (repeatable). Default: sha256 and sha384.",
 )
 @click.option("--phases", is_flag=True, help="Print PCR 11 after each boot phase (text).")
+@output_option
+@output_force_option
 @json_option
 def uki(
     uki_file: str | None,
     stub_rules: str | None,
     banks: tuple[str, ...],
     phases: bool,
+    output: str | None,
+    force: bool,
     as_json: bool,
     **parts: str | None,
 ) -> None:
@@ -79,6 +83,10 @@ def uki(
     from refkit.measure.uki import DEFAULT_BANKS, StubRules, predict, read_uki, uki_from_parts
     from refkit.measure.uki_document import dumps, result_json
 
+    if output not in (None, "-"):
+        from refkit.atomic import check_target
+
+        check_target(output, force=force)  # before the work, not after it
     given = {f".{k}": v for k, v in parts.items() if v is not None}
     if uki_file is not None and given:
         raise InputError("give a UKI file or its parts (--linux ...), not both")
@@ -96,7 +104,7 @@ def uki(
     rules = None if stub_rules is None else StubRules(stub_rules)
     prediction = predict(image, rules, banks or DEFAULT_BANKS)
     if as_json:
-        emit_text(dumps(result_json(image, prediction, uki_file)).decode().removesuffix("\n"))
+        deliver(dumps(result_json(image, prediction, uki_file)).decode(), output, force=force)
         return
     lines = [
         f"# systemd-stub rules {prediction.rules.value}"
@@ -112,4 +120,4 @@ def uki(
             lines.append(f"4:{bank}={prediction.pcr4[bank]}")
         if prediction.pcr9 is not None:
             lines.append(f"9:{bank}={prediction.pcr9[bank]}")
-    emit_text("\n".join(lines))
+    deliver("\n".join(lines) + "\n", output, force=force)
