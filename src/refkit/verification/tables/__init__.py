@@ -6,6 +6,6 @@ regenerate docs/codes.md (``python -m refkit.verification > docs/codes.md``).
 
 from __future__ import annotations
 
-from refkit.verification.tables import inputs, manifest
+from refkit.verification.tables import evidence_gpu, inputs, manifest
 
-ALL = (manifest.TABLE, inputs.TABLE)
+ALL = (manifest.TABLE, inputs.TABLE, evidence_gpu.TABLE)
