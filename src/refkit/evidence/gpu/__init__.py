@@ -38,6 +38,8 @@ from refkit.evidence.gpu.reference import (
 )
 from refkit.evidence.gpu.rim import Rim, parse_rim, verify_rim
 from refkit.evidence.gpu.store import RimStore
+from refkit.manifests.model.gpu import BINDING_REPORT_DATA, KIND, GpuReference
+from refkit.manifests.model.kind import Kind
 from refkit.manifests.model.predicate import ReferenceManifest
 from refkit.verification import Result, Verdict
 
@@ -187,7 +189,10 @@ class GpuVerifier:
         results: list[Result] = []
         for evidence in evidences:
             results.extend(self.verify_one(evidence, nonce=nonce, manifest=manifest))
-        results.append(check_binding(evidences, cpu_report_data))
+        required = manifest is not None and any(
+            e.binding == BINDING_REPORT_DATA for e in manifest.of(_gpu_kind())
+        )
+        results.append(check_binding(evidences, cpu_report_data, required=required))
         facts = {
             "verificationTime": self.at.isoformat().replace("+00:00", "Z"),
             "devices": [e.measured() for e in evidences],
@@ -196,7 +201,5 @@ class GpuVerifier:
         return Verdict(subject, tuple(results), facts)
 
 
-def _gpu_kind() -> Any:
-    from refkit.manifests.model.gpu import KIND
-
+def _gpu_kind() -> Kind[GpuReference]:
     return KIND

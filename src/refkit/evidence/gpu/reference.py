@@ -228,17 +228,21 @@ def expected_report_data(evidences: Sequence[GpuEvidence]) -> bytes:
     return hashlib.sha512(b"".join(sorted(e.digest for e in evidences))).digest()
 
 
-def check_binding(evidences: Sequence[GpuEvidence], report_data: bytes | None) -> Result:
-    """Whether the CPU evidence's REPORT_DATA commits to ``evidences``."""
+def check_binding(
+    evidences: Sequence[GpuEvidence], report_data: bytes | None, *, required: bool = False
+) -> Result:
+    """Whether the CPU evidence's REPORT_DATA commits to ``evidences``; ``required``
+    (the manifest declares a binding) makes a missing CPU evidence fail the verdict."""
     expected = expected_report_data(evidences)
     if report_data is None:
         return Result.of(
             "gpu.binding.not-checked",
-            "no CPU evidence: the GPUs are verified alone, not bound to a CVM",
+            "no CPU evidence: the GPUs are verified alone, not bound to a CVM"
+            + (" (the manifest requires the binding)" if required else ""),
             check="CPU-GPU binding",
             subject="GPU evidence",
             expected=expected.hex(),
-            required=False,
+            required=required,
         )
     ok = report_data == expected
     return Result.of(
