@@ -52,13 +52,15 @@ def test_fetch_fills_a_store_that_verifies(tmp_path: Path) -> None:
     assert gpu.GpuVerifier(at=gs.AT, rims=store.rims).verify_all([ev], nonce=gs.NONCE_545).ok
     # A second run reuses the folder and asks nothing.
     again = fetch.fetch_rims(ev.rim_ids, tmp_path, opener=opener)
-    assert [f.fetched for f in again] == [False, False] and len(opener.urls) == 2
+    assert [f.fetched for f in again] == [False, False]
+    assert len(opener.urls) == 2
 
 
 def test_unreachable_service_is_an_environment_problem(tmp_path: Path) -> None:
     with pytest.raises(EnvironmentProblem, match="cannot fetch RIM") as info:
         fetch.fetch_rims([DRIVER_ID], tmp_path, opener=FakeOpener({}))
-    assert info.value.hint and "never needs the network" in info.value.hint
+    assert info.value.hint
+    assert "never needs the network" in info.value.hint
     assert not list(tmp_path.iterdir())
 
 

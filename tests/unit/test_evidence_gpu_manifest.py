@@ -58,7 +58,12 @@ def test_allowed_versions_and_rim_ids_pass() -> None:
 
 def test_other_versions_fail_and_name_both_sides() -> None:
     m = _manifest(
-        {"model": "H100", "ccMode": "on", "driverVersions": ["550.90.07"], "rimIds": ["NV_GPU_DRIVER_GH100_550.90.07"]}
+        {
+            "model": "H100",
+            "ccMode": "on",
+            "driverVersions": ["550.90.07"],
+            "rimIds": ["NV_GPU_DRIVER_GH100_550.90.07"],
+        }
     )
     results = {r.code: r for r in gpu.compare(_h100(), m)}
     assert results["gpu.manifest.driver.mismatch"].expected == "550.90.07"
@@ -72,7 +77,10 @@ def test_model_and_absent_entries() -> None:
     ]
     assert _codes(_h100(), _manifest()) == ["gpu.manifest.absent"]
     (sw,) = gpu.parse(gs.read(gs.LS10[0]), source="s", chain=gs.read(gs.LS10[1]))
-    assert _codes(sw, _manifest({"model": "NVSwitch", "ccMode": "ppcie"}))[0] == "gpu.manifest.model.match"
+    assert (
+        _codes(sw, _manifest({"model": "NVSwitch", "ccMode": "ppcie"}))[0]
+        == "gpu.manifest.model.match"
+    )
 
 
 def test_best_entry_is_reported() -> None:
@@ -88,7 +96,9 @@ def test_pinned_measurements_and_rim_digests() -> None:
     block7 = ev.blocks()[7].hex()
     good = _manifest({"model": "GH100", "ccMode": "on", "measurements": {"7": [block7, "00" * 48]}})
     assert "gpu.manifest.measurements.match" in _codes(ev, good)
-    bad = _manifest({"model": "GH100", "ccMode": "on", "measurements": {"7": ["00" * 48], "65": ["11" * 48]}})
+    bad = _manifest(
+        {"model": "GH100", "ccMode": "on", "measurements": {"7": ["00" * 48], "65": ["11" * 48]}}
+    )
     results = [r for r in gpu.compare(ev, bad) if r.code == "gpu.manifest.measurements.mismatch"]
     assert [r.actual for r in results] == [block7, "(block absent)"]
 
@@ -110,7 +120,8 @@ def test_binding_field_round_trips_and_is_enforced() -> None:
     entry = {"model": "H100", "ccMode": "on", "binding": "report-data-sha512"}
     m = _manifest(entry)
     (ref,) = m.reference_values.of(gpu_kind())
-    assert ref.binding == "report-data-sha512" and ref.to_json()["binding"] == "report-data-sha512"
+    assert ref.binding == "report-data-sha512"
+    assert ref.to_json()["binding"] == "report-data-sha512"
     with pytest.raises(ParseError):
         _manifest({**entry, "binding": "rtmr3"})
     ev = _h100()

@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
 from refkit.errors import ParseError
 from refkit.evidence import gpu
@@ -53,7 +53,10 @@ def test_the_verification_time_decides() -> None:
     # PROVENANCE.md: the 2026 re-signed switch RIM fails at the common time (signer not
     # yet valid) and passes at 2026-06-01, when the nvtrust RIMs have expired.
     assert _codes(gs.SWITCH_RIM_2026) == ["gpu.rim.signature.valid", "gpu.rim.chain.expired"]
-    assert _codes(gs.SWITCH_RIM_2026, gs.AT_2026) == ["gpu.rim.signature.valid", "gpu.rim.chain.valid"]
+    assert _codes(gs.SWITCH_RIM_2026, gs.AT_2026) == [
+        "gpu.rim.signature.valid",
+        "gpu.rim.chain.valid",
+    ]
     assert _codes(gs.DRIVER_RIM, gs.AT_2026) == ["gpu.rim.signature.valid", "gpu.rim.chain.expired"]
 
 
@@ -66,7 +69,10 @@ def test_negative_rims_fail_for_the_stated_reason() -> None:
 def test_a_leaf_given_as_root_is_refused() -> None:
     wrong = certs.load_certificates(gs.read(gs.WRONG_ROOT), source="root")[0]
     # PROVENANCE.md: that RIM's own leaf (CA=false): must be refused as a trust anchor.
-    assert _codes(gs.BAD_CHAIN_RIM, root=wrong) == ["gpu.rim.signature.valid", "gpu.rim.chain.not-ca"]
+    assert _codes(gs.BAD_CHAIN_RIM, root=wrong) == [
+        "gpu.rim.signature.valid",
+        "gpu.rim.chain.not-ca",
+    ]
     real = certs.load_certificates(gs.read("roots/verifier_RIM_root.pem"), source="root")[0]
     assert certs.fingerprint(real) == certs.RIM_ROOT_SHA256
     assert _codes(gs.DRIVER_RIM, root=real) == ["gpu.rim.signature.valid", "gpu.rim.chain.valid"]
@@ -82,13 +88,15 @@ def _compare(report: tuple[str, str], rims: list[str]) -> tuple[list[str], tuple
 
 def test_complete_positives_compare_with_zero_mismatches() -> None:
     got, _ = _compare(gs.H100_545, [gs.DRIVER_RIM, gs.VBIOS_RIM])
-    assert "gpu.measurements.match" in got and "gpu.measurements.mismatch" not in got
+    assert "gpu.measurements.match" in got
+    assert "gpu.measurements.mismatch" not in got
     got, _ = _compare(gs.LS10, [gs.SWITCH_RIM_2024])
-    assert "gpu.measurements.match" in got and "gpu.measurements.mismatch" not in got
+    assert "gpu.measurements.match" in got
+    assert "gpu.measurements.mismatch" not in got
 
 
 def test_prod_vbios_rim_mismatches_at_the_stated_indexes() -> None:
-    got, results = _compare(gs.H100_545, [gs.DRIVER_RIM, gs.VBIOS_PROD_RIM])
+    _got, results = _compare(gs.H100_545, [gs.DRIVER_RIM, gs.VBIOS_PROD_RIM])
     bad = [r for r in results if r.code == "gpu.measurements.mismatch"]  # type: ignore[attr-defined]
     # PROVENANCE.md: mismatches at RIM indexes 1, 2, 3, 9.
     assert [r.message.split()[2] for r in bad] == ["1", "2", "3", "9"]  # type: ignore[attr-defined]
@@ -98,7 +106,8 @@ def test_prod_vbios_rim_mismatches_at_the_stated_indexes() -> None:
 def test_altered_rim_is_not_used_for_comparison() -> None:
     got, _ = _compare(gs.LS10, [gs.MISMATCH_RIM])
     # It is a GPU VBIOS RIM relabelled, so it is not even a switch BIOS RIM.
-    assert "gpu.rim.absent" in got and "gpu.measurements.match" not in got
+    assert "gpu.rim.absent" in got
+    assert "gpu.measurements.match" not in got
     # Compared as if it were trusted, it would mismatch at 11 indexes (PROVENANCE.md).
     (ev,) = gpu.parse(gs.read(gs.LS10[0]), source="r")
     _, mism = rim.compare_blocks(rim.merge([_rim(gs.MISMATCH_RIM)]), ev.blocks())
@@ -113,7 +122,7 @@ def test_rim_for_another_version_and_missing_rims() -> None:
 
 
 def test_index_active_in_two_rims_is_a_conflict() -> None:
-    (ev,) = gpu.parse(gs.read(gs.H100_545[0]), source="r", chain=gs.read(gs.H100_545[1]))
+    (_ev,) = gpu.parse(gs.read(gs.H100_545[0]), source="r", chain=gs.read(gs.H100_545[1]))
     driver = _rim(gs.DRIVER_RIM)
     vbios = _rim(gs.VBIOS_RIM)
     merged = rim.merge([driver, vbios, vbios])
@@ -128,7 +137,8 @@ def test_nvdec_rule_skips_index_35() -> None:
     assert 35 in merged.entries
     n_all, _ = rim.compare_blocks(merged, ev.blocks())
     n_skip, mism = rim.compare_blocks(merged, ev.blocks(), skip=frozenset({35}))
-    assert n_skip == n_all - 1 and not mism
+    assert n_skip == n_all - 1
+    assert not mism
 
 
 # ---------------------------------------------------------------------------------------
@@ -155,7 +165,9 @@ def test_hostile_or_malformed_xml_is_refused(doc: bytes) -> None:
 
 def test_entity_inserted_into_a_real_rim_is_refused() -> None:
     data = gs.read(gs.DRIVER_RIM)
-    evil = b'<!DOCTYPE SoftwareIdentity [<!ENTITY v "545.00">]>' + data.replace(b'"545.00"', b'"&v;"', 1)
+    evil = b'<!DOCTYPE SoftwareIdentity [<!ENTITY v "545.00">]>' + data.replace(
+        b'"545.00"', b'"&v;"', 1
+    )
     with pytest.raises(ParseError, match="DOCTYPE"):
         rim.parse_rim(evil, source="evil")
 

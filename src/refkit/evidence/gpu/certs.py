@@ -61,14 +61,19 @@ def load_certificates(data: bytes, *, source: str) -> tuple[x509.Certificate, ..
             location=Location(source),
         ) from None
     if len(certs) > MAX_CERTS:
-        raise ParseError(f"{len(certs)} certificates, more than {MAX_CERTS}", location=Location(source))
+        raise ParseError(
+            f"{len(certs)} certificates, more than {MAX_CERTS}", location=Location(source)
+        )
     return certs
 
 
 def verify_p384(public_key: object, signature: bytes, message: bytes) -> bool:
     """Whether ``signature`` (r || s, 48 bytes each, big-endian) is an ECDSA P-384/SHA-384
     signature of ``message`` by ``public_key``."""
-    if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != "secp384r1":
+    if (
+        not isinstance(public_key, ec.EllipticCurvePublicKey)
+        or public_key.curve.name != "secp384r1"
+    ):
         return False
     if len(signature) != 96:
         return False

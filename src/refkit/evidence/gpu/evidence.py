@@ -64,7 +64,10 @@ class GpuEvidence:
     def kind(self) -> str:
         """``switch`` when the report carries NVSwitch fields (PDI), else ``gpu``."""
         m = self.measurements
-        if m.field(spdm.OPAQUE_SWITCH_PDI) is not None and m.field(spdm.OPAQUE_DRIVER_VERSION) is None:
+        if (
+            m.field(spdm.OPAQUE_SWITCH_PDI) is not None
+            and m.field(spdm.OPAQUE_DRIVER_VERSION) is None
+        ):
             return KIND_SWITCH
         return KIND_GPU
 
@@ -110,10 +113,15 @@ class GpuEvidence:
         m = self.measurements
         if self.driver_version and self.chip:
             out.append(f"NV_GPU_DRIVER_{self.chip}_{self.driver_version}")
-        parts = [spdm.text(m.field(t)) for t in (spdm.OPAQUE_PROJECT, spdm.OPAQUE_PROJECT_SKU, spdm.OPAQUE_CHIP_SKU)]
+        parts = [
+            spdm.text(m.field(t))
+            for t in (spdm.OPAQUE_PROJECT, spdm.OPAQUE_PROJECT_SKU, spdm.OPAQUE_CHIP_SKU)
+        ]
         if self.vbios_version and all(parts):
             prefix = "NV_SWITCH_BIOS" if self.kind == KIND_SWITCH else "NV_GPU_VBIOS"
-            out.append(f"{prefix}_{'_'.join(p or '' for p in parts)}_{self.vbios_version.replace('.', '')}")
+            out.append(
+                f"{prefix}_{'_'.join(p or '' for p in parts)}_{self.vbios_version.replace('.', '')}"
+            )
         return tuple(out)
 
     @property
@@ -181,7 +189,9 @@ def looks_like(data: bytes) -> bool:
     if head[:1] in (b"[", b"{"):
         return b'"evidence' in head
     if head[:4].lower() == b"11e0":
-        return _from_hex_text(head[:64]) is not None or bool(re.fullmatch(rb"[0-9a-fA-F]+", head[:64]))
+        return _from_hex_text(head[:64]) is not None or bool(
+            re.fullmatch(rb"[0-9a-fA-F]+", head[:64])
+        )
     return data[:2] == bytes([spdm.SPDM_VERSION_1_1, spdm.GET_MEASUREMENTS])
 
 
@@ -205,7 +215,9 @@ def parse_evidence(
     """Every device evidence in ``data`` (hex text, raw, or a JSON evidence list);
     ``chain`` is the PEM chain for a lone report (a JSON list carries its own)."""
     if len(data) > MAX_EVIDENCE_BYTES:
-        raise ParseError(f"{len(data)} bytes, more than {MAX_EVIDENCE_BYTES}", location=Location(source))
+        raise ParseError(
+            f"{len(data)} bytes, more than {MAX_EVIDENCE_BYTES}", location=Location(source)
+        )
     head = data.lstrip()[:1]
     if head in (b"[", b"{"):
         return _parse_json(data, source=source, chain=chain)
@@ -223,14 +235,20 @@ def _parse_json(data: bytes, *, source: str, chain: bytes | None) -> tuple[GpuEv
     path = "$"
     if isinstance(value, dict):
         if not isinstance(value.get("evidence_list"), list):
-            raise ParseError("expected an evidence_list", location=Location(source, field="$.evidence_list"))
+            raise ParseError(
+                "expected an evidence_list", location=Location(source, field="$.evidence_list")
+            )
         arch = value.get("arch") if isinstance(value.get("arch"), str) else None
         value = value["evidence_list"]
         path = "$.evidence_list"
     if not isinstance(value, list) or not value:
-        raise ParseError("expected a non-empty list of evidences", location=Location(source, field=path))
+        raise ParseError(
+            "expected a non-empty list of evidences", location=Location(source, field=path)
+        )
     if len(value) > MAX_DEVICES:
-        raise ParseError(f"more than {MAX_DEVICES} evidences", location=Location(source, field=path))
+        raise ParseError(
+            f"more than {MAX_DEVICES} evidences", location=Location(source, field=path)
+        )
     out = []
     for i, item in enumerate(value):
         where = f"{path}[{i}]"
@@ -239,11 +257,23 @@ def _parse_json(data: bytes, *, source: str, chain: bytes | None) -> tuple[GpuEv
         report = _b64(item.get("evidence"), source=source, field=f"{where}.evidence")
         report = _report_bytes(report)
         pem = item.get("certificate")
-        chain_bytes = _b64(pem, source=source, field=f"{where}.certificate") if pem is not None else chain
-        certs = _certs.load_certificates(chain_bytes, source=f"{source} {where}.certificate") if chain_bytes else ()
+        chain_bytes = (
+            _b64(pem, source=source, field=f"{where}.certificate") if pem is not None else chain
+        )
+        certs = (
+            _certs.load_certificates(chain_bytes, source=f"{source} {where}.certificate")
+            if chain_bytes
+            else ()
+        )
         item_arch = item.get("arch") if isinstance(item.get("arch"), str) else arch
         out.append(
-            GpuEvidence(f"{source}[{i}]", report, spdm.parse(report, source=f"{source} {where}.evidence"), certs, item_arch)
+            GpuEvidence(
+                f"{source}[{i}]",
+                report,
+                spdm.parse(report, source=f"{source} {where}.evidence"),
+                certs,
+                item_arch,
+            )
         )
     return tuple(out)
 
@@ -282,7 +312,9 @@ def verify_device(
             facts.detail,
             check="device certificate chain",
             subject=who,
-            anchor=DEVICE_ROOT if device_root is None else PinnedRoot("given device root", facts.anchor or ""),
+            anchor=DEVICE_ROOT
+            if device_root is None
+            else PinnedRoot("given device root", facts.anchor or ""),
         )
     )
     m = evidence.measurements
@@ -315,7 +347,9 @@ def verify_device(
         results.append(
             Result.of(
                 code,
-                "the request nonce is the verifier's" if code == "gpu.nonce.match" else "another nonce",
+                "the request nonce is the verifier's"
+                if code == "gpu.nonce.match"
+                else "another nonce",
                 check="nonce",
                 subject=who,
                 expected=nonce.hex(),
@@ -341,7 +375,10 @@ def _fwid_result(evidence: GpuEvidence, leaf: x509.Certificate | None, who: str)
         found = _certs.leaf_fwid(leaf) if leaf is not None else None
     except _certs.DerError as exc:
         return Result.of(
-            "gpu.device.chain.bad-extension", f"leaf FWID extension: {exc}", check="FWID binding", subject=who
+            "gpu.device.chain.bad-extension",
+            f"leaf FWID extension: {exc}",
+            check="FWID binding",
+            subject=who,
         )
     if found is None:
         return Result.of(

@@ -85,9 +85,13 @@ def rim_from_answer(answer: bytes, *, rim_id: str, source: str) -> bytes:
     except (ValueError, UnicodeDecodeError) as exc:
         raise ParseError(f"not JSON: {exc}", location=Location(source)) from None
     if not isinstance(value, dict) or not isinstance(value.get("rim"), str):
-        raise ParseError("expected an object with a base64 rim", location=Location(source, field="$.rim"))
+        raise ParseError(
+            "expected an object with a base64 rim", location=Location(source, field="$.rim")
+        )
     if "id" in value and value["id"] != rim_id:
-        raise ParseError(f"answers for {str(value['id'])[:80]!r}", location=Location(source, field="$.id"))
+        raise ParseError(
+            f"answers for {str(value['id'])[:80]!r}", location=Location(source, field="$.id")
+        )
     try:
         data = base64.b64decode(value["rim"], validate=True)
     except (binascii.Error, ValueError):

@@ -119,8 +119,12 @@ def _entry_results(
             )
             if pinned is None:
                 continue
-            actual = {alg: hashlib.new(alg, used.data).hexdigest() for alg in pinned.digests if alg in hashlib.algorithms_available}
-            ok = bool(actual) and all(pinned.digests[a] == v for a, v in actual.items())
+            got = {
+                alg: hashlib.new(alg, used.data).hexdigest()
+                for alg in pinned.digests
+                if alg in hashlib.algorithms_available
+            }
+            ok = bool(got) and all(pinned.digests[a] == v for a, v in got.items())
             out.append(
                 Result.of(
                     "gpu.manifest.rim-digest.match" if ok else "gpu.manifest.rim-digest.mismatch",
@@ -128,7 +132,7 @@ def _entry_results(
                     check=CHECK,
                     subject=who,
                     expected=str(pinned),
-                    actual=", ".join(f"{a}:{v}" for a, v in sorted(actual.items())),
+                    actual=", ".join(f"{a}:{v}" for a, v in sorted(got.items())),
                 )
             )
     if entry.measurements:

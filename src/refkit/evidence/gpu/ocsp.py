@@ -16,6 +16,7 @@ verifier cannot always have one), said plainly in the message and in the JSON co
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -44,7 +45,9 @@ def load_responses(blobs: Sequence[tuple[str, bytes]]) -> tuple[ocsp.OCSPRespons
     return tuple(out)
 
 
-def _verify_sig(key: object, signature: bytes, data: bytes, algo: hashes.HashAlgorithm | None) -> bool:
+def _verify_sig(
+    key: object, signature: bytes, data: bytes, algo: hashes.HashAlgorithm | None
+) -> bool:
     try:
         if isinstance(key, ec.EllipticCurvePublicKey) and algo is not None:
             key.verify(signature, data, ec.ECDSA(algo))
@@ -74,7 +77,9 @@ def _signed_by_issuer(resp: ocsp.OCSPResponse, issuer: x509.Certificate) -> bool
     return False
 
 
-def _matches(single: ocsp.OCSPSingleResponse, cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+def _matches(
+    single: ocsp.OCSPSingleResponse, cert: x509.Certificate, issuer: x509.Certificate
+) -> bool:
     if single.serial_number != cert.serial_number:
         return False
     builder = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, single.hash_algorithm)
@@ -112,7 +117,7 @@ def check_path(
             ),
         )
     results: list[Result] = []
-    for cert, issuer in zip(path[:-1], path[1:], strict=True):
+    for cert, issuer in itertools.pairwise(path):
         who = f"{subject}: {_name(cert)}"
         found = None
         for resp in responses:
@@ -175,9 +180,7 @@ def check_path(
                 )
             )
         elif single.certificate_status is ocsp.OCSPCertStatus.GOOD:
-            results.append(
-                Result.of("gpu.revocation.good", "OCSP: good", check=CHECK, subject=who)
-            )
+            results.append(Result.of("gpu.revocation.good", "OCSP: good", check=CHECK, subject=who))
         else:
             results.append(
                 Result.of(

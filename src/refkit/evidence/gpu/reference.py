@@ -134,7 +134,11 @@ def compare_rims(
         check = best[0]
         results.extend(rim_results(check, root_given=rim_root is not None))
         if check.ok:
-            results.extend(_ocsp.check_path(check.chain.path, ocsp_responses, at=at, subject=f"{kind} RIM {version}"))
+            results.extend(
+                _ocsp.check_path(
+                    check.chain.path, ocsp_responses, at=at, subject=f"{kind} RIM {version}"
+                )
+            )
         results.append(
             Result.of(
                 "gpu.rim.version.match",
@@ -182,7 +186,11 @@ def _measurements(
                 subject=who,
             )
         )
-    skip = frozenset({NVDEC_RIM_INDEX}) if evidence.nvdec_status == spdm.NVDEC_DISABLED else frozenset()
+    skip = (
+        frozenset({NVDEC_RIM_INDEX})
+        if evidence.nvdec_status == spdm.NVDEC_DISABLED
+        else frozenset()
+    )
     compared, mismatches = _rim.compare_blocks(merged, blocks, skip=skip)
     for m in mismatches:
         out.append(

@@ -37,7 +37,7 @@ from types import MappingProxyType
 from typing import Any
 
 from cryptography import x509
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
 from refkit.errors import Location, ParseError
 from refkit.evidence.gpu import certs as _certs
@@ -193,7 +193,12 @@ def read_content(root: Any, *, source: str) -> tuple[str, str, str, str, tuple[R
             raise _fail(source, f"index {index} repeated", f"{where}/@index")
         seen.add(index)
         active = _bool(res.get("active"), source=source, field=f"{where}/@active")
-        n = _int(res.get("alternatives"), source=source, field=f"{where}/@alternatives", hi=MAX_ALTERNATIVES)
+        n = _int(
+            res.get("alternatives"),
+            source=source,
+            field=f"{where}/@alternatives",
+            hi=MAX_ALTERNATIVES,
+        )
         size = _int(res.get("size"), source=source, field=f"{where}/@size", hi=64)
         alts: list[bytes] = []
         for k in range(n):
@@ -227,7 +232,9 @@ def _key_info_certs(root: Any, *, source: str) -> tuple[x509.Certificate, ...]:
             der = base64.b64decode("".join((node.text or "").split()), validate=True)
             out.append(x509.load_der_x509_certificate(der))
         except (binascii.Error, ValueError):
-            raise _fail(source, "a KeyInfo X509Certificate does not decode", f"X509Certificate[{i}]") from None
+            raise _fail(
+                source, "a KeyInfo X509Certificate does not decode", f"X509Certificate[{i}]"
+            ) from None
     return tuple(out)
 
 
@@ -241,7 +248,16 @@ def parse_rim(data: bytes, *, source: str) -> Rim:
     """Parse a RIM document (hardened); the signature is not checked here."""
     root = parse_xml(data, source=source)
     tag_id, product, edition, version, entries = read_content(root, source=source)
-    return Rim(source, data, tag_id, product, edition, version, entries, _key_info_certs(root, source=source))
+    return Rim(
+        source,
+        data,
+        tag_id,
+        product,
+        edition,
+        version,
+        entries,
+        _key_info_certs(root, source=source),
+    )
 
 
 @dataclass(frozen=True)
@@ -263,8 +279,8 @@ class RimCheck:
 
 def _signature(rim: Rim) -> tuple[str, str, Rim | None]:
     # Imported here: signxml is only needed when a RIM is verified.
-    from signxml import SignatureConfiguration, XMLVerifier
     from signxml.exceptions import InvalidDigest, InvalidInput, SignXMLException
+    from signxml.verifier import SignatureConfiguration, XMLVerifier
 
     if not rim.certificates:
         return "no-signer", "KeyInfo holds no X509Certificate", None
@@ -279,7 +295,11 @@ def _signature(rim: Rim) -> tuple[str, str, Rim | None]:
     except InvalidDigest as exc:
         return "digest-mismatch", f"the signed content was changed: {exc}", None
     except (InvalidInput, SignXMLException) as exc:
-        return "invalid", f"XML signature does not verify: {str(exc)[:200] or type(exc).__name__}", None
+        return (
+            "invalid",
+            f"XML signature does not verify: {str(exc)[:200] or type(exc).__name__}",
+            None,
+        )
     signed_root = result.signed_xml
     if signed_root is None:
         return "invalid", "the signature covers nothing", None

@@ -46,7 +46,8 @@ TABLE: tuple[CodeInfo, ...] = (
     CodeInfo(
         "gpu.device.chain.not-ca",
         _F,
-        "a device certificate that issues another is not a CA, or the anchor is not a self-signed CA",
+        "a device certificate that issues another is not a CA, or the anchor is not a "
+        "self-signed CA",
     ),
     CodeInfo(
         "gpu.device.chain.expired",
@@ -68,9 +69,7 @@ TABLE: tuple[CodeInfo, ...] = (
         "no OCSP response was given for the certificate: revocation not checked",
     ),
     # --- RIMs
-    CodeInfo(
-        "gpu.rim.signature.valid", _P, "the RIM's XML signature verifies with its signer key"
-    ),
+    CodeInfo("gpu.rim.signature.valid", _P, "the RIM's XML signature verifies with its signer key"),
     CodeInfo("gpu.rim.signature.invalid", _F, "the RIM's XML signature does not verify"),
     CodeInfo(
         "gpu.rim.digest.mismatch",
@@ -98,7 +97,9 @@ TABLE: tuple[CodeInfo, ...] = (
     ),
     CodeInfo("gpu.rim.version.match", _P, "the RIM is for the version the report carries"),
     CodeInfo("gpu.rim.version.mismatch", _F, "the RIM is for another version than the report's"),
-    CodeInfo("gpu.rim.absent", _F, "no RIM for the report's driver, VBIOS or BIOS version was given"),
+    CodeInfo(
+        "gpu.rim.absent", _F, "no RIM for the report's driver, VBIOS or BIOS version was given"
+    ),
     CodeInfo("gpu.rim.index.conflict", _F, "a measurement index is active in two RIMs"),
     # --- measurements against RIMs
     CodeInfo(
@@ -119,16 +120,20 @@ TABLE: tuple[CodeInfo, ...] = (
     # --- against the signed reference manifest
     CodeInfo("gpu.manifest.absent", _F, "the manifest lists no GPU reference values"),
     CodeInfo("gpu.manifest.model.match", _P, "the device is the GPU model the manifest allows"),
-    CodeInfo("gpu.manifest.model.mismatch", _F, "the device is not a GPU model the manifest allows"),
+    CodeInfo(
+        "gpu.manifest.model.mismatch", _F, "the device is not a GPU model the manifest allows"
+    ),
     CodeInfo("gpu.manifest.driver.match", _P, "the driver version is one the manifest allows"),
-    CodeInfo("gpu.manifest.driver.mismatch", _F, "the driver version is not one the manifest allows"),
+    CodeInfo(
+        "gpu.manifest.driver.mismatch", _F, "the driver version is not one the manifest allows"
+    ),
     CodeInfo("gpu.manifest.vbios.match", _P, "the VBIOS version is one the manifest allows"),
     CodeInfo("gpu.manifest.vbios.mismatch", _F, "the VBIOS version is not one the manifest allows"),
     CodeInfo("gpu.manifest.rim-id.match", _P, "the report's RIM ids are ones the manifest allows"),
-    CodeInfo("gpu.manifest.rim-id.mismatch", _F, "a RIM id of the report is not one the manifest allows"),
     CodeInfo(
-        "gpu.manifest.rim-digest.match", _P, "the RIM used has the digest the manifest pins"
+        "gpu.manifest.rim-id.mismatch", _F, "a RIM id of the report is not one the manifest allows"
     ),
+    CodeInfo("gpu.manifest.rim-digest.match", _P, "the RIM used has the digest the manifest pins"),
     CodeInfo(
         "gpu.manifest.rim-digest.mismatch", _F, "the RIM used is not the document the manifest pins"
     ),
