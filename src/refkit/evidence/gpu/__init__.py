@@ -57,6 +57,7 @@ __all__ = [
     "parse",
     "parse_rim",
     "rim_results",
+    "rim_verdict",
     "show",
     "verify",
     "verify_rim",
@@ -79,6 +80,19 @@ def verify(
     """Authenticity of one device evidence at ``at`` (see :mod:`.evidence`)."""
     return verify_device(
         evidence, at=at, nonce=nonce, ocsp_responses=ocsp_responses, device_root=device_root
+    )
+
+
+def rim_verdict(check: _rim.RimCheck, *, at: datetime, root_given: bool = False) -> Verdict:
+    """The verdict of one RIM checked on its own (``refkit evidence verify-rim``)."""
+    rim = check.rim
+    return Verdict(
+        f"{rim.kind} RIM {rim.version} ({rim.source})",
+        rim_results(check, root_given=root_given),
+        {
+            "verificationTime": at.isoformat().replace("+00:00", "Z"),
+            "rim": {k: v for k, v in rim.show().items() if k != "entries"},
+        },
     )
 
 

@@ -51,7 +51,7 @@ RimChecker = Callable[[_rim.Rim], _rim.RimCheck]
 def rim_results(check: _rim.RimCheck, *, root_given: bool = False) -> tuple[Result, ...]:
     """The signature and chain results of one RIM check."""
     rim = check.rim
-    who = f"{rim.kind} RIM {rim.version} ({rim.source})"
+    who = f"{rim.kind} RIM {rim.version}"
     sig_code = {
         "valid": "gpu.rim.signature.valid",
         "digest-mismatch": "gpu.rim.digest.mismatch",
