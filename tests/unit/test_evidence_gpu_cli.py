@@ -34,7 +34,8 @@ def test_json_and_failures() -> None:
     assert isinstance(exc, ChecksFailed)
     assert exc.codes == ("gpu.rim.chain.expired",)
     doc = json.loads(out)
-    assert doc["ok"] is False and doc["facts"]["rim"]["version"] == "96.10.55.00.01"
+    assert doc["ok"] is False
+    assert doc["facts"]["rim"]["version"] == "96.10.55.00.01"
     out, exc = _run(
         str(gs.nv(gs.BAD_CHAIN_RIM)),
         "--at",
@@ -49,5 +50,5 @@ def test_json_and_failures() -> None:
 def test_bad_inputs_are_input_errors(tmp_path: object) -> None:
     out, exc = _run(str(gs.nv(gs.DRIVER_RIM)), "--at", "yesterday")
     assert isinstance(exc, InputError)
-    out, exc = _run(str(gs.nv(gs.H100_545[0])))
+    _out, exc = _run(str(gs.nv(gs.H100_545[0])))
     assert isinstance(exc, ParseError)
