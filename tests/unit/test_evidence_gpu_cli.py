@@ -47,8 +47,8 @@ def test_json_and_failures() -> None:
     assert "gpu.rim.chain.not-ca" in exc.codes
 
 
-def test_bad_inputs_are_input_errors(tmp_path: object) -> None:
-    out, exc = _run(str(gs.nv(gs.DRIVER_RIM)), "--at", "yesterday")
+def test_bad_inputs_are_input_errors() -> None:
+    _out, exc = _run(str(gs.nv(gs.DRIVER_RIM)), "--at", "yesterday")
     assert isinstance(exc, InputError)
     _out, exc = _run(str(gs.nv(gs.H100_545[0])))
     assert isinstance(exc, ParseError)

@@ -33,7 +33,7 @@ def test_h100_545_fields_match_provenance() -> None:
     # 4cff7f53…51af2e, driver 545.00, VBIOS 96.00.5E.00.01, no FWID.
     assert len(m.blocks) == 64
     assert all(len(b.value) == 48 for b in m.blocks)
-    assert [b.index for b in m.blocks] == list(range(1, 65))
+    assert [b.number for b in m.blocks] == list(range(1, 65))
     assert m.nonce == gs.NONCE_545
     assert ev.driver_version == "545.00"
     assert ev.vbios_version == "96.00.5E.00.01"

@@ -125,13 +125,12 @@ class GpuVerifier:
         self.device_root = device_root
         self.rim_root = rim_root
         self._lock = threading.Lock()
-        self._chains: dict[tuple[bytes, ...], _certs.ChainFacts] = {}
+        self._chains: dict[tuple[x509.Certificate, ...], _certs.ChainFacts] = {}
         self._rim_checks: dict[str, _rim.RimCheck] = {}
 
     def chain(self, evidence: GpuEvidence) -> _certs.ChainFacts:
-        from cryptography.hazmat.primitives.serialization import Encoding
-
-        key = tuple(c.public_bytes(Encoding.DER) for c in evidence.certificates)
+        # Certificates hash and compare by their DER bytes.
+        key = evidence.certificates
         with self._lock:
             hit = self._chains.get(key)
         if hit is None:

@@ -23,9 +23,11 @@ import binascii
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 
 from cryptography import x509
@@ -130,8 +132,13 @@ class GpuEvidence:
         the CPU↔GPU binding commits to."""
         return hashlib.sha256(self.raw).digest()
 
-    def blocks(self) -> dict[int, bytes]:
-        return {b.index: b.value for b in self.measurements.blocks}
+    def blocks(self) -> Mapping[int, bytes]:
+        """Block index → value (read-only; computed once)."""
+        return self._blocks
+
+    @cached_property
+    def _blocks(self) -> Mapping[int, bytes]:
+        return MappingProxyType({b.number: b.value for b in self.measurements.blocks})
 
     def show(self) -> dict[str, Any]:
         m = self.measurements
@@ -149,7 +156,7 @@ class GpuEvidence:
             "fwid": self.fwid.hex() if self.fwid else None,
             "nvdec0Status": None if self.nvdec_status is None else f"{self.nvdec_status:#04x}",
             "sha256": self.digest.hex(),
-            "blocks": {str(b.index): b.value.hex() for b in m.blocks},
+            "blocks": {str(b.number): b.value.hex() for b in m.blocks},
             "opaque": [
                 {
                     "type": f.type,

@@ -20,7 +20,7 @@ the verifier's nonce, so a CPU report bound to them is as fresh as they are.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -158,8 +158,10 @@ def compare_rims(
 
 
 def _best(
-    candidates: Sequence[_rim.Rim], check_one: RimChecker, blocks: dict[int, bytes]
+    candidates: Sequence[_rim.Rim], check_one: RimChecker, blocks: Mapping[int, bytes]
 ) -> tuple[_rim.RimCheck, int]:
+    if len(candidates) == 1:
+        return check_one(candidates[0]), 0
     scored = []
     for order, cand in enumerate(candidates):
         check = check_one(cand)
@@ -173,7 +175,7 @@ def _best(
 
 
 def _measurements(
-    evidence: GpuEvidence, chosen: Sequence[_rim.Rim], blocks: dict[int, bytes], who: str
+    evidence: GpuEvidence, chosen: Sequence[_rim.Rim], blocks: Mapping[int, bytes], who: str
 ) -> list[Result]:
     out: list[Result] = []
     merged = _rim.merge(chosen)

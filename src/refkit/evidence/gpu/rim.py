@@ -33,6 +33,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -84,13 +85,13 @@ class Rim:
     entries: tuple[RimEntry, ...]
     certificates: tuple[x509.Certificate, ...]
 
-    @property
+    @cached_property
     def kind(self) -> str:
         if self.edition.upper() == "SWITCH":
             return KIND_SWITCH_BIOS
         return KIND_VBIOS if _VBIOS.fullmatch(self.version) else KIND_DRIVER
 
-    @property
+    @cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 
@@ -98,7 +99,7 @@ class Rim:
     def sha384(self) -> str:
         return hashlib.sha384(self.data).hexdigest()
 
-    @property
+    @cached_property
     def active(self) -> Mapping[int, RimEntry]:
         return MappingProxyType({e.index: e for e in self.entries if e.active})
 
