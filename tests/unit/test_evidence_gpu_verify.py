@@ -16,6 +16,7 @@ from cryptography.x509 import ocsp
 
 from refkit.errors import ParseError
 from refkit.evidence import gpu
+from refkit.evidence.errors import MaterialMissing
 from refkit.evidence.gpu import certs
 from refkit.evidence.gpu import ocsp as gpu_ocsp
 from refkit.verification import Outcome, Result
@@ -263,3 +264,9 @@ def test_verdict_for_the_machine() -> None:
     assert [r.code for r in verdict.failures] == ["gpu.measurements.not-compared"]
     assert verdict.facts["devices"][0]["driver"] == "550.90.07"
     assert verdict.to_json()["ok"] is False
+
+
+def test_a_report_without_its_chain_is_material_missing() -> None:
+    (ev,) = gpu.parse(gs.read(gs.H100_545[0]), source="lonely")
+    with pytest.raises(MaterialMissing, match="chain of lonely"):
+        gpu.verify(ev, at=gs.AT, nonce=ev.nonce)

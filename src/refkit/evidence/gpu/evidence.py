@@ -33,6 +33,7 @@ from typing import Any
 from cryptography import x509
 
 from refkit.errors import Location, ParseError
+from refkit.evidence.errors import MaterialMissing
 from refkit.evidence.gpu import certs as _certs
 from refkit.evidence.gpu import ocsp as _ocsp
 from refkit.evidence.gpu import spdm
@@ -307,7 +308,15 @@ def verify_device(
     ocsp_responses: Sequence[Any] = (),
     device_root: x509.Certificate | None = None,
 ) -> tuple[Result, ...]:
-    """Chain, signature, FWID, nonce and revocation of one device evidence."""
+    """Chain, signature, FWID, nonce and revocation of one device evidence.
+
+    Raises :class:`~refkit.evidence.errors.MaterialMissing` (exit 3) when the evidence
+    came without its device certificate chain."""
+    if not evidence.certificates:
+        raise MaterialMissing(
+            f"the device certificate chain of {evidence.source} was not given",
+            hint="give the PEM chain the guest collected with the report (leaf first)",
+        )
     who = f"{evidence.kind} {evidence.source}"
     results: list[Result] = []
     facts = chain_facts or _certs.check_chain(

@@ -26,6 +26,7 @@ from typing import Any
 
 from cryptography import x509
 
+from refkit.evidence.errors import MaterialMissing
 from refkit.evidence.gpu import certs as _certs
 from refkit.evidence.gpu import ocsp as _ocsp
 from refkit.evidence.gpu import rim as _rim
@@ -71,6 +72,14 @@ def rim_results(check: _rim.RimCheck, *, root_given: bool = False) -> tuple[Resu
     )
 
 
+def _id_kind(rim_id: str) -> str:
+    if rim_id.startswith("NV_GPU_DRIVER_"):
+        return _rim.KIND_DRIVER
+    if rim_id.startswith("NV_SWITCH_BIOS_"):
+        return _rim.KIND_SWITCH_BIOS
+    return _rim.KIND_VBIOS
+
+
 def needed(evidence: GpuEvidence) -> tuple[tuple[str, str | None], ...]:
     """(RIM kind, version from the report) pairs this evidence needs."""
     if evidence.kind == KIND_SWITCH:
@@ -87,7 +96,11 @@ def compare_rims(
     rim_root: x509.Certificate | None = None,
     ocsp_responses: Sequence[Any] = (),
 ) -> tuple[tuple[Result, ...], tuple[_rim.Rim, ...]]:
-    """(results, RIMs used): see the module doc. ``checker`` caches RIM checks."""
+    """(results, RIMs used): see the module doc. ``checker`` caches RIM checks.
+
+    Raises :class:`~refkit.evidence.errors.MaterialMissing` (exit 3) when no RIM of a
+    needed kind was given at all; RIMs of that kind for other versions are a failing
+    ``gpu.rim.version.mismatch`` instead."""
     check_one: RimChecker = checker or (lambda r: _rim.verify_rim(r, at=at, root=rim_root))
     who = f"{evidence.kind} {evidence.source}"
     results: list[Result] = []
@@ -119,15 +132,11 @@ def compare_rims(
                     )
                 )
             else:
-                results.append(
-                    Result.of(
-                        "gpu.rim.absent",
-                        f"no {kind} RIM for version {version} was given "
-                        "(fetch it into the RIM folder first)",
-                        check="RIM selection",
-                        subject=who,
-                        expected=version,
-                    )
+                ids = [i for i in evidence.rim_ids if _id_kind(i) == kind]
+                raise MaterialMissing(
+                    f"no {kind} RIM for version {version} was given for {evidence.source}",
+                    hint=f"fetch {ids[0] if ids else 'it'} from NVIDIA's RIM service into the "
+                    "RIM folder (refkit evidence fetch) where the network is reachable",
                 )
             continue
         best = _best(candidates, check_one, blocks)

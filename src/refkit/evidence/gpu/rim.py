@@ -295,12 +295,11 @@ def _signature(rim: Rim) -> tuple[str, str, Rim | None]:
         result: Any = XMLVerifier().verify(root, x509_cert=signer, expect_config=config)
     except InvalidDigest as exc:
         return "digest-mismatch", f"the signed content was changed: {exc}", None
-    except (InvalidInput, SignXMLException) as exc:
-        return (
-            "invalid",
-            f"XML signature does not verify: {str(exc)[:200] or type(exc).__name__}",
-            None,
-        )
+    except (InvalidInput, SignXMLException, etree.LxmlError, ValueError) as exc:
+        # LxmlError: canonicalization refused the document (e.g. a relative namespace
+        # URI); ValueError: a malformed value inside the signature.
+        why = str(exc)[:200] or type(exc).__name__
+        return "invalid", f"XML signature does not verify: {why}", None
     signed_root = result.signed_xml
     if signed_root is None:
         return "invalid", "the signature covers nothing", None
