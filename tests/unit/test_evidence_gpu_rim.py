@@ -110,7 +110,7 @@ def test_prod_vbios_rim_mismatches_at_the_stated_indexes() -> None:
 def test_altered_rim_is_not_used_for_comparison() -> None:
     # It is a GPU VBIOS RIM relabelled, so it is not even a switch BIOS RIM: the switch's
     # RIM is missing (exit 3), and nothing passes.
-    with pytest.raises(MaterialMissing, match="switch-bios RIM for version 96.10.55.00.01"):
+    with pytest.raises(MaterialMissing, match=r"switch-bios RIM for version 96\.10\.55\.00\.01"):
         _compare(gs.LS10, [gs.MISMATCH_RIM])
     # Compared as if it were trusted, it would mismatch at 11 indexes (PROVENANCE.md).
     (ev,) = gpu.parse(gs.read(gs.LS10[0]), source="r")
