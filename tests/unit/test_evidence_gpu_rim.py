@@ -338,3 +338,14 @@ def test_fuzz_mutated_rim_parse(flips: list[tuple[int, int]]) -> None:
     except ParseError:
         return
     assert all(len(a) == e.size for e in parsed.entries for a in e.alternatives)
+
+
+def test_rim_for_another_chip_is_refused() -> None:
+    # The GB100 RIM (97.00.83.00.09), relabelled by the test to the report's VBIOS version.
+    data = gs.read(gs.BAD_CHAIN_RIM).replace(b'"97.00.83.00.09"', b'"96.00.5E.00.01"')
+    other_chip = rim.parse_rim(data, source="gb100")
+    assert other_chip.product == "GB100"
+    (ev,) = gpu.parse(gs.read(gs.H100_545[0]), source="r", chain=gs.read(gs.H100_545[1]))
+    results, used = gpu.compare_rims(ev, [_rim(gs.DRIVER_RIM), other_chip], at=gs.AT)
+    assert "gpu.rim.product.mismatch" in gs.codes(results)
+    assert [r.kind for r in used] == ["driver"]

@@ -118,6 +118,22 @@ def compare_rims(
             )
             continue
         candidates = [r for r in rims if r.kind == kind and r.version.lower() == version.lower()]
+        chip = evidence.chip
+        if candidates and chip is not None:
+            for_chip = [r for r in candidates if r.product.upper().replace("_", "") == chip]
+            if not for_chip:
+                results.append(
+                    Result.of(
+                        "gpu.rim.product.mismatch",
+                        f"the {kind} RIMs for version {version} are for another chip",
+                        check="RIM selection",
+                        subject=who,
+                        expected=chip,
+                        actual=", ".join(sorted({r.product for r in candidates})),
+                    )
+                )
+                continue
+            candidates = for_chip
         if not candidates:
             others = sorted({r.version for r in rims if r.kind == kind})
             if others:

@@ -100,6 +100,11 @@ TABLE: tuple[CodeInfo, ...] = (
     CodeInfo(
         "gpu.rim.absent", _F, "no RIM for the report's driver, VBIOS or BIOS version was given"
     ),
+    CodeInfo(
+        "gpu.rim.product.mismatch",
+        _F,
+        "the RIMs for the report's version are for another chip (e.g. GB100 vs GH100)",
+    ),
     CodeInfo("gpu.rim.index.conflict", _F, "a measurement index is active in two RIMs"),
     # --- measurements against RIMs
     CodeInfo(
