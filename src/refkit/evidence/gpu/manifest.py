@@ -79,16 +79,26 @@ def _entry_results(
             actual=evidence.chip,
         )
     ]
-    for allowed, actual, what, code in (
-        (entry.driver_versions, evidence.driver_version, "driver", "gpu.manifest.driver"),
-        (entry.vbios_versions, evidence.vbios_version, "VBIOS", "gpu.manifest.vbios"),
+    for allowed, actual, what, (code_ok, code_bad) in (
+        (
+            entry.driver_versions,
+            evidence.driver_version,
+            "driver",
+            ("gpu.manifest.driver.match", "gpu.manifest.driver.mismatch"),
+        ),
+        (
+            entry.vbios_versions,
+            evidence.vbios_version,
+            "VBIOS",
+            ("gpu.manifest.vbios.match", "gpu.manifest.vbios.mismatch"),
+        ),
     ):
         if allowed is None:
             continue
         ok = _in(actual, allowed)
         out.append(
             Result.of(
-                f"{code}.{'match' if ok else 'mismatch'}",
+                code_ok if ok else code_bad,
                 f"{what} version {actual or '(absent)'}",
                 check=CHECK,
                 subject=who,
