@@ -30,6 +30,7 @@ from refkit.evidence.gpu import rim as _rim
 from refkit.evidence.gpu.evidence import GpuEvidence, looks_like, parse_evidence, verify_device
 from refkit.evidence.gpu.manifest import compare
 from refkit.evidence.gpu.reference import (
+    RimCache,
     check_binding,
     compare_rims,
     expected_report_data,
@@ -47,6 +48,7 @@ __all__ = [
     "GpuEvidence",
     "GpuVerifier",
     "Rim",
+    "RimCache",
     "RimStore",
     "check_binding",
     "compare",
@@ -126,7 +128,7 @@ class GpuVerifier:
         self.rim_root = rim_root
         self._lock = threading.Lock()
         self._chains: dict[tuple[x509.Certificate, ...], _certs.ChainFacts] = {}
-        self._rim_checks: dict[str, _rim.RimCheck] = {}
+        self._rims = RimCache(at=at, root=rim_root, ocsp_responses=ocsp_responses)
 
     def chain(self, evidence: GpuEvidence) -> _certs.ChainFacts:
         # Certificates hash and compare by their DER bytes.
@@ -145,13 +147,7 @@ class GpuVerifier:
         return hit
 
     def check_rim(self, rim: Rim) -> _rim.RimCheck:
-        with self._lock:
-            hit = self._rim_checks.get(rim.sha256)
-        if hit is None:
-            hit = verify_rim(rim, at=self.at, root=self.rim_root)
-            with self._lock:
-                self._rim_checks[rim.sha256] = hit
-        return hit
+        return self._rims.check(rim)
 
     def verify_one(
         self,
@@ -173,14 +169,7 @@ class GpuVerifier:
         )
         used: tuple[Rim, ...] = ()
         if self.rims:
-            rim_res, used = compare_rims(
-                evidence,
-                self.rims,
-                at=self.at,
-                checker=self.check_rim,
-                rim_root=self.rim_root,
-                ocsp_responses=self.ocsp_responses,
-            )
+            rim_res, used = compare_rims(evidence, self.rims, at=self.at, cache=self._rims)
             results.extend(rim_res)
         else:
             pinned = manifest is not None and any(e.measurements for e in manifest.of(_gpu_kind()))

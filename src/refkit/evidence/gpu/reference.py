@@ -20,7 +20,8 @@ the verifier's nonce, so a CPU report bound to them is as fresh as they are.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -45,8 +46,6 @@ RIM_CHAIN_CODES = {
     "not-ca": "gpu.rim.chain.not-ca",
     "expired": "gpu.rim.chain.expired",
 }
-
-RimChecker = Callable[[_rim.Rim], _rim.RimCheck]
 
 
 def rim_results(check: _rim.RimCheck, *, root_given: bool = False) -> tuple[Result, ...]:
@@ -87,21 +86,82 @@ def needed(evidence: GpuEvidence) -> tuple[tuple[str, str | None], ...]:
     return ((_rim.KIND_DRIVER, evidence.driver_version), (_rim.KIND_VBIOS, evidence.vbios_version))
 
 
+class RimCache:
+    """What a verifier learns about its RIMs once, at one time and anchor: each RIM's
+    check and results (signature, chain, revocation), and the merge of each set of RIMs
+    used together. Keyed by the RIMs' SHA-256; thread-safe (a value computed twice by two
+    threads is the same value)."""
+
+    def __init__(
+        self,
+        *,
+        at: datetime,
+        root: x509.Certificate | None = None,
+        ocsp_responses: Sequence[Any] = (),
+    ) -> None:
+        self.at = at
+        self.root = root
+        self.ocsp_responses = tuple(ocsp_responses)
+        self._lock = threading.Lock()
+        self._checks: dict[str, _rim.RimCheck] = {}
+        self._results: dict[str, tuple[Result, ...]] = {}
+        self._merged: dict[tuple[str, ...], _rim.Merged] = {}
+
+    def check(self, rim: _rim.Rim) -> _rim.RimCheck:
+        with self._lock:
+            hit = self._checks.get(rim.sha256)
+        if hit is None:
+            hit = _rim.verify_rim(rim, at=self.at, root=self.root)
+            with self._lock:
+                self._checks[rim.sha256] = hit
+        return hit
+
+    def results(self, rim: _rim.Rim) -> tuple[Result, ...]:
+        """Signature and chain results, then revocation when the RIM verified."""
+        with self._lock:
+            hit = self._results.get(rim.sha256)
+        if hit is None:
+            check = self.check(rim)
+            hit = rim_results(check, root_given=self.root is not None)
+            if check.ok:
+                hit += _ocsp.check_path(
+                    check.chain.path,
+                    self.ocsp_responses,
+                    at=self.at,
+                    subject=f"{rim.kind} RIM {rim.version}",
+                )
+            with self._lock:
+                self._results[rim.sha256] = hit
+        return hit
+
+    def merged(self, rims: Sequence[_rim.Rim]) -> _rim.Merged:
+        key = tuple(r.sha256 for r in rims)
+        with self._lock:
+            hit = self._merged.get(key)
+        if hit is None:
+            hit = _rim.merge(rims)
+            with self._lock:
+                self._merged[key] = hit
+        return hit
+
+
 def compare_rims(
     evidence: GpuEvidence,
     rims: Sequence[_rim.Rim],
     *,
     at: datetime,
-    checker: RimChecker | None = None,
     rim_root: x509.Certificate | None = None,
     ocsp_responses: Sequence[Any] = (),
+    cache: RimCache | None = None,
 ) -> tuple[tuple[Result, ...], tuple[_rim.Rim, ...]]:
-    """(results, RIMs used): see the module doc. ``checker`` caches RIM checks.
+    """(results, RIMs used): see the module doc. ``cache`` (a verifier's) replaces
+    ``at``, ``rim_root`` and ``ocsp_responses`` with its own and keeps RIM work between
+    evidences.
 
     Raises :class:`~refkit.evidence.errors.MaterialMissing` (exit 3) when no RIM of a
     needed kind was given at all; RIMs of that kind for other versions are a failing
     ``gpu.rim.version.mismatch`` instead."""
-    check_one: RimChecker = checker or (lambda r: _rim.verify_rim(r, at=at, root=rim_root))
+    memo = cache or RimCache(at=at, root=rim_root, ocsp_responses=ocsp_responses)
     who = f"{evidence.kind} {evidence.source}"
     results: list[Result] = []
     chosen: list[_rim.Rim] = []
@@ -155,15 +215,8 @@ def compare_rims(
                     "RIM folder (refkit evidence fetch) where the network is reachable",
                 )
             continue
-        best = _best(candidates, check_one, blocks)
-        check = best[0]
-        results.extend(rim_results(check, root_given=rim_root is not None))
-        if check.ok:
-            results.extend(
-                _ocsp.check_path(
-                    check.chain.path, ocsp_responses, at=at, subject=f"{kind} RIM {version}"
-                )
-            )
+        check = _best(candidates, memo, blocks)
+        results.extend(memo.results(check.rim))
         results.append(
             Result.of(
                 "gpu.rim.version.match",
@@ -178,32 +231,31 @@ def compare_rims(
             chosen.append(check.signed)
     if chosen:
         # Only RIMs that verified are compared; a missing or bad one has failed above.
-        results.extend(_measurements(evidence, chosen, blocks, who))
+        results.extend(_measurements(evidence, memo.merged(chosen), blocks, who))
     return tuple(results), tuple(chosen)
 
 
 def _best(
-    candidates: Sequence[_rim.Rim], check_one: RimChecker, blocks: Mapping[int, bytes]
-) -> tuple[_rim.RimCheck, int]:
+    candidates: Sequence[_rim.Rim], memo: RimCache, blocks: Mapping[int, bytes]
+) -> _rim.RimCheck:
     if len(candidates) == 1:
-        return check_one(candidates[0]), 0
+        return memo.check(candidates[0])
     scored = []
     for order, cand in enumerate(candidates):
-        check = check_one(cand)
+        check = memo.check(cand)
         if check.ok and check.signed is not None:
-            _, mism = _rim.compare_blocks(_rim.merge([check.signed]), blocks)
+            _, mism = _rim.compare_blocks(memo.merged([check.signed]), blocks)
             scored.append((0, len(mism), order, check))
         else:
             scored.append((1, 0, order, check))
     scored.sort(key=lambda s: s[:3])
-    return scored[0][3], scored[0][1]
+    return scored[0][3]
 
 
 def _measurements(
-    evidence: GpuEvidence, chosen: Sequence[_rim.Rim], blocks: Mapping[int, bytes], who: str
+    evidence: GpuEvidence, merged: _rim.Merged, blocks: Mapping[int, bytes], who: str
 ) -> list[Result]:
     out: list[Result] = []
-    merged = _rim.merge(chosen)
     for index, first, second in merged.conflicts:
         out.append(
             Result.of(
