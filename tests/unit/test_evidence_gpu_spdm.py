@@ -241,3 +241,19 @@ def test_fuzz_json_and_hex_inputs(data: bytes) -> None:
     for doc in (data, b"[" + data, data.hex().encode()):
         with contextlib.suppress(ParseError):
             gpu.parse(doc, source="f")
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3519), st.integers(1, 255)), max_size=3))
+def test_fast_record_path_agrees_with_the_general_parser(flips: list[tuple[int, int]]) -> None:
+    raw = _raw(gs.H100_545[0])
+    record = bytearray(raw[45 : 45 + 3520])
+    for at, x in flips:
+        record[at] ^= x
+    try:
+        general: object = spdm.parse_record_general(bytes(record), 64, source="f")
+    except ParseError:
+        general = None
+    assert spdm._uniform(bytes(record), 64) in (None, general)
+    if general is not None and all(len(b.value) == 48 for b in general):  # type: ignore[attr-defined]
+        assert spdm._uniform(bytes(record), 64) == general

@@ -95,7 +95,7 @@ class GpuEvidence:
     def nonce(self) -> bytes:
         return self.measurements.nonce
 
-    @property
+    @cached_property
     def chip(self) -> str | None:
         """The chip named by the leaf certificate ("GH100 A01 GSP FMC LF" → GH100;
         "LS_10 ..." → LS10), or None without a chain."""

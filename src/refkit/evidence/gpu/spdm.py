@@ -24,7 +24,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -107,9 +107,8 @@ class MeasurementBlock(NamedTuple):
     value: bytes
 
 
-@dataclass(frozen=True)
-class OpaqueField:
-    """One opaque-data TLV."""
+class OpaqueField(NamedTuple):
+    """One opaque-data TLV (a named tuple, like the blocks)."""
 
     type: int
     value: bytes
@@ -175,21 +174,28 @@ def parse_tlvs(data: bytes, *, source: str, base: int = 0) -> tuple[OpaqueField,
 
 # The common case: every block a 48-byte DMTF digest (GPUs and NVSwitches).
 _UNIFORM = struct.Struct("<BBHBH48s")
+_new_block = partial(tuple.__new__, MeasurementBlock)
 
 
 def _uniform(record: bytes, count: int) -> tuple[MeasurementBlock, ...] | None:
     """The blocks when all are well-formed 48-byte digests, else None (the general parser
-    then finds and names the problem)."""
-    if not count or len(record) != count * _UNIFORM.size:
+    then finds and names the problem). The header columns are checked as strided slices
+    of the record (index, spec 1, size 51 LE, type, value size 48 LE), in C."""
+    step = _UNIFORM.size
+    if not count or len(record) != count * step:
         return None
-    items = list(_UNIFORM.iter_unpack(record))
-    indexes = {i for i, *_ in items}
-    if 0 in indexes or len(indexes) != count:
+    numbers = record[0::step]
+    if (
+        record[1::step] != bytes([DMTF_SPEC]) * count
+        or record[2::step] != b"\x33" * count
+        or record[3::step] != b"\x00" * count
+        or record[5::step] != b"\x30" * count
+        or record[6::step] != b"\x00" * count
+        or 0 in numbers
+        or len(set(numbers)) != count
+    ):
         return None
-    for _i, spec, size, _t, value_size, _v in items:
-        if spec != DMTF_SPEC or size != 51 or value_size != 48:
-            return None
-    return tuple(map(MeasurementBlock._make, items))
+    return tuple(map(_new_block, _UNIFORM.iter_unpack(record)))
 
 
 def parse_record(
@@ -197,8 +203,15 @@ def parse_record(
 ) -> tuple[MeasurementBlock, ...]:
     """The measurement blocks of a record holding exactly ``count`` of them."""
     fast = _uniform(record, count)
-    if fast is not None:
-        return fast
+    return (
+        fast if fast is not None else parse_record_general(record, count, source=source, base=base)
+    )
+
+
+def parse_record_general(
+    record: bytes, count: int, *, source: str, base: int = 0
+) -> tuple[MeasurementBlock, ...]:
+    """:func:`parse_record` block by block (any sizes); names the first problem."""
     blocks: list[MeasurementBlock] = []
     pos = 0
     seen: set[int] = set()
