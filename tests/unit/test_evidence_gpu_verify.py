@@ -270,3 +270,11 @@ def test_a_report_without_its_chain_is_material_missing() -> None:
     (ev,) = gpu.parse(gs.read(gs.H100_545[0]), source="lonely")
     with pytest.raises(MaterialMissing, match="chain of lonely"):
         gpu.verify(ev, at=gs.AT, nonce=ev.nonce)
+
+
+def test_a_missing_nonce_fails_unless_the_caller_allows_it() -> None:
+    ev = _evidence(*gs.H100_545)
+    strict = _by_code(gpu.verify(ev, at=gs.AT, nonce=None))["gpu.nonce.not-given"]
+    lenient = _by_code(gpu.verify(ev, at=gs.AT, nonce=None, nonce_required=False))
+    assert strict.fails
+    assert not lenient["gpu.nonce.not-given"].fails

@@ -78,10 +78,16 @@ def verify(
     nonce: bytes | None,
     ocsp_responses: Sequence[Any] = (),
     device_root: x509.Certificate | None = None,
+    nonce_required: bool = True,
 ) -> tuple[Result, ...]:
     """Authenticity of one device evidence at ``at`` (see :mod:`.evidence`)."""
     return verify_device(
-        evidence, at=at, nonce=nonce, ocsp_responses=ocsp_responses, device_root=device_root
+        evidence,
+        at=at,
+        nonce=nonce,
+        ocsp_responses=ocsp_responses,
+        device_root=device_root,
+        nonce_required=nonce_required,
     )
 
 
@@ -120,8 +126,10 @@ class GpuVerifier:
         ocsp_responses: Sequence[Any] = (),
         device_root: x509.Certificate | None = None,
         rim_root: x509.Certificate | None = None,
+        nonce_required: bool = True,
     ) -> None:
         self.at = at
+        self.nonce_required = nonce_required
         self.rims = tuple(rims)
         self.ocsp_responses = tuple(ocsp_responses)
         self.device_root = device_root
@@ -165,6 +173,7 @@ class GpuVerifier:
                 chain_facts=self.chain(evidence),
                 ocsp_responses=self.ocsp_responses,
                 device_root=self.device_root,
+                nonce_required=self.nonce_required,
             )
         )
         used: tuple[Rim, ...] = ()

@@ -307,8 +307,10 @@ def verify_device(
     chain_facts: _certs.ChainFacts | None = None,
     ocsp_responses: Sequence[Any] = (),
     device_root: x509.Certificate | None = None,
+    nonce_required: bool = True,
 ) -> tuple[Result, ...]:
     """Chain, signature, FWID, nonce and revocation of one device evidence.
+    ``nonce_required``: whether a missing ``nonce`` fails the verdict (the caller's policy).
 
     Raises :class:`~refkit.evidence.errors.MaterialMissing` (exit 3) when the evidence
     came without its device certificate chain."""
@@ -356,6 +358,7 @@ def verify_device(
                 check="nonce",
                 subject=who,
                 actual=m.nonce.hex(),
+                required=nonce_required,
             )
         )
     else:
