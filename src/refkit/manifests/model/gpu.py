@@ -5,7 +5,11 @@ schema 1.1 an entry can also pin digests: ``rimDigests`` (``{rim id: DigestSet}`
 documents' bytes, so a verifier offline can check it holds the same RIMs) and
 ``measurements`` (``{"index": [hex, ...]}``, the accepted alternatives per SPDM measurement
 block, for releases that publish the values themselves rather than rely on NVIDIA's RIMs).
-Verification of GPU evidence against them comes later.
+``binding`` (schema 1.2, optional) declares how the CPU evidence commits to the GPU
+evidence: ``report-data-sha512`` = the CPU REPORT_DATA is SHA-512 over the sorted SHA-256
+digests of the GPU reports (docs/evidence-gpu.md); a verifier then refuses GPU evidence
+without a CPU evidence bound to it. ``refkit.evidence.gpu.manifest`` checks evidence
+against these entries.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ from refkit.reader import Obj, check_hex, merged, put, type_name
 _BLOCK_INDEX = re.compile(r"0|[1-9][0-9]{0,2}")
 _MAX_BLOCK = 254  # SPDM measurement block indices 1-254 (0 is the "count" request)
 _MAX_DIGEST_BYTES = 64
+#: How the CPU evidence binds the GPU evidence (docs/evidence-gpu.md, *Binding*).
+BINDING_REPORT_DATA = "report-data-sha512"
+BINDING = re.compile(BINDING_REPORT_DATA)
 
 
 def _measurements(obj: Obj) -> Mapping[str, tuple[str, ...]] | None:
@@ -66,6 +73,7 @@ class GpuReference:
     rim_ids: tuple[str, ...] | None = None
     rim_digests: Mapping[str, DigestSet] | None = None
     measurements: Mapping[str, tuple[str, ...]] | None = None
+    binding: str | None = None
     unrecognized: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -78,6 +86,7 @@ class GpuReference:
             rim_ids=obj.text_list("rimIds", pattern=TOKEN),
             rim_digests=digest_map(obj, "rimDigests"),
             measurements=_measurements(obj),
+            binding=obj.opt_text("binding", pattern=BINDING),
             unrecognized=obj.closed(code=CONSTRAINT_UNKNOWN),
         )
 
@@ -93,6 +102,7 @@ class GpuReference:
         put(out, "rimDigests", digest_map_json(self.rim_digests))
         if self.measurements is not None:
             out["measurements"] = {k: list(v) for k, v in self.measurements.items()}
+        put(out, "binding", self.binding)
         return merged(out, self.unrecognized)
 
 
@@ -115,6 +125,7 @@ def _facts(g: GpuReference) -> list[Fact]:
         ("CC mode", g.cc_mode),
         ("drivers", ", ".join(g.driver_versions or ()) or "-"),
         ("VBIOS", ", ".join(g.vbios_versions or ()) or "-"),
+        ("binding", g.binding or "-"),
     ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from refkit.verification.tables import (
     eventlog,
     evidence,
+    evidence_gpu,
     evidence_snp,
     evidence_tdx,
     inputs,
@@ -23,6 +24,7 @@ ALL = (
     evidence.TABLE,
     evidence_snp.TABLE,
     evidence_tdx.TABLE,
+    evidence_gpu.TABLE,
     weights.TABLE,
     verity.TABLE,
     eventlog.TABLE,
