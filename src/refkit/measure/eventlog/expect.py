@@ -307,6 +307,18 @@ def event_from_json(value: Any, path: str, *, source: str) -> MeasuredEvent | No
     )
 
 
+def _quote_expectation(data: bytes, source: str) -> Expectation | None:
+    """A TDX quote (v4/v5, recognised by its header) expects its RTMR0-3 in the SHA-384
+    bank: "does this log explain this quote?". None when ``data`` is not a quote."""
+    from refkit.evidence import tdx
+
+    if not tdx.looks_like(data):
+        return None
+    quote = tdx.parse(data, source=source).quote
+    values = {("sha384", f"rtmr{i}"): value.hex() for i, value in enumerate(quote.body.rtmrs)}
+    return Expectation(f"the RTMRs of TDX quote {source}", MappingProxyType(values))
+
+
 def load_expectation(
     path: str | os.PathLike[str], *, log_format: LogFormat
 ) -> tuple[Expectation, ...]:
@@ -317,6 +329,9 @@ def load_expectation(
     source = os.fspath(path)
     data = read_input_file(path, what="expectation file", limit=MAX_LOG_BYTES)
     if data.lstrip()[:1] != b"{":
+        quoted = _quote_expectation(data, source)
+        if quoted is not None:
+            return (quoted,)
         ref = parse_log(data, source=source)
         return (Expectation(f"reference event log {source}", events=ref.measured_events()),)
     from refkit.manifests.canonical import loads_strict
