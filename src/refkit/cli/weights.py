@@ -357,29 +357,11 @@ def sign_command(
       refkit weights sign ./model --key release.key -o model.sig
     """
     from refkit.atomic import check_target, write_file
-    from refkit.errors import read_input_file
-    from refkit.manifests.signing.keys import (
-        MAX_KEY_BYTES,
-        PassphraseNeeded,
-        load_private_key,
-        passphrase_from_env,
-    )
+    from refkit.cli._keys import load_signing_key
     from refkit.weights.signing import sign_model
 
     check_target(output, force=force)
-    passphrase = passphrase_from_env(passphrase_env, os.environ)
-    try:
-        key = load_private_key(
-            read_input_file(key_path, what="private key", limit=MAX_KEY_BYTES),
-            source=str(key_path),
-            passphrase=passphrase,
-        )
-    except PassphraseNeeded as exc:
-        raise InputError(
-            exc.message,
-            hint=f"put the passphrase in the environment variable {passphrase_env} "
-            "(--passphrase-env names another)",
-        ) from None
+    key = load_signing_key(key_path, passphrase_env)
     manifest = _digest(
         model_dir,
         algorithm=algorithm,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from refkit.cli._keys import load_signing_key
 from refkit.cli._options import json_option
 from refkit.cli._output import emit_json, note
 from refkit.cli.manifest._common import force_option, write_result
@@ -15,10 +16,6 @@ from refkit.errors import InputError, read_input_file
 from refkit.manifests.constants import MAX_DOCUMENT_BYTES, PREDICATE_TYPE
 from refkit.manifests.signing.keys import (
     DEFAULT_PASSPHRASE_ENV,
-    MAX_KEY_BYTES,
-    PassphraseNeeded,
-    load_private_key,
-    passphrase_from_env,
 )
 from refkit.manifests.signing.sign import (
     SIGNABLE_PREDICATE_TYPES,
@@ -139,19 +136,7 @@ def _sign(
 ) -> tuple[bytes, str]:
     """The bundle, and how to name its signer."""
     if key_path is not None:
-        passphrase = passphrase_from_env(passphrase_env, os.environ)
-        try:
-            key = load_private_key(
-                read_input_file(key_path, what="private key", limit=MAX_KEY_BYTES),
-                source=str(key_path),
-                passphrase=passphrase,
-            )
-        except PassphraseNeeded as exc:
-            raise InputError(
-                exc.message,
-                hint=f"put the passphrase in the environment variable {passphrase_env} "
-                "(--passphrase-env names another)",
-            ) from None
+        key = load_signing_key(key_path, passphrase_env)
         bundle = sign_manifest(data, source=str(statement), key=key, predicate_types=accepted)
         return bundle, key.public_key().label
     from refkit.manifests.signing.keyless import KeylessSigningFailed, SigstoreSigner
