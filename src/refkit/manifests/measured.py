@@ -140,33 +140,11 @@ def add_snp_values(
     """A copy of an authoring document with the values and subjects of ``measured`` added.
 
     ``measured`` is a measurement (see :func:`snp_values`); ``source`` names it in
-    messages. A subject already listed under the same name must carry the same digests.
+    messages. A subject already listed under the same name (the kernel that a TDX
+    measurement named too) must carry the same digest in every algorithm both give.
     """
     values, subjects = snp_values(measured, source=source)
-    out = copy.deepcopy(document)
-    refs = out.setdefault("referenceValues", {})
-    if not isinstance(refs, dict):
-        raise InputError(f"{source}: referenceValues in the YAML is not a mapping")
-    snp = refs.setdefault("snp", [])
-    if not isinstance(snp, list):
-        raise InputError(f"{source}: referenceValues.snp in the YAML is not a list")
-    snp.extend(values)
-    listed = out.setdefault("subjects", [])
-    if not isinstance(listed, list):
-        raise InputError(f"{source}: subjects in the YAML is not a list")
-    by_name = {s.get("name"): s for s in listed if isinstance(s, dict)}
-    for subject in subjects:
-        known = by_name.get(subject["name"])
-        if known is None:
-            listed.append(subject)
-            by_name[subject["name"]] = subject
-        elif known.get("digest") != subject["digest"]:
-            raise InputError(
-                f"{source}: subject {subject['name']!r} is listed with other digests than "
-                "the measured input",
-                hint="the manifest would name one file and measure another: fix one of them",
-            )
-    return out
+    return _merge(document, "snp", values, subjects, source=source)
 
 
 # -- TDX and vTPM measurements (``--add-tdx``, ``--add-vtpm``, ``--add``) ----------------
