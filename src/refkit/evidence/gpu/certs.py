@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from refkit.errors import Location, ParseError
+from refkit.evidence import x509read
 
 #: SHA-256 over DER of "NVIDIA Device Identity CA" (nvtrust verifier_device_root.pem).
 DEVICE_ROOT_SHA256 = "102bf659d5419614c9d8e6aecebc80454eb26b1df6a769ac720b9a690b167b48"
@@ -52,10 +53,10 @@ def load_certificates(data: bytes, *, source: str) -> tuple[x509.Certificate, ..
     """Every certificate in ``data``: PEM (any number) or one DER."""
     try:
         if b"-----BEGIN CERTIFICATE-----" in data:
-            certs = tuple(x509.load_pem_x509_certificates(data))
+            certs = x509read.parse_pem_all(data)
         else:
-            certs = (x509.load_der_x509_certificate(data),)
-    except ValueError as exc:
+            certs = (x509read.parse_der(data),)
+    except x509read.UNPARSABLE as exc:
         raise ParseError(
             f"not a certificate or PEM certificate list: {exc}",
             location=Location(source),

@@ -19,8 +19,7 @@ Interface Specification", publication 57230):
 - VCEKs have serial number 0, which RFC 5280 forbids: ``cryptography`` emits a
   ``CryptographyDeprecationWarning`` when it parses one and when its serial is read.
   :func:`load_certificate` and :func:`serial_number` suppress exactly that warning
-  (matched by category and message) and nothing else, under a lock, because
-  ``warnings.catch_warnings`` changes process-wide state.
+  through :mod:`refkit.evidence.x509read`, the reader all evidence families share.
 
 Malformed input (a blob that holds no certificate, a PEM block that does not parse) is a
 :class:`~refkit.errors.ParseError`; a malformed AMD extension is not a parse error but a
@@ -33,8 +32,6 @@ import enum
 import functools
 import hashlib
 import re
-import threading
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,10 +43,10 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
-from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
 from refkit.errors import Location, ParseError
+from refkit.evidence import x509read
 from refkit.measure.cpu import SnpProduct
 
 #: SHA-256 of the DER of AMD's root keys (../shared/vectors/PROVENANCE.md, amd/ section).
@@ -75,8 +72,6 @@ OID_CSP_ID: Final = f"{AMD_OID}.5"
 #: AMD's one signature scheme for its certificates and CRLs.
 PSS_PADDING: Final = padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)
 
-_SERIAL_WARNING = re.escape("Parsed a serial number which wasn't positive")
-_WARNINGS_LOCK = threading.Lock()
 _PEM = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?-----END \1-----", re.DOTALL)
 #: Largest certificate blob read (a chain file is a few KiB).
 MAX_BLOB: Final = 1024 * 1024
@@ -84,7 +79,7 @@ MAX_BLOB: Final = 1024 * 1024
 
 #: What ``cryptography`` raises for bytes that are not a well-formed certificate or CRL
 #: (InvalidVersion is not a ValueError; found by fuzzing).
-_UNPARSABLE = (ValueError, UnsupportedAlgorithm, x509.InvalidVersion)
+_UNPARSABLE = x509read.UNPARSABLE
 
 
 class Role(enum.Enum):
@@ -162,23 +157,14 @@ class AmdCertificate:
 
 
 def load_certificate(der: bytes) -> x509.Certificate:
-    """Parse one DER certificate; AMD's serial-0 warning is suppressed, nothing else."""
-    with _WARNINGS_LOCK, warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=_SERIAL_WARNING, category=CryptographyDeprecationWarning
-        )
+    """Parse one DER certificate; AMD's serial-0 warning is suppressed, nothing else.
+    Fields are read by :func:`describe` (extensions by :func:`read_extensions`)."""
+    with x509read.serial_zero_allowed():
         return x509.load_der_x509_certificate(der)
 
 
-def serial_number(cert: x509.Certificate) -> int:
-    """A certificate's serial number; AMD's serial-0 warning is suppressed, nothing else
-    (``cryptography`` warns both when it parses such a certificate and when the serial is
-    read)."""
-    with _WARNINGS_LOCK, warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=_SERIAL_WARNING, category=CryptographyDeprecationWarning
-        )
-        return cert.serial_number
+#: A certificate's serial number without the serial-0 warning (:mod:`refkit.evidence.x509read`).
+serial_number = x509read.serial_number
 
 
 def _role(cn: str) -> tuple[Role, SnpProduct | None]:
@@ -201,8 +187,7 @@ def describe(der: bytes, cert: x509.Certificate, source: str, offset: int = 0) -
     try:
         names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         cn = str(names[0].value) if names else ""
-        _ = (cert.issuer, cert.signature, cert.tbs_certificate_bytes)
-        _ = (cert.signature_algorithm_oid, cert.not_valid_before_utc, cert.not_valid_after_utc)
+        x509read.eager(cert, extensions=False)
         public_key = cert.public_key()
     except _UNPARSABLE as exc:
         raise ParseError(

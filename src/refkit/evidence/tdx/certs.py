@@ -23,21 +23,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from refkit.errors import Location, ParseError
+from refkit.evidence import x509read
 
 #: SHA-256 of the DER of "Intel SGX Root CA" (CN=Intel SGX Root CA, O=Intel Corporation).
 INTEL_SGX_ROOT_SHA256 = "44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3"
 INTEL_ROOT_NAME = "Intel SGX Root CA"
 
-#: What ``cryptography`` raises on a malformed certificate or CRL (some fields are parsed
-#: only when read, so every field is read while loading: :func:`_eager`).
-_X509_ERRORS = (
-    ValueError,
-    TypeError,
-    UnsupportedAlgorithm,
-    x509.DuplicateExtension,
-    x509.InvalidVersion,
-    x509.UnsupportedGeneralNameType,
-)
+_X509_ERRORS = x509read.UNPARSABLE
 
 _PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
 _PEM_END = b"-----END CERTIFICATE-----"
@@ -63,7 +55,7 @@ def load_pem_chain(pem: bytes, *, source: str, field: str) -> tuple[x509.Certifi
             )
         end += len(_PEM_END)
         try:
-            certs.append(_eager(x509.load_pem_x509_certificate(pem[start:end])))
+            certs.append(x509read.parse_pem(pem[start:end]))
         except _X509_ERRORS as exc:
             raise ParseError(
                 f"certificate {len(certs) + 1} is not a valid X.509 certificate: {exc}",
@@ -75,21 +67,12 @@ def load_pem_chain(pem: bytes, *, source: str, field: str) -> tuple[x509.Certifi
     return tuple(certs)
 
 
-def _eager(cert: x509.Certificate) -> x509.Certificate:
-    """Read every field now: ``cryptography`` parses some lazily and would raise later."""
-    _ = (cert.subject, cert.issuer, cert.serial_number, cert.not_valid_before_utc)
-    _ = (cert.not_valid_after_utc, cert.signature_hash_algorithm, cert.public_key())
-    for ext in cert.extensions:
-        _ = ext.value
-    return cert
-
-
 def load_certificate(data: bytes, *, source: str) -> x509.Certificate:
     """One certificate, PEM or DER."""
     if _PEM_BEGIN in data:
         return load_pem_chain(data, source=source, field="certificate")[0]
     try:
-        return _eager(x509.load_der_x509_certificate(data))
+        return x509read.parse_der(data)
     except _X509_ERRORS as exc:
         raise ParseError(
             f"not a PEM or DER certificate: {exc}", location=Location(source, 0, "certificate")

@@ -201,9 +201,14 @@ def _resolve(chain: tuple[x509.Certificate, ...], anchor: Anchor) -> _Path:
     root_problem: str | None = None
     certs = list(chain)
     if anchor.cert is None:
-        if len(certs) < 3 and certs[-1].subject != certs[-1].issuer:
+        if (
+            len(certs) < 3
+            and certs[-1].subject != certs[-1].issuer
+            and C.common_name(certs[-1]) != C.INTEL_ROOT_NAME
+        ):
             # leaf and intermediate only (a full PCK chain has three certificates; a
-            # third that is not self-issued is a wrong root, reported as not pinned)
+            # third that is not self-issued, or a last one that calls itself the root but
+            # is not self-issued, is a wrong root: reported as not pinned, not as missing)
             raise MaterialMissing(
                 f"the chain ends at {C.common_name(certs[-1])}, issued by "
                 f"{certs[-1].issuer.rfc4514_string()}: the root certificate is not included",
