@@ -13,6 +13,11 @@ needs=(
   "pesign:pesign"
   "tpm2_eventlog:tpm2-tools"
   "/lib/systemd/systemd-measure:systemd"
+  "skopeo:skopeo"
+  "umoci:umoci"
+  "mmdebstrap:mmdebstrap"
+  "cpio:cpio"
+  "nix:nix-bin"
 )
 missing=()
 for pair in "${needs[@]}"; do
