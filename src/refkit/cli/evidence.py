@@ -630,6 +630,12 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
     "NVIDIA's RIM service into the RIM folder.",
 )
 @click.option(
+    "--gpu-certs",
+    "gpu_chain",
+    type=_file,
+    help="GPU: the report's PEM device chain; the driver RIM id needs the chip it names.",
+)
+@click.option(
     "--rims",
     "rim_dir",
     type=_dir,
@@ -643,6 +649,7 @@ def fetch(
     product: str | None,
     with_crl: bool,
     rim_ids: tuple[str, ...],
+    gpu_chain: Path | None,
     rim_dir: Path | None,
     as_json: bool,
 ) -> None:
@@ -655,7 +662,8 @@ def fetch(
     CRLs) from Intel's provisioning service. Files are cached by (product, chip, TCB),
     so a second fetch does not go online; AMD's service answers about once per 10
     seconds per address. GPU: NVIDIA's RIMs, by --rim-id or by the RIM ids an NVIDIA
-    GPU report names (an NVSwitch report names none: give --rim-id), from NVIDIA's RIM
+    GPU report names (with --gpu-certs for the driver RIM's chip; an NVSwitch report
+    names none: give --rim-id), from NVIDIA's RIM
     service into the RIM folder (a RIM already there is not fetched again; signatures
     are checked by verify, offline). Prints the files and the verify options that use
     them.
@@ -665,7 +673,7 @@ def fetch(
       refkit evidence fetch report.bin --crl
       refkit evidence fetch old-v2-report.bin --product Milan
       refkit evidence fetch quote.bin --cache ./evidence-cache --json
-      refkit evidence fetch attestationReport.txt --rims ./rims
+      refkit evidence fetch attestationReport.txt --gpu-certs chain.pem --rims ./rims
       refkit evidence fetch --rim-id NV_SWITCH_BIOS_5612_0002_890_9610550001 --rims ./rims
     """
     from refkit.evidence.fetching import default_cache_dir
@@ -687,16 +695,24 @@ def fetch(
             raise click.UsageError(
                 "--rim-id fetches NVIDIA RIMs; fetch for CPU evidence in a separate call"
             )
+        chain = None
+        if gpu_chain is not None:
+            from refkit.evidence.verify import MAX_CERTIFICATE_BYTES
+
+            chain = read_input_file(
+                gpu_chain, what="GPU certificate chain", limit=MAX_CERTIFICATE_BYTES
+            )
         _fetch_rims(
             data,
+            chain=chain,
             source=str(evidence_path),
             rim_ids=rim_ids,
             folder=rim_dir if rim_dir is not None else cache / "rims",
             as_json=as_json,
         )
         return
-    if rim_dir is not None:
-        raise click.UsageError("--rims is the folder for NVIDIA RIMs (with --rim-id)")
+    if rim_dir is not None or gpu_chain is not None:
+        raise click.UsageError("--rims and --gpu-certs are for NVIDIA GPU evidence and RIMs")
     assert evidence_path is not None
     if len(data) > MAX_EVIDENCE_BYTES:
         raise InputError(f"{evidence_path}: more than {MAX_EVIDENCE_BYTES} bytes of evidence")
@@ -740,6 +756,7 @@ def _is_gpu(data: bytes) -> bool:
 def _fetch_rims(
     data: bytes | None,
     *,
+    chain: bytes | None,
     source: str,
     rim_ids: tuple[str, ...],
     folder: Path,
@@ -751,7 +768,7 @@ def _fetch_rims(
 
     wanted = list(rim_ids)
     if data is not None:
-        for device in gpu.parse(data, source=source):
+        for device in gpu.parse(data, source=source, chain=chain):
             wanted.extend(i for i in device.rim_ids if i not in wanted)
     if not wanted:
         raise InputError(
