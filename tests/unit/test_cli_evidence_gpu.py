@@ -6,13 +6,14 @@ fuzzing of the receipt's GPU section."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -108,8 +109,8 @@ def test_matching_report_data_without_a_declared_binding_passes_as_a_match(
 
 
 class _FakeOpener:
-    calls: list[str] = []
-    answers: dict[str, bytes] = {}
+    calls: ClassVar[list[str]] = []
+    answers: ClassVar[dict[str, bytes]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         del args, kwargs
@@ -229,13 +230,14 @@ def _receipt(tmp_path: Path, run_cli: Run) -> dict[str, Any]:
 
 def test_receipt_gpu_section_is_read_strictly(run_cli: Run, tmp_path: Path) -> None:
     doc = _receipt(tmp_path, run_cli)
-    for change in (
+    changes: tuple[Callable[[dict[str, Any]], Any], ...] = (
         lambda d: d["gpu"].update(extra=1),
         lambda d: d["gpu"].update(nonce="zz"),
         lambda d: d["gpu"].update(evidence=[]),
         lambda d: d.pop("gpu"),
         lambda d: d.pop("subject"),
-    ):
+    )
+    for change in changes:
         bad = json.loads(json.dumps(doc))
         change(bad)
         with pytest.raises(ParseError):
@@ -265,10 +267,8 @@ def test_fuzz_receipt_gpu_fields(
         doc = _FUZZ_DOC["doc"] = _receipt(tmp_path_factory.mktemp("fuzz"), run_cli)
     bad = json.loads(json.dumps(doc))
     bad["gpu"][key] = value
-    try:
+    with contextlib.suppress(ParseError, InputError):
         parse_receipt(json.dumps(bad).encode(), source="r.json")
-    except (ParseError, InputError):
-        pass
 
 
 _FUZZ_DOC: dict[str, Any] = {}
