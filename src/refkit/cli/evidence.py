@@ -36,9 +36,11 @@ def evidence() -> None:
 
     \b
     The evidence is recognised from its bytes: an AMD SEV-SNP report (versions 2 to 5),
-    an Azure HCL report wrapping one, or an Intel TDX quote (versions 4 and 5). Only
-    `fetch` reaches the network (AMD's key distribution service, Intel's provisioning
-    service); `verify` and `verify-receipt` never do.
+    an Azure HCL report wrapping one, or an Intel TDX quote (versions 4 and 5); NVIDIA
+    GPU and NVSwitch evidence joins it with --gpu-evidence, checked against NVIDIA's
+    signed RIMs, so one verdict covers the machine. Only `fetch` reaches the network
+    (AMD's key distribution service, Intel's provisioning service, NVIDIA's RIM
+    service); `verify`, `verify-rim` and `verify-receipt` never do.
 
     \b
     Example flow:
