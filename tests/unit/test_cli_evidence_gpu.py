@@ -272,3 +272,42 @@ def test_fuzz_receipt_gpu_fields(
 
 
 _FUZZ_DOC: dict[str, Any] = {}
+
+
+def test_one_verifier_serves_many_threads_and_reuses_its_gpu_verifier() -> None:
+    import threading
+
+    from refkit.evidence.verify import EvidenceVerifier
+
+    gpu = GpuInput(
+        evidence=(Blob("r.txt", gs.read(gs.H100_545[0])),),
+        chains=(Blob("c.pem", gs.read(gs.H100_545[1])),),
+        rims=(Blob("d", gs.read(gs.DRIVER_RIM)), Blob("v", gs.read(gs.VBIOS_RIM))),
+        nonce=gs.NONCE_545,
+    )
+    verifier = EvidenceVerifier()
+    options = VerifyOptions(at=WHEN, gpu=gpu)
+    first = verifier.verify(None, source="gpus", options=options)
+    assert first.ok
+    outcomes: list[Any] = []
+
+    def work() -> None:
+        for _ in range(3):
+            outcomes.append(verifier.verify(None, source="gpus", options=options))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(outcomes) == 12
+    assert all(o.verdict.to_json() == first.verdict.to_json() for o in outcomes)
+    assert len(verifier._gpu_verifiers) == 1  # one time, one RIM set: one cached verifier
+
+
+def test_rims_folder_skips_files_that_are_no_rims(run_cli: Run, tmp_path: Path) -> None:
+    args = _h100(tmp_path)
+    (tmp_path / "rims" / "big.bin").write_bytes(b"\0" * (5 << 20))
+    (tmp_path / "rims" / "notes.txt").write_text("RIMs fetched on 2025-02-01\n")
+    r = run_cli("evidence", "verify", *args, "--at", AT)
+    assert r.code == 0, r.stdout + r.stderr

@@ -350,11 +350,7 @@ def _gpu_input(
             raise InputError("--gpu-nonce: empty")
     rims: list[Blob] = []
     for d in rim_dirs:
-        rims.extend(
-            b
-            for b in _directory_blobs(d, option="--rims", what="RIM", limit=MAX_RIM_BYTES)
-            if looks_like_rim(b.data)
-        )
+        rims.extend(_rim_blobs(d, limit=MAX_RIM_BYTES, looks_like=looks_like_rim))
     ocsp: list[Blob] = []
     for d in ocsp_dirs:
         ocsp.extend(
@@ -376,6 +372,33 @@ def _gpu_input(
         ocsp=tuple(ocsp),
         nonce=nonce,
     )
+
+
+def _rim_blobs(directory: Path, *, limit: int, looks_like: Any) -> list[Blob]:
+    """The RIMs of a --rims folder, by content: files larger than a RIM can be, or that do
+    not start like a SWID tag, are skipped (a folder may hold notes or other files)."""
+    from refkit.evidence.families import Blob
+
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except FileNotFoundError:
+        raise InputError(f"--rims: directory not found: {directory}") from None
+    except OSError as exc:
+        raise InputError(f"--rims: cannot list {directory}: {exc.strerror or exc}") from None
+    files = [e for e in entries if e.is_file()]
+    if len(files) > MAX_CERT_FILES:
+        raise InputError(f"--rims: {directory} holds more than {MAX_CERT_FILES} files")
+    out = []
+    for e in files:
+        try:
+            if e.stat().st_size > limit:
+                continue
+        except OSError as exc:
+            raise InputError(f"--rims: cannot read {e.path}: {exc.strerror or exc}") from None
+        data = read_input_file(Path(e.path), what="RIM", limit=limit)
+        if looks_like(data):
+            out.append(Blob(str(Path(directory) / e.name), data))
+    return out
 
 
 def _render(outcome: EvidenceOutcome, *, as_json: bool) -> None:

@@ -240,6 +240,8 @@ class RimsMissing(MaterialMissing):
 
 #: Largest RIM or OCSP file read for GPU evidence (RIMs are about 20 KB).
 MAX_GPU_FILE_BYTES = 4 << 20
+#: GPU verifiers (each caching device chains and RIM checks) an EvidenceVerifier keeps.
+GPU_VERIFIERS = 16
 #: At most this many GPU evidence files, chains, RIMs or OCSP responses in one verification.
 MAX_GPU_FILES = 1000
 
@@ -362,6 +364,7 @@ class EvidenceVerifier:
         self._verifiers: dict[str, FamilyVerifier] = {}
         self._policies: dict[TrustInput, tuple[TrustPolicy, TrustedRoot | None]] = {}
         self._manifests: dict[str, ReferenceManifest] = {}
+        self._gpu_verifiers: dict[tuple[Any, ...], Any] = {}
 
     @property
     def families(self) -> tuple[Family, ...]:
@@ -560,6 +563,34 @@ class EvidenceVerifier:
             )
         return results
 
+    def _gpu_verifier(
+        self, given: GpuInput, rims: Sequence[Any], ocsp: Sequence[Any], at: datetime
+    ) -> Any:
+        """A GPU verifier for this time, RIM set and OCSP set: kept (the last
+        :data:`GPU_VERIFIERS` of them) so that a service verifying many machines against
+        the same RIMs checks each device chain and RIM once."""
+        from refkit.evidence import gpu
+
+        key = (
+            at,
+            given.nonce is not None,
+            tuple(b.sha256 for b in given.rims),
+            tuple(b.sha256 for b in given.ocsp),
+        )
+        with self._lock:
+            found = self._gpu_verifiers.pop(key, None)
+            if found is not None:
+                self._gpu_verifiers[key] = found  # most recently used last
+                return found
+        made = gpu.GpuVerifier(
+            at=at, rims=rims, ocsp_responses=ocsp, nonce_required=given.nonce is not None
+        )
+        with self._lock:
+            self._gpu_verifiers[key] = made
+            while len(self._gpu_verifiers) > GPU_VERIFIERS:
+                del self._gpu_verifiers[next(iter(self._gpu_verifiers))]
+        return made
+
     def _gpu(
         self,
         given: GpuInput,
@@ -586,9 +617,7 @@ class EvidenceVerifier:
                 + ("" if ids else "; an NVSwitch report does not name its BIOS RIM id"),
                 rim_ids=ids,
             )
-        verifier = gpu.GpuVerifier(
-            at=at, rims=rims, ocsp_responses=ocsp, nonce_required=given.nonce is not None
-        )
+        verifier = self._gpu_verifier(given, rims, ocsp, at)
         results: list[Result] = []
         for device in devices:
             results.extend(verifier.verify_one(device, nonce=given.nonce, manifest=manifest))
