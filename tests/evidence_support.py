@@ -203,7 +203,10 @@ class FakeFamily:
     def verifier(self) -> _FakeVerifier:
         return _FakeVerifier(self.name)
 
-    def compare(self, evidence: Any, manifest: ReferenceManifest) -> tuple[Result, ...]:
+    def compare(
+        self, evidence: Any, manifest: ReferenceManifest, **context: Any
+    ) -> tuple[Result, ...]:
+        del context  # the fake verifier gives none
         if self.name == "snp":
             values = [e.measurement for e in manifest.of(snp_model.KIND)]
         else:
@@ -276,3 +279,53 @@ def install_fakes(monkeypatch: pytest.MonkeyPatch) -> tuple[Family, ...]:
     fams = families()
     monkeypatch.setattr(verify_module, "default_families", lambda: fams)
     return fams
+
+
+# ---------------------------------------------------------------------------------------
+# Signed manifests for the machine tests (CPU and GPU evidence together)
+
+
+def signed_manifest(
+    tmp_path: Path,
+    edit: Any = None,
+    *,
+    created: str = "2025-01-01T00:00:00Z",
+    name: str = "m",
+) -> list[Any]:
+    """The signing tests' release manifest, its creation time moved to ``created`` (so that
+    it is valid at the GPU vectors' time, 2025-03-01) and changed by ``edit(predicate)``,
+    signed by a test key; returns the ``evidence verify`` options that use it."""
+    from refkit.manifests.canonical import canonical_dumps
+    from refkit.manifests.signing.keys import KeyType
+    from tests.signing_support import key, sign
+
+    doc = json.loads(SIGNING_RELEASE.read_bytes())
+    pred = doc["predicate"]
+    pred["schemaVersion"] = "1.2"  # the gpu kind's binding field is schema 1.2
+    pred["release"]["created"] = created
+    if edit is not None:
+        edit(pred)
+    k = key(KeyType.ECDSA_P256, 0)
+    bundle = tmp_path / f"{name}.bundle.json"
+    bundle.write_bytes(sign(canonical_dumps(doc), k))
+    pub = tmp_path / f"{name}.pub"
+    pub.write_bytes(k.public_key().pem())
+    return ["--manifest", bundle, "--key", pub]
+
+
+def snp_values_of(report: bytes, pred: dict[str, Any]) -> None:
+    """Make ``pred``'s SNP values those of a real Milan report (read from its bytes at the
+    report layout's offsets: MEASUREMENT 0x90, CHIP_ID 0x1A0, REPORTED_TCB 0x180, POLICY
+    0x08), with no policy HOST_DATA (the vectors' is zero)."""
+    pred["referenceValues"].pop("policies", None)
+    pred["referenceValues"]["snp"][0]["measurement"] = report[0x90:0xC0].hex()
+    declared = pred["declared"]["snp"][0]
+    declared["allowedChipIds"] = [report[0x1A0:0x1E0].hex()]
+    tcb = report[0x180:0x188]  # Milan layout: 0 BL, 1 TEE, 6 SNP, 7 UCODE
+    declared["minimumTcb"] = {
+        "bootloader": tcb[0],
+        "tee": tcb[1],
+        "snp": tcb[6],
+        "microcode": tcb[7],
+    }
+    declared["guestPolicy"] = int.from_bytes(report[8:16], "little")

@@ -2,7 +2,8 @@
 
 Thin layer: read the RIM (and the optional root), call
 :func:`refkit.evidence.gpu.verify_rim`, render the verdict. The ``refkit evidence`` group
-(cli/evidence.py) registers :func:`verify_rim_command` as ``verify-rim``.
+(cli/evidence.py) registers :func:`verify_rim_command` as ``verify-rim``; GPU evidence
+itself is verified by ``refkit evidence verify --gpu-evidence`` through the evidence frame.
 """
 
 from __future__ import annotations

@@ -94,6 +94,20 @@ class FamilyVerifier(Protocol):
     def verify(self, evidence: Any, material: Material, at: datetime) -> tuple[Result, ...]: ...
 
 
+def checked(
+    verifier: FamilyVerifier, evidence: Any, material: Material, at: datetime
+) -> tuple[tuple[Result, ...], dict[str, Any]]:
+    """Authenticity results and the *context* the family's ``compare`` needs from them
+    (keyword arguments: SNP's ``product`` read from the VCEK for a v2 report, TDX's
+    ``tcb_evaluation_data_number`` of the evaluated collateral). A verifier with a
+    ``check`` method gives both; one with only ``verify`` (a test's) gives no context."""
+    check = getattr(verifier, "check", None)
+    if check is None:
+        return tuple(verifier.verify(evidence, material, at)), {}
+    results, context = check(evidence, material, at)
+    return tuple(results), dict(context)
+
+
 @dataclass(frozen=True)
 class Fetched:
     """Files a family's fetcher placed in the cache, by the kind of material they are."""
@@ -123,7 +137,11 @@ class Family(Protocol):
 
     def verifier(self) -> FamilyVerifier: ...
 
-    def compare(self, evidence: Any, manifest: ReferenceManifest) -> tuple[Result, ...]: ...
+    def compare(
+        self, evidence: Any, manifest: ReferenceManifest, **context: Any
+    ) -> tuple[Result, ...]:
+        """The evidence against the manifest; ``context`` is what :func:`checked` gave."""
+        ...
 
     def show(self, evidence: Any) -> dict[str, Any]: ...
 
@@ -202,9 +220,11 @@ class _SnpFamily:
         snp = _module("snp")
         return _SnpVerifier(snp.SnpVerifier())
 
-    def compare(self, evidence: Any, manifest: ReferenceManifest) -> tuple[Result, ...]:
+    def compare(
+        self, evidence: Any, manifest: ReferenceManifest, **context: Any
+    ) -> tuple[Result, ...]:
         snp = _module("snp")
-        return tuple(snp.compare(evidence, manifest))
+        return tuple(snp.compare(evidence, manifest, product=context.get("product")))
 
     def show(self, evidence: Any) -> dict[str, Any]:
         snp = _module("snp")
@@ -254,6 +274,19 @@ class _SnpVerifier:
         except ParseError as exc:
             raise _named(exc, material) from exc
 
+    def check(
+        self, evidence: Any, material: Material, at: datetime
+    ) -> tuple[tuple[Result, ...], dict[str, Any]]:
+        """Results, and the product for the comparison: a v2 report carries no CPUID, so
+        its product is the VCEK's (docs/evidence-snp.md)."""
+        results = self.verify(evidence, material, at)
+        snp = _module("snp")
+        try:
+            product = snp.product(evidence, certificates=[b.data for b in material.certificates])
+        except ParseError as exc:
+            raise _named(exc, material) from exc
+        return results, {"product": product}
+
 
 _INPUT_NUMBER = re.compile(r"(certificate|CRL) input ([0-9]+)", re.IGNORECASE)
 
@@ -293,9 +326,12 @@ class _TdxFamily:
         tdx = _module("tdx")
         return _TdxVerifier(tdx.TdxVerifier())
 
-    def compare(self, evidence: Any, manifest: ReferenceManifest) -> tuple[Result, ...]:
+    def compare(
+        self, evidence: Any, manifest: ReferenceManifest, **context: Any
+    ) -> tuple[Result, ...]:
         tdx = _module("tdx")
-        return tuple(tdx.compare(evidence, manifest))
+        number = context.get("tcb_evaluation_data_number")
+        return tuple(tdx.compare(evidence, manifest, tcb_evaluation_data_number=number))
 
     def show(self, evidence: Any) -> dict[str, Any]:
         tdx = _module("tdx")
@@ -333,6 +369,24 @@ class _TdxVerifier:
                 at=at,
             )
         )
+
+    def check(
+        self, evidence: Any, material: Material, at: datetime
+    ) -> tuple[tuple[Result, ...], dict[str, Any]]:
+        """Results, and the evaluated collateral's TCB evaluation data number (None without
+        collateral) so that a declared minimum is checked (docs/evidence-tdx.md)."""
+        found = self.inner.evaluate(
+            evidence,
+            intel_root=None if material.intel_root is None else material.intel_root.data,
+            collateral=None if material.collateral is None else material.collateral.data,
+            at=at,
+            collateral_source=(
+                "collateral" if material.collateral is None else material.collateral.source
+            ),
+        )
+        return tuple(found.results), {
+            "tcb_evaluation_data_number": found.tcb_evaluation_data_number
+        }
 
 
 def _as_fetched(value: Any) -> Fetched:

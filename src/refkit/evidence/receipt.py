@@ -12,13 +12,16 @@ Format (canonical JSON, RFC 8785, so the same verification gives the same bytes)
       "_type": "https://refkit.dev/evidence-receipt/v1",
       "refkitVersion": "0.1.0",
       "verifiedAt": "2026-11-30T10:00:00Z", "timeSource": "clock",
-      "evidence": BLOB,
+      "evidence": BLOB | null,        # null: GPUs verified alone
+      "subject": "...",               # only when evidence is null: the verdict's subject
       "material": {"certificates": [BLOB...], "crls": [BLOB...],
                    "intelRoot": BLOB | null, "collateral": BLOB | null},
       "manifest": null | {"bundles": [BLOB...],
                           "trust": {"policy": BLOB | null, "files": [BLOB...],
                                     "keys": [BLOB...]}},
       "reportData": null | {"match": "prefix" | "exact", "hex": "..."},
+      "gpu": {"evidence": [BLOB...], "chains": [BLOB...], "rims": [BLOB...],
+              "ocsp": [BLOB...], "nonce": "hex" | null},      # only when GPUs were given
       "verdict": VERDICT
     }
 
@@ -50,6 +53,7 @@ from refkit.evidence.families import Blob, Family, Material
 from refkit.evidence.verify import (
     EvidenceOutcome,
     EvidenceVerifier,
+    GpuInput,
     ManifestInput,
     ReportDataCheck,
     TrustInput,
@@ -77,17 +81,17 @@ def _opt_blob(blob: Blob | None) -> dict[str, Any] | None:
 
 
 def receipt_document(
-    data: bytes, *, source: str, options: VerifyOptions, outcome: EvidenceOutcome
+    data: bytes | None, *, source: str, options: VerifyOptions, outcome: EvidenceOutcome
 ) -> dict[str, Any]:
-    """The receipt of one verification, as a JSON value."""
+    """The receipt of one verification, as a JSON value (``data`` None: GPUs alone)."""
     m = options.material
     manifest = options.manifest
-    return {
+    doc = {
         "_type": RECEIPT_TYPE,
         "refkitVersion": __version__,
         "verifiedAt": format_time(options.at),
         "timeSource": options.at_source,
-        "evidence": _blob(Blob(source, data)),
+        "evidence": None if data is None else _blob(Blob(source, data)),
         "material": {
             "certificates": [_blob(b) for b in m.certificates],
             "crls": [_blob(b) for b in m.crls],
@@ -107,10 +111,22 @@ def receipt_document(
         "reportData": None if options.report_data is None else options.report_data.to_json(),
         "verdict": outcome.verdict.to_json(),
     }
+    if data is None:
+        doc["subject"] = source
+    gpu = options.gpu
+    if gpu is not None:
+        doc["gpu"] = {
+            "evidence": [_blob(b) for b in gpu.evidence],
+            "chains": [_blob(b) for b in gpu.chains],
+            "rims": [_blob(b) for b in gpu.rims],
+            "ocsp": [_blob(b) for b in gpu.ocsp],
+            **gpu.to_json(),
+        }
+    return doc
 
 
 def receipt_bytes(
-    data: bytes, *, source: str, options: VerifyOptions, outcome: EvidenceOutcome
+    data: bytes | None, *, source: str, options: VerifyOptions, outcome: EvidenceOutcome
 ) -> bytes:
     """The receipt file's bytes: canonical JSON and a newline."""
     from refkit.manifests.canonical import canonical_dumps
@@ -129,7 +145,10 @@ class Receipt:
 
     source: str
     refkit_version: str
-    evidence: Blob
+    #: The CPU evidence; None when the GPUs were verified alone.
+    evidence: Blob | None
+    #: The verdict's subject (the CPU evidence's name, else the recorded subject).
+    subject: str
     options: VerifyOptions
     verdict: Verdict
     #: Blobs whose bytes do not match their recorded sha256: (field path, blob source).
@@ -180,7 +199,12 @@ def parse_receipt(data: bytes, *, source: str) -> Receipt:
     version = doc.text("refkitVersion")
     at = parse_time(doc.text("verifiedAt"), source=source, path=doc.at("verifiedAt"))
     at_source = doc.text("timeSource")
-    evidence = r.blob(doc.raw("evidence", True), source, doc.at("evidence"))
+    evidence = r.opt_blob(doc, "evidence")
+    if evidence is None:
+        doc.raw("evidence", True)  # present (null), not absent
+        subject = doc.text("subject")
+    else:
+        subject = evidence.source
     mat = doc.obj("material")
     material = Material(
         certificates=r.blobs(mat, "certificates"),
@@ -220,6 +244,25 @@ def parse_receipt(data: bytes, *, source: str) -> Receipt:
         except InputError as exc:
             raise robj.fail("hex", exc.message) from None
         robj.refuse_rest()
+    gpu = None
+    gobj = doc.opt_obj("gpu")
+    if gobj is not None:
+        nonce_hex = gobj.raw("nonce", True)
+        if nonce_hex is not None:
+            nonce_hex = gobj.hex("nonce")
+        try:
+            gpu = GpuInput(
+                evidence=r.blobs(gobj, "evidence"),
+                chains=r.blobs(gobj, "chains"),
+                rims=r.blobs(gobj, "rims"),
+                ocsp=r.blobs(gobj, "ocsp"),
+                nonce=None if nonce_hex is None else bytes.fromhex(nonce_hex),
+            )
+        except InputError as exc:
+            raise gobj.fail(None, exc.message) from None
+        gobj.refuse_rest()
+    if evidence is None and gpu is None:
+        raise doc.fail("evidence", "is null and the receipt holds no GPU evidence either")
     verdict = Verdict.from_json(doc.raw("verdict", True), source=f"{source}: verdict")
     doc.refuse_rest()
     options = VerifyOptions(
@@ -228,8 +271,9 @@ def parse_receipt(data: bytes, *, source: str) -> Receipt:
         manifest=manifest,
         material=material,
         report_data=report_data,
+        gpu=gpu,
     )
-    return Receipt(source, version, evidence, options, verdict, tuple(r.mismatches))
+    return Receipt(source, version, evidence, subject, options, verdict, tuple(r.mismatches))
 
 
 # ---------------------------------------------------------------------------------------
@@ -293,7 +337,9 @@ def replay_receipt(
         )
         return ReplayOutcome(receipt, Verdict(f"receipt {source}", results, facts), None)
     rerun = EvidenceVerifier(families).verify(
-        receipt.evidence.data, source=receipt.evidence.source, options=receipt.options
+        None if receipt.evidence is None else receipt.evidence.data,
+        source=receipt.subject,
+        options=receipt.options,
     )
     difference = _first_difference(receipt.verdict, rerun.verdict)
     if difference is None:

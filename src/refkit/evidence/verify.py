@@ -24,6 +24,20 @@ the others, except that an untrusted manifest is never read):
    bits, TCB floors, chip IDs, ...). No manifest: ``evidence.manifest.absent`` (not
    required) and the measured values are reported instead.
 
+6. **GPUs** (when GPU evidence is given, :class:`GpuInput`): each NVIDIA GPU or NVSwitch
+   report through :class:`refkit.evidence.gpu.GpuVerifier` (device chain to the pinned
+   device root, SPDM signature, FWID, the GPU request nonce, OCSP files, NVIDIA's RIMs,
+   the trusted manifest's ``gpu`` entries), then the CPU-GPU binding: when the trusted
+   manifest's ``gpu`` entries declare ``binding: report-data-sha512``, the CPU evidence's
+   REPORT_DATA must equal :func:`refkit.evidence.gpu.expected_report_data` of every GPU
+   evidence given (``gpu.binding.*``; without CPU evidence it fails as not checked). A
+   manifest that declares no binding leaves it unchecked
+   (``evidence.gpu.binding.not-declared``, not required) unless REPORT_DATA happens to
+   match. Without CPU evidence (``data`` None) steps 3-5 are skipped and the GPUs are
+   verified alone. A manifest whose ``gpu`` entries declare the binding fails a CPU-only
+   verification (``evidence.gpu.missing``); one that merely lists GPUs reports
+   ``evidence.gpu.not-given`` (not required).
+
 A debug-enabled guest is authentic evidence of an untrustworthy guest: authenticity
 passes, and the outcome carries a warning in plain words (``warnings``; the verdict's
 ``facts.warnings`` in JSON). The families fail the manifest comparison for it unless the
@@ -46,11 +60,13 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from refkit.errors import InputError, Location, ParseError
+from refkit.evidence.errors import MaterialMissing
 from refkit.evidence.families import (
     Blob,
     Family,
     FamilyVerifier,
     Material,
+    checked,
     default_families,
     detect,
 )
@@ -213,6 +229,91 @@ class ManifestInput:
             raise InputError("a manifest needs at least one bundle")
 
 
+class RimsMissing(MaterialMissing):
+    """No RIM was given for GPU evidence whose measurements must be compared (exit 3);
+    ``rim_ids`` are the ids the reports name (an NVSwitch report names none)."""
+
+    def __init__(self, message: str, *, hint: str, rim_ids: tuple[str, ...]) -> None:
+        super().__init__(message, hint=hint)
+        self.rim_ids = rim_ids
+
+
+#: Largest RIM or OCSP file read for GPU evidence (RIMs are about 20 KB).
+MAX_GPU_FILE_BYTES = 4 << 20
+#: GPU verifiers (each caching device chains and RIM checks) an EvidenceVerifier keeps.
+GPU_VERIFIERS = 16
+#: At most this many GPU evidence files, chains, RIMs or OCSP responses in one verification.
+MAX_GPU_FILES = 1000
+
+
+@dataclass(frozen=True)
+class GpuInput:
+    """The GPU side of a machine: NVIDIA GPU/NVSwitch evidence and what it rests on.
+
+    ``evidence``: report files (NVIDIA's hex text, raw bytes, or a JSON evidence list,
+    which carries each device's chain). ``chains``: PEM device chains (leaf first) for the
+    lone reports, either one per evidence file in the same order or one for all of them
+    (a JSON list's own chains take precedence). ``rims``: RIM documents (picked by
+    content). ``ocsp``: DER OCSP responses. ``nonce``: the verifier's GPU request nonce;
+    None leaves GPU freshness unchecked (``gpu.nonce.not-given``, not required).
+    """
+
+    evidence: tuple[Blob, ...]
+    chains: tuple[Blob, ...] = ()
+    rims: tuple[Blob, ...] = ()
+    ocsp: tuple[Blob, ...] = ()
+    nonce: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if not self.evidence:
+            raise InputError("GPU verification needs at least one GPU evidence file")
+        if len(self.chains) not in (0, 1, len(self.evidence)):
+            raise InputError(
+                f"{len(self.chains)} GPU certificate chains for {len(self.evidence)} GPU "
+                "evidence files: give one chain per evidence file (same order) or one for all"
+            )
+        for what, items in (
+            ("GPU evidence files", self.evidence),
+            ("RIMs", self.rims),
+            ("OCSP responses", self.ocsp),
+        ):
+            if len(items) > MAX_GPU_FILES:
+                raise InputError(f"more than {MAX_GPU_FILES} {what}")
+
+    def chain_for(self, index: int) -> Blob | None:
+        if not self.chains:
+            return None
+        return self.chains[index] if len(self.chains) > 1 else self.chains[0]
+
+    def devices(self) -> tuple[Any, ...]:
+        """Every device evidence, parsed (a ParseError, exit 2, for malformed input)."""
+        from refkit.evidence import gpu
+
+        out: list[Any] = []
+        for i, blob in enumerate(self.evidence):
+            chain = self.chain_for(i)
+            out.extend(
+                gpu.parse(
+                    blob.data, source=blob.source, chain=None if chain is None else chain.data
+                )
+            )
+        return tuple(out)
+
+    def parsed_rims(self) -> tuple[Any, ...]:
+        from refkit.evidence import gpu
+
+        return tuple(gpu.parse_rim(b.data, source=b.source) for b in self.rims)
+
+    def ocsp_responses(self) -> tuple[Any, ...]:
+        from refkit.evidence.gpu import ocsp
+
+        return tuple(ocsp.load_responses([(b.source, b.data) for b in self.ocsp]))
+
+    def to_json(self) -> dict[str, Any]:
+        """What receipts and JSON facts record of it besides the blobs."""
+        return {"nonce": None if self.nonce is None else self.nonce.hex()}
+
+
 @dataclass(frozen=True)
 class VerifyOptions:
     """Everything one verification uses besides the evidence."""
@@ -222,6 +323,8 @@ class VerifyOptions:
     manifest: ManifestInput | None = None
     material: Material = field(default_factory=Material)
     report_data: ReportDataCheck | None = None
+    #: GPU evidence to verify with (or instead of) the CPU evidence.
+    gpu: GpuInput | None = None
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:
@@ -261,6 +364,7 @@ class EvidenceVerifier:
         self._verifiers: dict[str, FamilyVerifier] = {}
         self._policies: dict[TrustInput, tuple[TrustPolicy, TrustedRoot | None]] = {}
         self._manifests: dict[str, ReferenceManifest] = {}
+        self._gpu_verifiers: dict[tuple[Any, ...], Any] = {}
 
     @property
     def families(self) -> tuple[Family, ...]:
@@ -302,10 +406,31 @@ class EvidenceVerifier:
                 self._manifests.setdefault(digest, found)
         return found
 
-    def verify(self, data: bytes, *, source: str, options: VerifyOptions) -> EvidenceOutcome:
-        """Run the procedure of the module docstring on ``data`` (named ``source``)."""
+    def verify(self, data: bytes | None, *, source: str, options: VerifyOptions) -> EvidenceOutcome:
+        """Run the procedure of the module docstring on ``data`` (named ``source``).
+
+        ``data`` None: no CPU evidence; ``options.gpu`` must then be given and the GPUs
+        are verified alone (``source`` names the verdict's subject)."""
         at = options.at.replace(microsecond=0)  # receipts record whole seconds
-        family, evidence = self.parse(data, source=source)
+        if data is None and options.gpu is None:
+            raise InputError("give CPU evidence, GPU evidence, or both")
+        if data is None and options.report_data is not None:
+            raise InputError(
+                "a nonce or expected REPORT_DATA is checked in CPU evidence, and none was given",
+                hint="the GPU request nonce is given on its own",
+            )
+        family: Family | None = None
+        evidence: Any = None
+        if data is not None:
+            family, evidence = self.parse(data, source=source)
+        # Parse every GPU input before any check, so malformed input is exit 2 alone.
+        devices: tuple[Any, ...] = ()
+        rims: tuple[Any, ...] = ()
+        ocsp: tuple[Any, ...] = ()
+        if options.gpu is not None:
+            devices = options.gpu.devices()
+            rims = options.gpu.parsed_rims()
+            ocsp = options.gpu.ocsp_responses()
         results: list[Result] = []
 
         # Step 2: the manifest, before anything is compared with it.
@@ -317,11 +442,77 @@ class EvidenceVerifier:
             )
             results.extend(manifest_results)
 
-        # Step 3: authenticity.
-        results.extend(self._verifier(family).verify(evidence, options.material, at))
+        warnings: list[str] = []
+        measured: dict[str, str] = {}
+        report_data: bytes | None = None
+        unused: list[str] = []
+        if family is not None:
+            report_data = bytes(evidence.report_data)
+            results.extend(
+                self._cpu(family, evidence, options, manifest, report_data, at, warnings)
+            )
+            measured.update(family.measured(evidence))
+            unused = sorted(options.material.kinds() - family.uses)
+        else:
+            unused = sorted(options.material.kinds())
+
+        # Step 6: the GPUs, their manifest entries, and the CPU-GPU binding.
+        gpu_facts: dict[str, Any] | None = None
+        if options.gpu is not None:
+            gpu_results, gpu_facts = self._gpu(
+                options.gpu, devices, rims, ocsp, manifest, report_data, at
+            )
+            results.extend(gpu_results)
+            for i, device in enumerate(devices):
+                measured.update({f"gpu[{i}] {k}": v for k, v in device.measured().items()})
+        elif manifest is not None:
+            results.extend(_gpu_not_given(manifest))
+
+        title = family.title(evidence) if family is not None else ""
+        if devices:
+            kinds = sorted({d.kind for d in devices})
+            gpus = f"{len(devices)} NVIDIA {' and '.join(kinds)} evidence" + (
+                "s" if len(devices) > 1 else ""
+            )
+            title = f"{title} + {gpus}" if title else gpus
+        name = family.name if family is not None else "gpu"
+        if family is not None and devices:
+            name = f"{family.name}+gpu"
+        facts: dict[str, Any] = {
+            "evidence": source if data is not None else None,
+            "evidenceSha256": None if data is None else hashlib.sha256(data).hexdigest(),
+            "family": name,
+            "kind": title,
+            "verifiedAt": format_time(at),
+            "timeSource": options.at_source,
+            "debug": bool(evidence.debug) if family is not None else False,
+            "warnings": warnings,
+            "measured": measured,
+            "manifest": manifest_facts,
+            "unusedMaterial": unused,
+        }
+        if gpu_facts is not None:
+            facts["gpu"] = gpu_facts
+        verdict = Verdict(source, tuple(results), facts)
+        return EvidenceOutcome(verdict, name, title, measured, tuple(warnings), evidence)
+
+    def _cpu(
+        self,
+        family: Family,
+        evidence: Any,
+        options: VerifyOptions,
+        manifest: ReferenceManifest | None,
+        report_data: bytes,
+        at: datetime,
+        warnings: list[str],
+    ) -> list[Result]:
+        """Steps 3-5 for the CPU evidence."""
+        results: list[Result] = []
+        # Step 3: authenticity (and what the comparison needs from it).
+        found, context = checked(self._verifier(family), evidence, options.material, at)
+        results.extend(found)
 
         # Step 4: freshness.
-        report_data = bytes(evidence.report_data)
         if options.report_data is not None:
             results.append(options.report_data.check(report_data))
         else:
@@ -348,7 +539,7 @@ class EvidenceVerifier:
                 )
             )
         elif manifest is not None:
-            compared = family.compare(evidence, manifest)
+            compared = family.compare(evidence, manifest, **context)
             if not compared:
                 compared = (
                     Result.of(
@@ -359,7 +550,6 @@ class EvidenceVerifier:
                 )
             results.extend(compared)
 
-        warnings: list[str] = []
         if evidence.debug:
             warnings.append(
                 f"DEBUG GUEST: {family.debug_words}: the host can read and change this "
@@ -371,24 +561,101 @@ class EvidenceVerifier:
                     else "."
                 )
             )
-        unused = sorted(options.material.kinds() - family.uses)
-        title = family.title(evidence)
-        measured = family.measured(evidence)
+        return results
+
+    def _gpu_verifier(
+        self, given: GpuInput, rims: Sequence[Any], ocsp: Sequence[Any], at: datetime
+    ) -> Any:
+        """A GPU verifier for this time, RIM set and OCSP set: kept (the last
+        :data:`GPU_VERIFIERS` of them) so that a service verifying many machines against
+        the same RIMs checks each device chain and RIM once."""
+        from refkit.evidence import gpu
+
+        key = (
+            at,
+            given.nonce is not None,
+            tuple(b.sha256 for b in given.rims),
+            tuple(b.sha256 for b in given.ocsp),
+        )
+        with self._lock:
+            found = self._gpu_verifiers.pop(key, None)
+            if found is not None:
+                self._gpu_verifiers[key] = found  # most recently used last
+                return found
+        made = gpu.GpuVerifier(
+            at=at, rims=rims, ocsp_responses=ocsp, nonce_required=given.nonce is not None
+        )
+        with self._lock:
+            self._gpu_verifiers[key] = made
+            while len(self._gpu_verifiers) > GPU_VERIFIERS:
+                del self._gpu_verifiers[next(iter(self._gpu_verifiers))]
+        return made
+
+    def _gpu(
+        self,
+        given: GpuInput,
+        devices: Sequence[Any],
+        rims: Sequence[Any],
+        ocsp: Sequence[Any],
+        manifest: ReferenceManifest | None,
+        cpu_report_data: bytes | None,
+        at: datetime,
+    ) -> tuple[list[Result], dict[str, Any]]:
+        """Step 6: every GPU (authenticity, RIMs, manifest entries) and the binding."""
+        from refkit.evidence import gpu
+        from refkit.manifests.model.gpu import KIND
+
+        pinned = manifest is not None and any(e.measurements for e in manifest.of(KIND))
+        if not rims and not pinned:
+            ids = tuple(sorted({i for d in devices for i in d.rim_ids}))
+            raise RimsMissing(
+                "no NVIDIA RIM was given: the GPU firmware and driver measurements cannot be "
+                "compared with NVIDIA's reference values",
+                hint="fetch the RIMs where the network is reachable (refkit evidence fetch"
+                + (f": {', '.join(ids)}" if ids else "")
+                + ") and give their folder"
+                + ("" if ids else "; an NVSwitch report does not name its BIOS RIM id"),
+                rim_ids=ids,
+            )
+        verifier = self._gpu_verifier(given, rims, ocsp, at)
+        results: list[Result] = []
+        for device in devices:
+            results.extend(verifier.verify_one(device, nonce=given.nonce, manifest=manifest))
+        declared = binding_declared(manifest)
+        expected = gpu.expected_report_data(devices)
+        if declared or cpu_report_data is None:
+            results.append(gpu.check_binding(devices, cpu_report_data, required=declared))
+        elif cpu_report_data == expected:
+            results.append(gpu.check_binding(devices, cpu_report_data))
+        else:
+            results.append(
+                Result.of(
+                    "evidence.gpu.binding.not-declared",
+                    "the manifest declares no CPU-GPU binding: REPORT_DATA was not compared "
+                    "with the GPU evidence, which another machine could have relayed"
+                    if manifest is not None
+                    else "no manifest declares a CPU-GPU binding: REPORT_DATA was not compared "
+                    "with the GPU evidence, which another machine could have relayed",
+                    check="CPU-GPU binding",
+                    subject="GPU evidence",
+                    expected=expected.hex(),
+                    actual=cpu_report_data.hex(),
+                    required=False,
+                )
+            )
         facts: dict[str, Any] = {
-            "evidence": source,
-            "evidenceSha256": hashlib.sha256(data).hexdigest(),
-            "family": family.name,
-            "kind": title,
-            "verifiedAt": format_time(at),
-            "timeSource": options.at_source,
-            "debug": bool(evidence.debug),
-            "warnings": warnings,
-            "measured": measured,
-            "manifest": manifest_facts,
-            "unusedMaterial": unused,
+            "evidence": [{"source": b.source, "sha256": b.sha256} for b in given.evidence],
+            "devices": [
+                {"source": d.source, "kind": d.kind, "digest": d.digest.hex(), **d.measured()}
+                for d in devices
+            ],
+            "rims": [{"source": r.source, "kind": r.kind, "version": r.version} for r in rims],
+            "ocspResponses": len(ocsp),
+            "nonce": None if given.nonce is None else given.nonce.hex(),
+            "bindingDeclared": declared,
+            "expectedReportData": expected.hex(),
         }
-        verdict = Verdict(source, tuple(results), facts)
-        return EvidenceOutcome(verdict, family.name, title, measured, tuple(warnings), evidence)
+        return results, facts
 
     def _verify_manifest(
         self, given: ManifestInput, *, at: datetime, at_source: str
@@ -444,6 +711,41 @@ class EvidenceVerifier:
         return manifest, results, facts
 
 
+def binding_declared(manifest: ReferenceManifest | None) -> bool:
+    """Whether a trusted manifest's ``gpu`` entries declare the REPORT_DATA binding."""
+    if manifest is None:
+        return False
+    from refkit.manifests.model.gpu import BINDING_REPORT_DATA, KIND
+
+    return any(e.binding == BINDING_REPORT_DATA for e in manifest.of(KIND))
+
+
+def _gpu_not_given(manifest: ReferenceManifest) -> list[Result]:
+    """A CPU-only verification against a manifest that lists GPUs."""
+    from refkit.manifests.model.gpu import KIND
+
+    if not manifest.of(KIND):
+        return []
+    if binding_declared(manifest):
+        return [
+            Result.of(
+                "evidence.gpu.missing",
+                "the manifest binds the CPU evidence to GPU evidence, and no GPU evidence "
+                "was given",
+                check="GPU evidence",
+            )
+        ]
+    return [
+        Result.of(
+            "evidence.gpu.not-given",
+            "the manifest lists GPU reference values, and no GPU evidence was given: the "
+            "GPUs were not verified",
+            check="GPU evidence",
+            required=False,
+        )
+    ]
+
+
 def _bare_statement(blob: Blob) -> bool:
     """Whether a manifest file is an unsigned in-toto statement rather than a bundle."""
     if b'"mediaType"' in blob.data:
@@ -456,7 +758,7 @@ def _bare_statement(blob: Blob) -> bool:
 
 
 def verify_evidence(
-    data: bytes,
+    data: bytes | None,
     *,
     source: str,
     options: VerifyOptions,

@@ -1,5 +1,6 @@
 """Verification codes of `refkit evidence verify` and `verify-receipt` that belong to no
-evidence family: the manifest gate, freshness (REPORT_DATA), receipts.
+evidence family: the manifest gate, freshness (REPORT_DATA), receipts, and how GPU
+evidence joins the CPU evidence and the manifest.
 
 The families' own codes live beside this table (``snp.*`` in evidence_snp, ``tdx.*`` in
 evidence_tdx).
@@ -67,5 +68,23 @@ TABLE: tuple[CodeInfo, ...] = (
         "evidence.receipt.digest-mismatch",
         _F,
         "a file recorded in the receipt does not have the sha256 recorded beside it",
+    ),
+    # --- the machine: GPU evidence beside the CPU evidence (gpu.* codes: evidence_gpu)
+    CodeInfo(
+        "evidence.gpu.binding.not-declared",
+        _N,
+        "the manifest declares no CPU-GPU binding (or no manifest was given): the CPU "
+        "evidence's REPORT_DATA was not compared with the GPU evidence",
+    ),
+    CodeInfo(
+        "evidence.gpu.missing",
+        _F,
+        "the manifest declares a CPU-GPU binding but no GPU evidence was given",
+    ),
+    CodeInfo(
+        "evidence.gpu.not-given",
+        _N,
+        "the manifest lists GPU reference values but no GPU evidence was given: the GPUs "
+        "were not verified",
     ),
 )
