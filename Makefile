@@ -114,8 +114,9 @@ demo: setup
 	  else echo "demo: $(VECTORS) not found: the evidence steps are skipped (they need real reports)"; fi
 	@echo "demo: every step passed; outputs in $(DEMO_OUT)/"
 
-# Evidence: real reports and quotes from $(VECTORS), verified offline, and a real TDX event
-# log replayed against the quote of the same boot. Authenticity only on
+# Evidence: real reports and quotes from $(VECTORS), verified offline, a real TDX event log
+# replayed against the quote of the same boot, and a whole machine (an SEV-SNP report and an
+# H100's evidence against NVIDIA's RIMs) at the time the RIMs' signers were valid. Authenticity only on
 # a Google Cloud SEV-SNP report and an Intel TDX quote (and one with Intel's collateral at
 # the time it was valid); then the SNP report against a signed manifest that holds its
 # measurement as a declared reference value (images/demo/evidence-release.yaml.in says why),
@@ -140,6 +141,20 @@ demo-evidence: setup
 	$(REFKIT) evidence verify-receipt $(DEMO_OUT)/evidence.receipt.json
 	$(REFKIT) measure replay $(VECTORS)/tdx/ccel-gcp/ccel_data.dat --no-events \
 	  --expect-file $(VECTORS)/tdx/ccel-gcp/cos-113-tdx-quote.dat
+	@if [ -d $(VECTORS)/nvidia ]; then \
+	  mkdir -p $(DEMO_OUT)/rims && cp $(VECTORS)/nvidia/h100-545/*_test_no_gpu.swidtag $(DEMO_OUT)/rims/ && \
+	  $(REFKIT) evidence show $(VECTORS)/nvidia/h100-545/attestationReport.txt && \
+	  $(REFKIT) evidence verify $(VECTORS)/snp/milan-v2-a.report.bin \
+	    --vcek $(VECTORS)/snp/milan-v2-a.vcek.der --certs $(VECTORS)/amd \
+	    --gpu-evidence $(VECTORS)/nvidia/h100-545/attestationReport.txt \
+	    --gpu-certs $(VECTORS)/nvidia/h100-545/gpuAkCertChain.txt --rims $(DEMO_OUT)/rims \
+	    --gpu-nonce 4cff7f5380ead8fad8ec2c531c110aca4302a88f603792801a8ca29ee151af2e \
+	    --at 2025-03-01T00:00:00Z --receipt $(DEMO_OUT)/machine.receipt.json --force && \
+	  $(REFKIT) evidence verify-receipt $(DEMO_OUT)/machine.receipt.json && \
+	  $(REFKIT) evidence verify --gpu-evidence $(VECTORS)/nvidia/ls10/switchAttestationReport.txt \
+	    --gpu-certs $(VECTORS)/nvidia/ls10/switchCertChain.txt --rims $(VECTORS)/nvidia/ls10 \
+	    --at 2025-03-01T00:00:00Z; \
+	else echo "demo: $(VECTORS)/nvidia not found: the GPU step is skipped"; fi
 
 bench: setup
 	test -e ../shared/vectors/firmware/OVMF.amdsev.fd || test -e $(DEMO_OUT)/vmlinuz || $(MAKE) demo

@@ -60,11 +60,12 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """refkit: verify a confidential AI service from its source code.
 
     \b
-    This version computes AMD SEV-SNP launch measurements from boot artifacts, builds
-    them into reference manifests, signs and verifies those against a trust policy,
-    exports them for other verifiers, fetches and checks pinned inputs, and verifies
-    live attestation evidence (SEV-SNP reports, TDX quotes) offline against a signed
-    manifest. Rebuilding images comes in a later version.
+    This version computes launch measurements from boot artifacts (SEV-SNP; TDX MRTD
+    and RTMRs; vTPM PCRs of UKIs), replays event logs, digests and signs model weights
+    and builds their verity disks, builds all of it into reference manifests, signs and
+    verifies those against a trust policy, exports them for other verifiers, fetches and
+    checks pinned inputs, and verifies live attestation evidence (SEV-SNP reports, TDX
+    quotes, NVIDIA GPU evidence) offline against a signed manifest.
 
     \b
     Commands that produce a result take --json (after the command name) and then print
