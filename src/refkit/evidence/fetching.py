@@ -12,8 +12,6 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from refkit import __version__
-from refkit.errors import EnvironmentProblem
 from refkit.evidence.families import Opener
 
 #: Largest response body accepted (certificate chains, CRLs, TCB info are far smaller).
@@ -31,38 +29,8 @@ def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
 
 
 def http_opener(*, timeout: float = 30.0) -> Opener:
-    """An opener over HTTPS (urllib): one GET per call, the body at most
-    :data:`MAX_RESPONSE_BYTES`; every failure is an :class:`EnvironmentProblem` (exit 3)
-    naming the URL, an HTTP 429 (rate limit) with a hint to wait."""
+    """An opener over HTTPS: one GET per call, the body of a 200 answer at most
+    :data:`MAX_RESPONSE_BYTES` (:func:`refkit.evidence.http.body_opener`)."""
+    from refkit.evidence.http import body_opener
 
-    def open_url(url: str) -> bytes:
-        import urllib.error
-        import urllib.request
-
-        if not url.startswith("https://"):
-            raise EnvironmentProblem(f"refusing to fetch {url}: only https:// is used")
-        request = urllib.request.Request(  # noqa: S310 - https only, checked above
-            url, headers={"User-Agent": f"refkit/{__version__}"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-                body: bytes = response.read(MAX_RESPONSE_BYTES + 1)
-        except urllib.error.HTTPError as exc:
-            hint = (
-                "the service limits how often it answers (AMD's: about one certificate "
-                "every 10 seconds per address): wait and run the fetch again"
-                if exc.code == 429
-                else None
-            )
-            raise EnvironmentProblem(f"{url}: HTTP {exc.code} {exc.reason}", hint=hint) from exc
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise EnvironmentProblem(
-                f"cannot fetch {url}: {reason}",
-                hint="verification works offline once the files are fetched or given",
-            ) from exc
-        if len(body) > MAX_RESPONSE_BYTES:
-            raise EnvironmentProblem(f"{url}: the answer is larger than {MAX_RESPONSE_BYTES}")
-        return body
-
-    return open_url
+    return body_opener(limit=MAX_RESPONSE_BYTES, timeout=timeout)

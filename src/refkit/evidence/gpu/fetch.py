@@ -44,17 +44,13 @@ class UrllibOpener:
     def __init__(self, timeout: float = TIMEOUT_SECONDS) -> None:
         self.timeout = timeout
 
-    def get(self, url: str, *, limit: int) -> bytes:  # pragma: no cover - network
-        import urllib.request
+    def get(self, url: str, *, limit: int) -> bytes:
+        from refkit.evidence.http import https_get
 
-        if not url.startswith("https://"):
-            raise OSError(f"refusing a non-HTTPS URL: {url}")
-        request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-            data: bytes = response.read(limit + 1)
-        if len(data) > limit:
-            raise OSError(f"the answer of {url} is larger than {limit} bytes")
-        return data
+        response = https_get(url, limit=limit, timeout=self.timeout, accept="application/json")
+        if response.status != 200:
+            raise OSError(f"{url}: HTTP {response.status}")
+        return response.body
 
 
 @dataclass(frozen=True)

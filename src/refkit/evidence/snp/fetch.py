@@ -30,8 +30,6 @@ they are cached; whether they are *genuine* is decided at verification, by the p
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +38,8 @@ from typing import Final, Protocol
 from cryptography import x509
 
 from refkit.atomic import write_file
-from refkit.errors import EnvironmentProblem, ParseError, UnsupportedInput
+from refkit.errors import ParseError, UnsupportedInput
+from refkit.evidence.http import FetchFailed
 from refkit.evidence.snp.certs import Role, read_certificates
 from refkit.evidence.snp.evidence import SnpEvidence
 from refkit.evidence.snp.report import SigningKey, decode_tcb
@@ -58,38 +57,16 @@ class Opener(Protocol):
     def __call__(self, url: str) -> bytes: ...
 
 
-class KdsUnavailable(EnvironmentProblem):
+class KdsUnavailable(FetchFailed):
     """AMD's key distribution service did not answer with what was asked (exit 3)."""
 
 
 def urllib_opener(*, timeout: float = TIMEOUT) -> Callable[[str], bytes]:
-    """The real :class:`Opener`: HTTPS GET with a timeout and a size limit."""
+    """The real :class:`Opener`: HTTPS GET with a timeout and a size limit
+    (:func:`refkit.evidence.http.body_opener`, which all evidence fetchers share)."""
+    from refkit.evidence.http import body_opener
 
-    def open_url(url: str) -> bytes:
-        if not url.startswith("https://"):
-            raise KdsUnavailable(f"{url}: only https URLs are fetched")
-        request = urllib.request.Request(url, headers={"User-Agent": "refkit"})  # noqa: S310
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-                body: bytes = response.read(MAX_ANSWER + 1)
-        except urllib.error.HTTPError as exc:
-            hint = (
-                "AMD's service allows about one certificate per 10 s per address: wait "
-                "and retry; cached files are reused"
-                if exc.code == 429
-                else None
-            )
-            raise KdsUnavailable(f"{url}: HTTP {exc.code} {exc.reason}", hint=hint) from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise KdsUnavailable(
-                f"{url}: {getattr(exc, 'reason', exc)}",
-                hint="AMD's key distribution service is unreachable; retry later",
-            ) from None
-        if len(body) > MAX_ANSWER:
-            raise KdsUnavailable(f"{url}: answer larger than {MAX_ANSWER} bytes")
-        return body
-
-    return open_url
+    return body_opener(limit=MAX_ANSWER, timeout=timeout)
 
 
 def _spl(report_tcb: bytes, product: SnpProduct) -> str:

@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 from refkit.atomic import write_file
 from refkit.errors import EnvironmentProblem, InputError
+from refkit.evidence.http import HttpResponse
 from refkit.evidence.tdx.certs import common_name, load_pem_chain
 from refkit.evidence.tdx.model import TdxEvidence
 from refkit.evidence.tdx.verification import pck_extension
@@ -39,22 +39,6 @@ from refkit.evidence.tdx.verification import pck_extension
 INTEL_PCS = "https://api.trustedservices.intel.com"
 INTEL_ROOT_CRL = "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der"
 MAX_RESPONSE = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    """One HTTP answer; ``headers`` keys in lower case."""
-
-    status: int
-    body: bytes
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    def header(self, *names: str) -> str | None:
-        for name in names:
-            value = self.headers.get(name.lower())
-            if value is not None:
-                return value
-        return None
 
 
 #: GET one URL; raise :class:`~refkit.errors.EnvironmentProblem` when it cannot be reached.
@@ -66,28 +50,11 @@ class FetchFailed(EnvironmentProblem):
 
 
 def urllib_opener(timeout: float = 30.0) -> Opener:
-    """The real :data:`Opener` (https only, bounded size)."""
-    import urllib.error
-    import urllib.request
+    """The real :data:`Opener` (:func:`refkit.evidence.http.https_get`: https only,
+    bounded size); HTTP error statuses are returned for :func:`_get` to word."""
+    from refkit.evidence.http import https_get
 
-    def get(url: str) -> HttpResponse:
-        if urllib.parse.urlsplit(url).scheme != "https":
-            raise FetchFailed(f"{url}: only https URLs are fetched")
-        request = urllib.request.Request(url, headers={"User-Agent": "refkit"})  # noqa: S310
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-                body = response.read(MAX_RESPONSE + 1)
-                headers = {k.lower(): v for k, v in response.headers.items()}
-                return HttpResponse(response.status, body, headers)
-        except urllib.error.HTTPError as exc:
-            return HttpResponse(exc.code, b"", {})
-        except (urllib.error.URLError, OSError) as exc:
-            raise FetchFailed(
-                f"{url}: {exc}",
-                hint="check the network, or copy collateral from a machine that has it",
-            ) from None
-
-    return get
+    return lambda url: https_get(url, limit=MAX_RESPONSE, timeout=timeout)
 
 
 def _get(opener: Opener, url: str) -> HttpResponse:
