@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from refkit.builders.api import BuildContext, Built, Builder
+from refkit.builders.api import BuildContext, Builder, Built
 from tests.shared import shared_input
 
 EPOCH = 1700000000

@@ -29,7 +29,8 @@ def test_appended_disk_equals_veritysetup(tmp_path: Path, size: int) -> None:
     )
     f = built.facts
     padded = -(-size // 4096) * 4096
-    assert f["hashOffset"] == padded == f["paddedDataSize"] and f["dataSize"] == size
+    assert f["hashOffset"] == padded == f["paddedDataSize"]
+    assert f["dataSize"] == size
     # the peer: the same padded data, veritysetup format appending at the same offset
     peer_disk = tmp_path / "peer.img"
     peer_disk.write_bytes(data.read_bytes() + bytes(padded - size))
@@ -53,7 +54,8 @@ def test_separate_hash_area(tmp_path: Path) -> None:
     assert built.facts["rootHash"] == peer.root
     assert tree.read_bytes() == peer.hash_bytes
     assert peer_verify(data, tree, peer.root) == 0
-    assert built.facts["salt"] == "-" and built.facts["hashOffset"] == 0
+    assert built.facts["salt"] == "-"
+    assert built.facts["hashOffset"] == 0
 
 
 @pytest.mark.peer
@@ -74,11 +76,10 @@ def test_reproducible_and_default_salt(tmp_path: Path) -> None:
     a, built = build(verity.BUILDER, tmp_path / "a", {"data": data})
     with other_machine(tmp_path / "cwd"):
         b, again = build(verity.BUILDER, tmp_path / "x" / "y", {"data": data}, output_name="d")
-    assert a.read_bytes() == b.read_bytes() and built.facts == again.facts
-    assert (
-        built.facts["salt"] == "00"
-        and built.facts["uuid"] == "00000000-0000-0000-0000-000000000000"
-    )
+    assert a.read_bytes() == b.read_bytes()
+    assert built.facts == again.facts
+    assert built.facts["salt"] == "00"
+    assert built.facts["uuid"] == "00000000-0000-0000-0000-000000000000"
 
 
 @pytest.mark.parametrize(

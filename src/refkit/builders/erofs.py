@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -123,7 +124,7 @@ class ErofsBuilder:
     name = "erofs"
     version = "1"
     tree_output = False
-    params_schema: Final[dict[str, Any]] = {
+    params_schema: Mapping[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "properties": {

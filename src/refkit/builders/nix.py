@@ -19,8 +19,9 @@ computed here from the dumped bytes and checked against the store's own record (
 computations; a difference is reported, never recorded). Facts: the store path, the
 derivation path, the NAR hash (SRI form ``sha256-<base64>`` and hex) and size.
 
-Only derivations with one output (``out``) are accepted: several outputs would need one
-artifact each.
+The artifact is the ``out`` output: ``nix build`` of a derivation with several outputs
+builds its default one, and an answer naming any other output set is refused (each output
+would need an artifact of its own).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import hashlib
 import json
 import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -66,7 +68,7 @@ class NixBuilder:
     name = "nix"
     version = "1"
     tree_output = False
-    params_schema: Final[dict[str, Any]] = {
+    params_schema: Mapping[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "properties": {

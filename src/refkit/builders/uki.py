@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -71,7 +72,7 @@ class UkiBuilder:
     name = "uki"
     version = "1"
     tree_output = False
-    params_schema: Final[dict[str, Any]] = {
+    params_schema: Mapping[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "properties": {

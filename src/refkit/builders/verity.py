@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -39,7 +40,7 @@ class VerityBuilder:
     name = "verity"
     version = "1"
     tree_output = False
-    params_schema: Final[dict[str, Any]] = {
+    params_schema: Mapping[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "properties": {
