@@ -110,7 +110,7 @@ class NixBuilder:
             raise EnvironmentProblem(
                 f"the NAR of {store_path} hashes to {sri(digest)}, but the Nix store "
                 f"records {recorded}: the store is damaged or the output changed",
-                hint="run nix-store --verify --check-contents",
+                hint=f"check the store: nix-store {opt('verify')} {opt('check-contents')}",
             )
         version = run([nix, opt("version")], what="nix", epoch=epoch, workdir=work)
         facts = {
