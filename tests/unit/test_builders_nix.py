@@ -5,18 +5,22 @@ Skipped (with the reason) where nix is absent."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import json
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from refkit.builders import nix
 from refkit.builders.api import load_builders
 from refkit.errors import EnvironmentProblem, InputError, MissingTool
 from tests.boot_support import build, other_machine
-from tests.shared import PROJECT_ROOT
+from tests.shared import FUZZ_EXAMPLES, PROJECT_ROOT
 
 ASSETS = PROJECT_ROOT / "tests" / "assets" / "nix"
 
@@ -105,6 +109,47 @@ def test_missing_expression(tmp_path: Path) -> None:
         build(nix.BUILDER, tmp_path / "b", {"expression": tmp_path / "none.nix"})
     with pytest.raises(InputError, match="one input named 'expression'"):
         build(nix.BUILDER, tmp_path / "c", {})
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=FUZZ_EXAMPLES)
+def test_nix_answers_fuzzed(text: str) -> None:
+    """Whatever nix prints, the reader returns a path or a typed refusal."""
+    for reader in (nix._built_path, lambda t: nix._recorded_hash(t, "/nix/store/x")):
+        with contextlib.suppress(InputError, EnvironmentProblem):
+            reader(text)
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(["drvPath", "outputs", "out", "path", "narHash"]), inner, max_size=4
+            )
+        ),
+        max_leaves=12,
+    )
+)
+@settings(max_examples=FUZZ_EXAMPLES)
+def test_nix_json_shapes_fuzzed(value: object) -> None:
+    text = json.dumps(value)
+    for reader in (nix._built_path, lambda t: nix._recorded_hash(t, "/nix/store/x")):
+        with contextlib.suppress(InputError, EnvironmentProblem):
+            reader(text)
+
+
+@pytest.mark.peer
+def test_project_nix_folder_parses() -> None:
+    """nix/ is not built in CI (no nixpkgs), but it must at least be valid Nix."""
+    _nix()
+    for name in ("default.nix", "flake.nix"):
+        subprocess.run(
+            ["nix-instantiate", "--parse", str(PROJECT_ROOT / "nix" / name)],
+            check=True,
+            capture_output=True,
+        )
 
 
 def test_nix_absent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

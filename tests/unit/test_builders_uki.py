@@ -23,6 +23,7 @@ from tests.boot_support import (
     other_machine,
     trixie,
 )
+from tests.shared import shared_root
 
 CMDLINE = "console=ttyS0 root=/dev/mapper/root ro"
 OS_RELEASE = 'ID=refkit-demo\nVERSION_ID="1"\n'
@@ -47,6 +48,13 @@ def parts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "stub": trixie("systemd-boot-efi"),
         "ukify": trixie("systemd-ukify"),
     }
+
+
+def trixie_path(prefix: str) -> Path:
+    """A trixie package's path for parametrize (which runs at collection: no skip there)."""
+    folder = shared_root() / "inputs" / "trixie"
+    found = sorted(folder.glob(prefix + "_*.deb"))
+    return found[0] if found else folder / "absent.deb"
 
 
 def _sections(path: Path) -> dict[str, bytes]:
@@ -184,6 +192,7 @@ def test_inputs_as_files(parts: dict[str, Path], tmp_path: Path) -> None:
         ("kernel", {}, {}, "needs an input named 'kernel'"),
         (None, {"splash": Path("/dev/null")}, {}, "no input named 'splash'"),
         (None, {"cmdline": Path("/dev/null")}, {"cmdline": "x"}, "both as a parameter"),
+        ("kernel", {"kernel": trixie_path("systemd-ukify")}, {}, "is a Debian package"),
     ],
 )
 def test_refusals(

@@ -94,6 +94,11 @@ class UkiBuilder:
         )
         if unknown:
             raise InputError(f"{ctx.name}: the uki builder has no input named {unknown[0]!r}")
+        if is_deb(ctx.inputs["kernel"]):
+            raise InputError(
+                f"{ctx.name}: the kernel input is a Debian package; name its kernel image "
+                f"as the input's member (e.g. boot/vmlinuz-<release>)"
+            )
         work = ctx.workdir
         ctx.progress("unpacking ukify and systemd-stub", None, None)
         stub = _from_package(ctx.inputs["stub"], STUB_MEMBER, work / "linuxx64.efi.stub")
