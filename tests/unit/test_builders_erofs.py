@@ -14,7 +14,7 @@ import pytest
 from refkit.builders import erofs
 from refkit.builders.api import load_builders
 from refkit.errors import InputError
-from tests.boot_support import build, other_machine
+from tests.boot_support import build, other_machine, trixie
 from tests.verity_support import tool
 
 
@@ -121,3 +121,32 @@ def test_bad_recipe_values(
 ) -> None:
     with pytest.raises(InputError, match=words):
         build(erofs.BUILDER, tmp_path / "b", inputs or {"tree": _tree(tmp_path / "s")}, params)
+
+
+@pytest.mark.peer
+def test_real_packages_round_trip(tmp_path: Path) -> None:
+    """Real data: trixie's libc6 and kmod unpacked by dpkg-deb (the peer) into one tree;
+    the image fsck.erofs extracts holds the same bytes and the same link targets."""
+    tool("fsck.erofs", "erofs-utils")
+    dpkg = tool("dpkg-deb", "dpkg")
+    src = tmp_path / "root"
+    for prefix in ("libc6", "kmod"):
+        subprocess.run([dpkg, "-x", str(trixie(prefix)), str(src)], check=True)
+    image, built = build(erofs.BUILDER, tmp_path / "b", {"tree": src})
+    out = tmp_path / "out"
+    subprocess.run(["fsck.erofs", f"--extract={out}", str(image)], check=True, capture_output=True)
+
+    def listing(root: Path) -> dict[str, object]:
+        found: dict[str, object] = {}
+        for p in sorted(root.rglob("*")):
+            rel = str(p.relative_to(root))
+            if p.is_symlink():
+                found[rel] = ("link", os.readlink(p))
+            elif p.is_file():
+                found[rel] = ("file", p.read_bytes(), bool(p.stat().st_mode & 0o111))
+            else:
+                found[rel] = ("dir",)
+        return found
+
+    assert listing(out) == listing(src)
+    assert built.facts["links"] >= 5  # kmod's lsmod, depmod, insmod, ... -> kmod
