@@ -1,7 +1,8 @@
 """The ``erofs`` builder: a deterministic EROFS image of a directory tree (a root file
 system, a model, an initrd's payload), through :mod:`refkit.weights.erofs`.
 
-Input ``tree`` (required): a directory. Parameter ``uuid`` (default the nil UUID): the
+Input ``tree`` (required): a directory, or a tar archive of one (unpacked safely by
+``refkit.builders.tree``). Parameter ``uuid`` (default the nil UUID): the
 file system UUID.
 
 The tree is staged first (:func:`stage_tree`), then imaged with the weights disk's exact
@@ -120,6 +121,25 @@ def stage_tree(source: Path, dest: Path, *, epoch: int) -> StagedTree:
     return StagedTree(files, links, directories)
 
 
+def _as_directory(path: Path, workdir: Path) -> Path:
+    """The tree ``path`` names: a directory as it is, or a tar archive (e.g. a ``rootfs``
+    artifact in tar form) extracted safely by the builders' shared tree helpers
+    (``refkit.builders.tree.tree_of``: absolute names, ``..``, devices and links escaping
+    the tree refused)."""
+    if path.is_dir():
+        return path
+    import importlib
+
+    try:
+        helpers = importlib.import_module("refkit.builders.tree")
+    except ModuleNotFoundError as exc:  # pragma: no cover - present once merged
+        raise InputError(
+            f"tree {path} is not a directory, and this refkit cannot unpack tar trees"
+        ) from exc
+    unpacked: Path = helpers.tree_of(path, workdir, source=os.fspath(path))
+    return unpacked
+
+
 class ErofsBuilder:
     name = "erofs"
     version = "1"
@@ -140,7 +160,8 @@ class ErofsBuilder:
         staged = ctx.workdir / "tree"
         staged.mkdir()
         ctx.progress("staging the tree", None, None)
-        counts = stage_tree(ctx.inputs["tree"], staged, epoch=ctx.source_date_epoch)
+        source = _as_directory(ctx.inputs["tree"], ctx.workdir / "unpacked")
+        counts = stage_tree(source, staged, epoch=ctx.source_date_epoch)
         ctx.progress("mkfs.erofs", None, None)
         version = erofs.mkfs_version()
         ctx.output.touch(exist_ok=False)
