@@ -104,3 +104,9 @@ def test_missing_data(tmp_path: Path) -> None:
         build(verity.BUILDER, tmp_path / "b", {"data": tmp_path / "absent"})
     with pytest.raises(InputError, match="one input named 'data'"):
         build(verity.BUILDER, tmp_path / "c", {})
+
+
+def test_facts_have_sorted_keys(tmp_path: Path) -> None:
+    data = random_file(tmp_path / "data.img", 4096 * 2, seed=4)
+    _, built = build(verity.BUILDER, tmp_path / "b", {"data": data})
+    assert list(built.facts) == sorted(built.facts)

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from refkit.errors import EnvironmentProblem, MissingTool
 
@@ -93,3 +94,13 @@ def is_deb(path: Path) -> bool:
             return fh.read(len(AR_MAGIC)) == AR_MAGIC
     except OSError:
         return False
+
+
+def sorted_facts(value: Any) -> Any:
+    """``value`` with every mapping's keys in sorted order (facts are JSON values with
+    sorted keys, whatever order a builder assembled them in)."""
+    if isinstance(value, Mapping):
+        return {str(k): sorted_facts(value[k]) for k in sorted(value)}
+    if isinstance(value, list | tuple):
+        return [sorted_facts(v) for v in value]
+    return value

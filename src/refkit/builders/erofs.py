@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from refkit.builders._run import sorted_facts
 from refkit.builders.api import BuildContext, Built, register
 from refkit.errors import InputError, input_os_error
 from refkit.weights import erofs
@@ -176,7 +177,7 @@ class ErofsBuilder:
             "links": counts.links,
             "directories": counts.directories,
         }
-        return Built(facts=facts, tools={"mkfs.erofs": version.rsplit(" ", 1)[-1]})
+        return Built(facts=sorted_facts(facts), tools={"mkfs.erofs": version.rsplit(" ", 1)[-1]})
 
 
 BUILDER: Final = register(ErofsBuilder())

@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from refkit.builders._run import environment, opt, run, tool
+from refkit.builders._run import environment, opt, run, sorted_facts, tool
 from refkit.builders.api import BuildContext, Built, register
 from refkit.errors import EnvironmentProblem, InputError
 
@@ -121,7 +121,9 @@ class NixBuilder:
             "narSize": os.path.getsize(ctx.output),
             "options": nix_options(),
         }
-        return Built(facts=facts, tools={"nix": version.stdout.strip().rsplit(" ", 1)[-1]})
+        return Built(
+            facts=sorted_facts(facts), tools={"nix": version.stdout.strip().rsplit(" ", 1)[-1]}
+        )
 
 
 def _built_path(text: str) -> tuple[str, str]:

@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from refkit.builders._run import is_deb, opt, run
+from refkit.builders._run import is_deb, opt, run, sorted_facts
 from refkit.builders.api import BuildContext, Built, register
 from refkit.errors import EnvironmentProblem, InputError
 from refkit.measure import uki as measure
@@ -138,7 +138,7 @@ class UkiBuilder:
             workdir=work,
         ).stdout.strip()
         return Built(
-            facts=uki_facts(ctx.output),
+            facts=sorted_facts(uki_facts(ctx.output)),
             tools={"ukify": version.removeprefix("ukify ").strip() or "unknown"},
         )
 

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from refkit.builders._run import sorted_facts
 from refkit.builders.api import BuildContext, Built, register
 from refkit.errors import InputError, input_os_error
 from refkit.weights import disk
@@ -118,7 +119,7 @@ class VerityBuilder:
         }
         from refkit import __version__
 
-        return Built(facts=facts, tools={"refkit-verity": __version__})
+        return Built(facts=sorted_facts(facts), tools={"refkit-verity": __version__})
 
 
 BUILDER: Final = register(VerityBuilder())
