@@ -186,6 +186,19 @@ def test_inputs_as_files(parts: dict[str, Path], tmp_path: Path) -> None:
     assert a.read_bytes() == b.read_bytes()
 
 
+def test_initrd_folder_joined_in_name_order(parts: dict[str, Path], tmp_path: Path) -> None:
+    folder = tmp_path / "initrds"
+    folder.mkdir()
+    (folder / "2-main.img").write_bytes(b"main-initrd")
+    (folder / "1-ucode.img").write_bytes(b"ucode")  # 5 bytes: padded to 8
+    out, _ = build(uki.BUILDER, tmp_path / "b", {**parts, "initrd": folder})
+    # expected: ukify's documented join (each part zero-padded to a multiple of 4 bytes)
+    assert _sections(out)[".initrd"] == b"ucode\0\0\0" + b"main-initrd\0"
+    (folder / "3-link").symlink_to("1-ucode.img")
+    with pytest.raises(InputError, match="3-link is not a regular file"):
+        build(uki.BUILDER, tmp_path / "c", {**parts, "initrd": folder})
+
+
 @pytest.mark.parametrize(
     ("drop", "extra", "params", "words"),
     [

@@ -11,7 +11,8 @@ Inputs (names in the recipe's ``inputs``):
   ``systemd-ukify`` package (member ``usr/lib/systemd/ukify``); it runs under refkit's
   own interpreter, which carries ``pefile``;
 - ``initrd``, ``os_release``, ``cmdline`` (optional files): the .initrd, .osrel and
-  .cmdline sections. The command line and os-release may instead be given as the
+  .cmdline sections; ``initrd`` may be a directory, whose files are joined in name order
+  (ukify pads each to 4 bytes). The command line and os-release may instead be given as the
   ``cmdline`` and ``os_release`` parameters (not both ways).
 
 Determinism: trixie's ukify writes a reproducible PE image (no build time in the COFF
@@ -57,6 +58,23 @@ def _from_package(path: Path, member: str, dest: Path) -> Path:
     with open(path, "rb") as stream, open(dest, "xb") as sink:
         extract_files(stream, {member: sink}, source=os.fspath(path))
     return dest
+
+
+def _initrds(path: Path | None) -> list[Path]:
+    """The initrd parts in the order the kernel gets them: one file, or a directory's
+    regular files by sorted name (e.g. microcode first by naming). ukify joins several,
+    each zero-padded to 4 bytes."""
+    if path is None:
+        return []
+    if not path.is_dir():
+        return [path]
+    parts = sorted((p for p in path.iterdir()), key=lambda p: p.name)
+    for p in parts:
+        if p.is_symlink() or not p.is_file():
+            raise InputError(f"initrd folder {path}: {p.name} is not a regular file")
+    if not parts:
+        raise InputError(f"initrd folder {path} is empty")
+    return parts
 
 
 def _text_or_file(ctx: BuildContext, name: str, workdir: Path) -> tuple[str | None, Path | None]:
@@ -112,8 +130,8 @@ class UkiBuilder:
             opt("efi-arch", "x64"),
             opt("output", os.fspath(ctx.output)),
         ]
-        if "initrd" in ctx.inputs:
-            argv.append(opt("initrd", os.fspath(ctx.inputs["initrd"])))
+        for initrd in _initrds(ctx.inputs.get("initrd")):
+            argv.append(opt("initrd", os.fspath(initrd)))
         cmdline, cmdline_file = _text_or_file(ctx, "cmdline", work)
         if cmdline is not None:
             argv.append(opt("cmdline", cmdline))
