@@ -132,12 +132,12 @@ class UkiBuilder:
         ]
         for initrd in _initrds(ctx.inputs.get("initrd")):
             argv.append(opt("initrd", os.fspath(initrd)))
-        cmdline, cmdline_file = _text_or_file(ctx, "cmdline", work)
+        cmdline, cmdline_file = _text_or_file(ctx, "cmdline")
         if cmdline is not None:
             argv.append(opt("cmdline", cmdline))
         elif cmdline_file is not None:
             argv.append(opt("cmdline", "@" + os.fspath(cmdline_file)))
-        osrel, osrel_file = _text_or_file(ctx, "os_release", work)
+        osrel, osrel_file = _text_or_file(ctx, "os_release")
         if osrel is not None:
             (work / "os-release").write_text(osrel, encoding="utf-8")
             osrel_file = work / "os-release"
