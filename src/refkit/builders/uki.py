@@ -77,7 +77,7 @@ def _initrds(path: Path | None) -> list[Path]:
     return parts
 
 
-def _text_or_file(ctx: BuildContext, name: str, workdir: Path) -> tuple[str | None, Path | None]:
+def _text_or_file(ctx: BuildContext, name: str) -> tuple[str | None, Path | None]:
     """The ``name`` section's text from the parameter, or its file from the input."""
     text = ctx.params.get(name)
     path = ctx.inputs.get(name)
