@@ -43,6 +43,7 @@ CONTEXT_SETTINGS: dict[str, Any] = {
         "inputs": ("refkit.cli.inputs", "inputs"),
         "evidence": ("refkit.cli.evidence", "evidence"),
         "weights": ("refkit.cli.weights", "weights"),
+        "rebuild": ("refkit.cli.rebuild", "rebuild"),
         "completion": ("refkit.cli.completion", "completion"),
     },
 )
