@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from refkit.builders.api import Builder, BuildContext, Built
+from refkit.builders.api import BuildContext, Builder, Built
 
 
 def _read_input(path: Path) -> bytes:

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from refkit import __version__
 from refkit.atomic import Batch, write_error, write_file
-from refkit.builders.api import Builder, BuildContext, Built
+from refkit.builders.api import BuildContext, Builder, Built
 from refkit.builders.provenance import link_dict, link_document, link_filename
 from refkit.builders.recipe import (
     Artifact,
@@ -233,9 +233,14 @@ def _sweep_stale(cache: Path) -> None:
     with contextlib.suppress(OSError):
         for entry in cache.iterdir():
             parts = entry.name.split("-")
-            if entry.name.startswith(".tmp-") and len(parts) >= 3 and parts[1].isdigit():
-                if not _alive(int(parts[1])):
-                    shutil.rmtree(entry, ignore_errors=True)
+            stale = (
+                entry.name.startswith(".tmp-")
+                and len(parts) >= 3
+                and parts[1].isdigit()
+                and not _alive(int(parts[1]))
+            )
+            if stale:
+                shutil.rmtree(entry, ignore_errors=True)
 
 
 def _read_meta(entry: Path) -> dict[str, Any] | None:

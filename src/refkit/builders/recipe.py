@@ -227,9 +227,7 @@ def parse_recipe(
 def load_recipe(path: Path, *, builders: Mapping[str, Builder] | None) -> Recipe:
     """Read and parse the recipe file at ``path``."""
     data = read_input_file(path, what="recipe", limit=MAX_RECIPE_BYTES)
-    return parse_recipe(
-        data, source=str(path), directory=path.resolve().parent, builders=builders
-    )
+    return parse_recipe(data, source=str(path), directory=path.resolve().parent, builders=builders)
 
 
 def _check_params(builder: Builder, params: Mapping[str, Any], source: str, where: str) -> None:
@@ -259,9 +257,7 @@ def _input_ref(raw: Mapping[str, Any], source: str, where: str) -> InputRef:
             "member can only be taken from one pinned input, not a list",
             location=Location(source, field=f"{where}.member"),
         )
-    return LockRef(
-        names=tuple(names) if several else (names,), member=member, several=several
-    )
+    return LockRef(names=tuple(names) if several else (names,), member=member, several=several)
 
 
 def topological_order(artifacts: Mapping[str, Artifact], source: str) -> tuple[str, ...]:
@@ -276,7 +272,7 @@ def topological_order(artifacts: Mapping[str, Artifact], source: str) -> tuple[s
         if state.get(name) == 2:
             return
         if state.get(name) == 1:
-            cycle = path[path.index(name) :] + [name]
+            cycle = [*path[path.index(name) :], name]
             raise ParseError(
                 "dependency cycle: " + " -> ".join(cycle),
                 location=Location(source, field=f"$.artifacts.{name}"),
@@ -330,13 +326,12 @@ def source_date_epoch(recipe: Recipe, environ: Mapping[str, str] | None = None) 
     if text is not None:
         if not text.isdigit() or int(text) > MAX_EPOCH:
             raise InputError(
-                f"{SDE_VARIABLE}={text[:40]!r} is not a whole number of seconds in "
-                f"[0, {MAX_EPOCH}]"
+                f"{SDE_VARIABLE}={text[:40]!r} is not a whole number of seconds in [0, {MAX_EPOCH}]"
             )
         return int(text)
     try:
         out = subprocess.run(
-            ["git", "-C", str(recipe.root), "log", "-1", "--format=%ct"],  # noqa: S607
+            ["git", "-C", str(recipe.root), "log", "-1", "--format=%ct"],
             capture_output=True,
             text=True,
             check=True,
