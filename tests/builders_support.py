@@ -83,3 +83,18 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+@dataclass
+class NoToolBuilder:
+    """A builder whose external tool is missing on this machine (as nix may be)."""
+
+    name: str = "notool"
+    version: str = "1"
+    params_schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "object"})
+    tree_output: bool = False
+
+    def build(self, ctx: BuildContext) -> Built:
+        from refkit.errors import MissingTool
+
+        raise MissingTool("frobnicate", package="frob")

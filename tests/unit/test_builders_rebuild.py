@@ -170,6 +170,7 @@ def test_links_record_materials_and_products(tmp_path: Path) -> None:
     env = Env(tmp_path)
     result = env.run()
     image = result.artifacts[1]
+    assert image.link is not None
     doc = json.loads(image.link.read_text())
     assert image.link == env.outdir / "provenance" / "image.link"
     signed = doc["signed"]
@@ -200,6 +201,7 @@ def test_a_signed_link_verifies_with_in_toto(tmp_path: Path) -> None:
     public = CryptoSigner(key.key).public_key
     key_dict = {**public.to_dict(), "keyid": public.keyid}
     link = result.artifacts[0].link
+    assert link is not None
     assert link.name == f"base.{public.keyid[:8]}.link"
     block = Metablock.load(str(link))
     block.verify_signature(key_dict)  # raises if the signature does not verify
@@ -301,3 +303,48 @@ def test_progress_reports_every_artifact(tmp_path: Path) -> None:
         ("image", 2, 3),
         ("other", 3, 3),
     ]
+
+
+def test_an_optional_artifact_without_its_tool_is_skipped_with_its_dependents(
+    tmp_path: Path,
+) -> None:
+    from refkit.errors import MissingTool
+    from tests.builders_support import NoToolBuilder
+
+    text = """\
+version: 1
+artifacts:
+  n: {builder: notool, optional: true}
+  after: {builder: cat, inputs: {x: {artifact: n}}}
+  plain: {builder: cat}
+"""
+    cat, missing = CatBuilder(), NoToolBuilder()
+    recipe = parse_recipe(text, source="r", directory=tmp_path, builders=registry(cat, missing))
+    result = rebuild(
+        recipe,
+        builders=registry(cat, missing),
+        outdir=tmp_path / "out",
+        source_date_epoch=SDE,
+        cache_dir=tmp_path / "cache",
+    )
+    by_name = {a.name: a for a in result.artifacts}
+    assert by_name["n"].skipped == "required tool not found: frobnicate"
+    assert by_name["after"].skipped == "built from n, which was skipped"
+    assert by_name["plain"].skipped is None
+    assert cat.calls == ["plain"]
+    assert not (tmp_path / "out" / "n").exists()
+    assert not (tmp_path / "out" / "after").exists()
+    mandatory = parse_recipe(
+        text.replace("optional: true", "optional: false"),
+        source="r",
+        directory=tmp_path,
+        builders=registry(cat, missing),
+    )
+    with pytest.raises(MissingTool):
+        rebuild(
+            mandatory,
+            builders=registry(cat, missing),
+            outdir=tmp_path / "out2",
+            source_date_epoch=SDE,
+            cache_dir=tmp_path / "cache",
+        )

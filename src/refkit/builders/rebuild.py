@@ -97,9 +97,11 @@ class ArtifactResult:
     """A file's sha256; for a tree, the sha256 of its :func:`tree_manifest`."""
     path: Path
     cached: bool
-    """True when the build was skipped (the cache held this key)."""
-    link: Path
+    """True when no build was needed: the cache held this key."""
+    link: Path | None
     facts: Mapping[str, Any] = field(default_factory=dict)
+    skipped: str | None = None
+    """Why an optional artifact (or one built from it) was not built; None when it was."""
 
 
 @dataclass(frozen=True)
@@ -402,10 +404,12 @@ def rebuild(
         order = recipe.order()
         for index, art in enumerate(order):
             run.progress(Event(art.name, f"{art.builder}", index, len(order)))
-            run.done[art.name] = _one(run, art)
-            result = run.done[art.name]
-            state = "cached" if result.cached else "built"
-            run.progress(Event(art.name, f"{state} sha256:{result.sha256}", index + 1, len(order)))
+            run.done[art.name] = result = _one_or_skip(run, art)
+            if result.skipped is not None:
+                state = f"skipped: {result.skipped}"
+            else:
+                state = ("cached" if result.cached else "built") + f" sha256:{result.sha256}"
+            run.progress(Event(art.name, state, index + 1, len(order)))
     return RebuildResult(
         outdir=outdir,
         source_date_epoch=source_date_epoch,
@@ -423,6 +427,35 @@ def cache_key(run: _Run, art: Artifact, builder: Builder) -> str:
         "source_date_epoch": run.sde,
     }
     return _sha256_bytes(canonical_dumps(document))
+
+
+def _skipped(run: _Run, art: Artifact, reason: str) -> ArtifactResult:
+    builder = run.builders[art.builder]
+    return ArtifactResult(
+        name=art.name,
+        builder=builder.name,
+        builder_version=builder.version,
+        tree=builder.tree_output,
+        sha256="",
+        path=run.outdir / art.name,
+        cached=False,
+        link=None,
+        skipped=reason,
+    )
+
+
+def _one_or_skip(run: _Run, art: Artifact) -> ArtifactResult:
+    """Build ``art``; an optional artifact whose builder lacks a tool, or an artifact built
+    from a skipped one, is skipped with the reason (nothing is placed under its name)."""
+    for dep in art.depends_on():
+        if run.done[dep].skipped is not None:
+            return _skipped(run, art, f"built from {dep}, which was skipped")
+    try:
+        return _one(run, art)
+    except EnvironmentProblem as exc:
+        if not art.optional or isinstance(exc, OutputLocked):
+            raise
+        return _skipped(run, art, exc.message)
 
 
 def _one(run: _Run, art: Artifact) -> ArtifactResult:

@@ -82,6 +82,8 @@ class Artifact:
     builder: str
     inputs: Mapping[str, InputRef]
     params: Mapping[str, Any]
+    optional: bool = False
+    """Skipped (with its dependents) where its builder lacks a tool, instead of failing."""
 
     def depends_on(self) -> tuple[str, ...]:
         """The artifacts whose outputs this one reads, sorted."""
@@ -209,6 +211,7 @@ def parse_recipe(
             builder=builder_name,
             inputs=MappingProxyType(inputs),
             params=MappingProxyType(params),
+            optional=bool(raw.get("optional", False)),
         )
     topological_order(artifacts, source)  # refuse cycles now, not when building
     lock = document.get("lock")

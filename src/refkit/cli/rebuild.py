@@ -131,8 +131,9 @@ def result_document(result: RebuildResult) -> dict[str, Any]:
                 "sha256": a.sha256,
                 "path": str(a.path),
                 "cached": a.cached,
-                "link": str(a.link),
+                "link": None if a.link is None else str(a.link),
                 "facts": dict(a.facts),
+                "skipped": a.skipped,
             }
             for a in result.artifacts
         ],
@@ -143,12 +144,18 @@ def result_text(result: RebuildResult) -> str:
     width = max((len(a.name) for a in result.artifacts), default=0)
     lines = []
     for a in result.artifacts:
+        if a.skipped is not None:
+            lines.append(f"{a.name:<{width}}  skipped: {a.skipped}")
+            continue
         kind = "tree-sha256" if a.tree else "sha256"
         state = "cached" if a.cached else "built"
         lines.append(f"{a.name:<{width}}  {kind}:{a.sha256}  {state}  {a.path}")
-    built = sum(not a.cached for a in result.artifacts)
+    built = sum(not a.cached and a.skipped is None for a in result.artifacts)
+    cached = sum(a.cached for a in result.artifacts)
+    skipped = len(result.artifacts) - built - cached
     lines.append(
-        f"{len(result.artifacts)} artifacts ({built} built, "
-        f"{len(result.artifacts) - built} from the cache) in {result.outdir}"
+        f"{len(result.artifacts)} artifacts ({built} built, {cached} from the cache"
+        + (f", {skipped} skipped" if skipped else "")
+        + f") in {result.outdir}"
     )
     return "\n".join(lines)
