@@ -403,7 +403,7 @@ def rebuild(
         _sweep_stale(cache)
         order = recipe.order()
         for index, art in enumerate(order):
-            run.progress(Event(art.name, f"{art.builder}", index, len(order)))
+            run.progress(Event(art.name, f"{art.builder} ({index + 1} of {len(order)})"))
             run.done[art.name] = result = _one_or_skip(run, art)
             if result.skipped is not None:
                 state = f"skipped: {result.skipped}"
