@@ -348,3 +348,18 @@ artifacts:
             source_date_epoch=SDE,
             cache_dir=tmp_path / "cache",
         )
+
+
+def test_a_damaged_cache_entry_is_rebuilt_not_published(tmp_path: Path) -> None:
+    env = Env(tmp_path)
+    first = env.run()
+    (env.outdir / "other").unlink()
+    entries = [p for p in env.cache.iterdir() if (p / "out" / "other").exists()]
+    assert len(entries) == 1
+    (entries[0] / "out" / "other").write_bytes(b"damaged")
+    env.cat.calls.clear()
+    second = env.run()
+    assert env.cat.calls == ["other"]
+    assert (env.outdir / "other").read_bytes() != b"damaged"
+    assert second.artifacts[2].sha256 == first.artifacts[2].sha256
+    assert not second.artifacts[2].cached

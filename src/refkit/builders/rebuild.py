@@ -464,10 +464,16 @@ def _one(run: _Run, art: Artifact) -> ArtifactResult:
     entry = run.cache / key
     meta = _read_meta(entry)
     cached = meta is not None
+    final = run.outdir / art.name
+    if meta is not None:
+        try:
+            _place(entry / "out" / art.name, final, tree=bool(meta["tree"]), sha256=meta["sha256"])
+        except _CacheDamaged:
+            shutil.rmtree(entry, ignore_errors=True)  # rebuilt below
+            meta, cached = None, False
     if meta is None:
         meta = _build(run, art, builder, key)
-    final = run.outdir / art.name
-    _place(entry / "out" / art.name, final, tree=bool(meta["tree"]), sha256=meta["sha256"])
+        _place(entry / "out" / art.name, final, tree=bool(meta["tree"]), sha256=meta["sha256"])
     link_path = _write_link(run, art.name, meta["link"])
     return ArtifactResult(
         name=art.name,
@@ -575,11 +581,25 @@ def _check_output(builder: Builder, output: Path) -> tuple[bool, str]:
     return path_digest(output)
 
 
+class _CacheDamaged(Exception):
+    """A cache entry's output no longer has the digest recorded when it was made."""
+
+
 def _place(source: Path, final: Path, *, tree: bool, sha256: str) -> None:
-    """Put the cached output at ``final`` unless it already holds exactly those bytes."""
+    """Put the cached output at ``final`` unless it already holds exactly those bytes.
+
+    The cached output is re-digested before it is copied: an entry damaged since it was
+    made (disk error, someone editing the cache) raises :class:`_CacheDamaged` and is
+    rebuilt rather than published."""
     with contextlib.suppress(InputError, OSError):
         if final.is_dir() == tree and path_digest(final) == (tree, sha256):
             return
+    try:
+        intact = path_digest(source) == (tree, sha256)
+    except (InputError, OSError):
+        intact = False
+    if not intact:
+        raise _CacheDamaged(str(source))
     if not tree:
         mode = 0o755 if os.stat(source).st_mode & 0o111 else 0o644
         if final.is_dir() and not final.is_symlink():
