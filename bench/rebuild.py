@@ -12,8 +12,9 @@ The artifacts are taken from images/demo/recipe.yaml (``--only`` picks others; t
 must be importable, as on a checkout with every builder merged). Runs in process through the
 library (the CLI adds only its start-up).
 
-Smoke run on a busy 2-core machine (one run of ``--only initrd-tree,initrd``; not figures):
-see the report; run it on an idle machine for figures.
+Smoke run on a busy 2-core machine, with every builder merged (one run of
+``--only initrd-tree,initrd``; not figures): cold 0.99 s, warm 0.09 s, warm into a new folder
+0.14 s. The whole demo recipe through the CLI: cold about 95 s, warm about 4 s.
 
 Usage: python bench/rebuild.py [--runs N] [--only A,B,...] [--json]
 """

@@ -65,7 +65,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     them into reference manifests, signs and verifies those against a trust policy,
     exports them for other verifiers, fetches and checks pinned inputs, and verifies
     live attestation evidence (SEV-SNP reports, TDX quotes) offline against a signed
-    manifest. Rebuilding images comes in a later version.
+    manifest, and rebuilds images bit for bit from pinned inputs (refkit rebuild).
 
     \b
     Commands that produce a result take --json (after the command name) and then print
