@@ -205,3 +205,24 @@ def test_fuzzed_recipes_parse_or_raise_a_parse_error(data: bytes | str) -> None:
         parse(data)
     except ParseError as exc:
         assert_not_a_bug(exc)
+
+
+def test_source_date_epoch_falls_back_to_the_commit_time(tmp_path: Path) -> None:
+    import subprocess
+
+    env = {
+        "GIT_AUTHOR_NAME": "a",
+        "GIT_AUTHOR_EMAIL": "a@example.org",
+        "GIT_COMMITTER_NAME": "a",
+        "GIT_COMMITTER_EMAIL": "a@example.org",
+        "GIT_AUTHOR_DATE": "@1600000000 +0000",
+        "GIT_COMMITTER_DATE": "@1650000000 +0200",
+        "PATH": "/usr/bin:/bin",
+    }
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, env=env)
+    (tmp_path / "recipe.yaml").write_text("version: 1\nartifacts: {a: {builder: cat}}\n")
+    subprocess.run(["git", "-C", str(tmp_path), "add", "recipe.yaml"], check=True, env=env)
+    subprocess.run(["git", "-C", str(tmp_path), "commit", "-qm", "x"], check=True, env=env)
+    recipe = load_recipe(tmp_path / "recipe.yaml", builders=BUILDERS)
+    # second computation: the committer date given to git above
+    assert source_date_epoch(recipe, {}) == 1650000000

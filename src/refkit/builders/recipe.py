@@ -320,8 +320,8 @@ def check_lock_names(recipe: Recipe, names_in_lock: Sequence[str], lock_source: 
 
 
 def source_date_epoch(recipe: Recipe, environ: Mapping[str, str] | None = None) -> int:
-    """The recipe's ``source_date_epoch``; else ``SOURCE_DATE_EPOCH``; else the time of the
-    repository's last commit (``git log -1 --format=%ct``)."""
+    """The recipe's ``source_date_epoch``; else ``SOURCE_DATE_EPOCH``; else the committer
+    time of the repository's ``HEAD`` (what ``git log -1 --format=%ct`` prints)."""
     if recipe.source_date_epoch is not None:
         return recipe.source_date_epoch
     env = os.environ if environ is None else environ
@@ -332,20 +332,33 @@ def source_date_epoch(recipe: Recipe, environ: Mapping[str, str] | None = None) 
                 f"{SDE_VARIABLE}={text[:40]!r} is not a whole number of seconds in [0, {MAX_EPOCH}]"
             )
         return int(text)
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(recipe.root), "log", "-1", "--format=%ct"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        ).stdout.strip()
-        if out.isdigit():
-            return int(out)
-    except (OSError, subprocess.SubprocessError):
-        pass
+    committed = _commit_time(recipe.root)
+    if committed is not None:
+        return committed
     raise InputError(
         f"{recipe.source}: no source_date_epoch: the recipe gives none, {SDE_VARIABLE} is "
         "not set and the repository has no git history to take it from",
         hint=f"add source_date_epoch to the recipe or set {SDE_VARIABLE}",
     )
+
+
+def _commit_time(root: Path) -> int | None:
+    """The committer time of ``HEAD`` in ``root`` (read from the commit object), or None."""
+    try:
+        text = subprocess.run(
+            ["git", "-C", str(root), "cat-file", "commit", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
+    except (OSError, subprocess.SubprocessError, UnicodeDecodeError):
+        return None
+    for line in text.splitlines():
+        if not line:
+            break  # the headers end at the first empty line
+        if line.startswith("committer "):
+            fields = line.rsplit(" ", 2)
+            if len(fields) == 3 and fields[1].isdigit():
+                return int(fields[1])
+    return None
