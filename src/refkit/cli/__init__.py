@@ -43,6 +43,7 @@ CONTEXT_SETTINGS: dict[str, Any] = {
         "inputs": ("refkit.cli.inputs", "inputs"),
         "evidence": ("refkit.cli.evidence", "evidence"),
         "weights": ("refkit.cli.weights", "weights"),
+        "rebuild": ("refkit.cli.rebuild", "rebuild"),
         "completion": ("refkit.cli.completion", "completion"),
     },
 )
@@ -60,12 +61,13 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """refkit: verify a confidential AI service from its source code.
 
     \b
-    This version computes launch measurements from boot artifacts (SEV-SNP; TDX MRTD
-    and RTMRs; vTPM PCRs of UKIs), replays event logs, digests and signs model weights
-    and builds their verity disks, builds all of it into reference manifests, signs and
-    verifies those against a trust policy, exports them for other verifiers, fetches and
-    checks pinned inputs, and verifies live attestation evidence (SEV-SNP reports, TDX
-    quotes, NVIDIA GPU evidence) offline against a signed manifest.
+    This version rebuilds images bit for bit from pinned inputs, computes launch
+    measurements from boot artifacts (SEV-SNP; TDX MRTD and RTMRs; vTPM PCRs of UKIs),
+    replays event logs, digests and signs model weights and builds their verity disks,
+    builds all of it into reference manifests, signs and verifies those against a trust
+    policy, exports them for other verifiers, fetches and checks pinned inputs, and
+    verifies live attestation evidence (SEV-SNP reports, TDX quotes, NVIDIA GPU evidence)
+    offline against a signed manifest.
 
     \b
     Commands that produce a result take --json (after the command name) and then print
