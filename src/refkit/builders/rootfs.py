@@ -152,7 +152,9 @@ def pinned(lock_path: Path) -> dict[tuple[str, str, str], str]:
     return out
 
 
-def check_against_lock(packages: Sequence[Package], pins: Mapping[tuple[str, str, str], str]) -> None:
+def check_against_lock(
+    packages: Sequence[Package], pins: Mapping[tuple[str, str, str], str]
+) -> None:
     """Every package is pinned with its exact bytes; raises :class:`NotPinned` (exit 1)."""
     for p in packages:
         want = pins.get((p.name, p.version, p.architecture))
