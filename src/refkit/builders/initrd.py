@@ -25,7 +25,6 @@ import gzip
 import lzma
 import stat
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, BinaryIO, Final
 
@@ -63,9 +62,7 @@ def header(*, ino: int, mode: int, nlink: int, mtime: int, size: int, name: str)
 
 def write_cpio(nodes: Iterable[Node], out: BinaryIO, *, epoch: int) -> None:
     """The newc archive of ``nodes`` (sorted, e.g. :func:`walk`) to ``out``."""
-    ino = 0
-    for node in nodes:
-        ino += 1
+    for ino, node in enumerate(nodes, start=1):
         if node.kind == "dir":
             out.write(
                 header(

@@ -33,7 +33,7 @@ import tarfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Final, Literal
+from typing import IO, BinaryIO, Final, Literal
 
 from refkit.errors import EnvironmentProblem, InputError, Location, ParseError, input_os_error
 from refkit.inputs.errors import UnsafeArchive
@@ -214,7 +214,7 @@ class Extractor:
         if self._claim(path, "symlink", origin, target):
             os.symlink(target, self.dest / path)
 
-    def file(self, name: str, data: BinaryIO, mode: int, origin: str) -> None:
+    def file(self, name: str, data: IO[bytes], mode: int, origin: str) -> None:
         path = self.rename(name)
         self._claim(path, "file", origin)
         target = self.dest / path
