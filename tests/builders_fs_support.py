@@ -162,9 +162,7 @@ def tar_bytes(entries: list[tuple[str, str, bytes | str]], *, fmt: int = 2) -> b
     return buf.getvalue()
 
 
-def deb_bytes(
-    name: str, version: str, data_entries: list[tuple[str, str, bytes | str]]
-) -> bytes:
+def deb_bytes(name: str, version: str, data_entries: list[tuple[str, str, bytes | str]]) -> bytes:
     """A minimal .deb (deb(5)): debian-binary, control.tar.gz, data.tar.gz (gzip)."""
     import gzip
 

@@ -22,15 +22,20 @@ Modes (``params.mode``):
   only the given packages, offline, with ``SOURCE_DATE_EPOCH`` (mmdebstrap's own
   reproducible tarball; ``--include`` names every given package). The packages apt
   actually used are copied out by an extract hook and checked against the lock as above.
-  Its output is mmdebstrap's tar (with the ``/dev`` nodes it creates), not re-normalised.
+  Its output is mmdebstrap's tar (with the ``/dev`` nodes it creates), not re-normalised,
+  except that ``/etc/apt/sources.list`` (which would name the build's private repository,
+  so the build directory) is removed. mmdebstrap runs with umask 022 and a fixed
+  environment (``LC_ALL=C``, ``TZ=UTC``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import posixpath
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,8 +199,28 @@ def _mmdebstrap(ctx: BuildContext, packages: Sequence[Package], output: Path) ->
     tool = shutil.which("mmdebstrap")
     if tool is None:
         raise MissingTool("mmdebstrap", package="mmdebstrap")
-    repo = ctx.workdir / "repo"
-    used = ctx.workdir / "used"
+    # apt's sources line and mmdebstrap's hooks split on white space: a build directory
+    # with a space (or other special characters) gets a private directory elsewhere
+    if re.fullmatch(r"[A-Za-z0-9/._+-]+", str(ctx.workdir)):
+        return _mmdebstrap_in(ctx.workdir, ctx, packages, output)
+    base = Path(tempfile.mkdtemp(prefix="refkit-mmdebstrap-"))
+    try:
+        return _mmdebstrap_in(base, ctx, packages, output, keep=ctx.workdir / "used")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _mmdebstrap_in(
+    base: Path,
+    ctx: BuildContext,
+    packages: Sequence[Package],
+    output: Path,
+    keep: Path | None = None,
+) -> list[Path]:
+    tool = shutil.which("mmdebstrap")
+    assert tool is not None
+    repo = base / "repo"
+    used = base / "used"
     repo.mkdir()
     used.mkdir()
     stanzas = []
@@ -208,15 +233,21 @@ def _mmdebstrap(ctx: BuildContext, packages: Sequence[Package], output: Path) ->
         fields.update(
             {"Filename": f"./{name}", "Size": str(p.path.stat().st_size), "SHA256": p.sha256}
         )
-        stanzas.append("".join(f"{k}: {v}\n" for k, v in fields.items()))
+        # deb822: a continuation line starts with a space; an empty one is " ."
+        lines = (
+            f"{k}: "
+            + "\n".join(f" {line}" if line.strip() else " ." for line in v.split("\n")).lstrip()
+            for k, v in fields.items()
+        )
+        stanzas.append("".join(f"{line}\n" for line in lines))
     (repo / "Packages").write_text("\n".join(stanzas), encoding="utf-8")
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LC_ALL": "C",
         "TZ": "UTC",
         "SOURCE_DATE_EPOCH": str(ctx.source_date_epoch),
-        "HOME": str(ctx.workdir),
-        "TMPDIR": str(ctx.workdir),
+        "HOME": str(base),
+        "TMPDIR": str(base),
     }
     dash = "-" + "-"  # mmdebstrap's own options (not refkit's flags)
     argv = [
@@ -225,16 +256,21 @@ def _mmdebstrap(ctx: BuildContext, packages: Sequence[Package], output: Path) ->
         f"{dash}include=" + ",".join(sorted({p.name for p in packages})),
         f"{dash}skip=check/signed-by",
         f"{dash}extract-hook=sync-out /var/cache/apt/archives {used}",
+        # the sources line names this build's private repository: not part of the image
+        f'{dash}extract-hook=rm "$1"/etc/apt/sources.list',
         f"{dash}format=tar",
         "bookworm",
         str(output),
         f"deb [trusted=yes] copy://{repo} ./",
     ]
     ctx.progress("mmdebstrap --variant=extract", None, None)
-    done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env, umask=0o022)
     if done.returncode != 0:
-        tail = " ".join((done.stderr or done.stdout).split())[-400:]
+        tail = " ".join((done.stderr or done.stdout).split())[-1500:]
         raise EnvironmentProblem(f"mmdebstrap failed (exit {done.returncode}): {tail}")
+    if keep is not None:
+        shutil.copytree(used, keep)
+        used = keep
     return sorted(used.glob("*.deb"))
 
 
