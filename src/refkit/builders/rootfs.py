@@ -31,8 +31,8 @@ Modes (``params.mode``):
 from __future__ import annotations
 
 import os
-import re
 import posixpath
+import re
 import shutil
 import subprocess
 import tempfile
