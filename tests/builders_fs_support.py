@@ -8,7 +8,7 @@ import hashlib
 import os
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +130,7 @@ def copy_in_order(files: list[Path], dest: Path, *, reverse: bool) -> Path:
     return dest
 
 
-def tar_bytes(entries: list[tuple[str, str, bytes | str]], *, fmt: int = 2) -> bytes:
+def tar_bytes(entries: Sequence[tuple[str, str, bytes | str]], *, fmt: int = 2) -> bytes:
     """A tar archive of (name, kind, data-or-link) entries, written as given (unsafe ones
     included): kinds ``file``, ``dir``, ``symlink``, ``hardlink``, ``chr``, ``fifo``."""
     import io
@@ -162,7 +162,9 @@ def tar_bytes(entries: list[tuple[str, str, bytes | str]], *, fmt: int = 2) -> b
     return buf.getvalue()
 
 
-def deb_bytes(name: str, version: str, data_entries: list[tuple[str, str, bytes | str]]) -> bytes:
+def deb_bytes(
+    name: str, version: str, data_entries: Sequence[tuple[str, str, bytes | str]]
+) -> bytes:
     """A minimal .deb (deb(5)): debian-binary, control.tar.gz, data.tar.gz (gzip)."""
     import gzip
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from refkit.builders.api import load_builders
+from refkit.builders.api import Builder, load_builders
 from refkit.builders.rootfs import NotPinned, merged_target, merged_usr
 from refkit.errors import InputError
 from refkit.inputs.errors import UnsafeArchive
@@ -57,7 +57,7 @@ def write_lock(path: Path, packages: list[Path]) -> Path:
     return path
 
 
-def rootfs(tree: bool = False):  # type: ignore[no-untyped-def]
+def rootfs(tree: bool = False) -> Builder:
     return load_builders()["rootfs-tree" if tree else "rootfs"]
 
 

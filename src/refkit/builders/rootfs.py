@@ -263,7 +263,7 @@ def _mmdebstrap_in(
         str(output),
         f"deb [trusted=yes] copy://{repo} ./",
     ]
-    ctx.progress("mmdebstrap --variant=extract", None, None)
+    ctx.progress("mmdebstrap (extract variant)", None, None)
     done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env, umask=0o022)
     if done.returncode != 0:
         tail = " ".join((done.stderr or done.stdout).split())[-1500:]
