@@ -12,10 +12,12 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from refkit.builders.api import Builder, load_builders
 from refkit.builders.rootfs import NotPinned, merged_target, merged_usr
-from refkit.errors import InputError
+from refkit.errors import InputError, RefkitError
 from refkit.inputs.errors import UnsafeArchive
 from refkit.inputs.lock import Lock, dumps_lock
 from refkit.inputs.pin import pin_deb
@@ -27,7 +29,7 @@ from tests.builders_fs_support import (
     digest_output,
     environment,
 )
-from tests.shared import shared_input
+from tests.shared import FUZZ_EXAMPLES, assert_not_a_bug, shared_input
 
 #: A small closure from ../shared/inputs/bookworm: the dynamic loader, libc and busybox.
 SMALL = ("libc6", "gcc-12-base", "libgcc-s1", "busybox-static")
@@ -238,3 +240,36 @@ def test_mmdebstrap_mode(tmp_path: Path) -> None:
         names = set(tar.getnames())
     # the extract variant does not merge /usr for bookworm (no usrmerge package runs)
     assert "./bin/busybox" in names
+
+
+@pytest.mark.peer
+def test_mmdebstrap_output_feeds_the_oci_builder(tmp_path: Path) -> None:
+    if shutil.which("mmdebstrap") is None or os.geteuid() != 0:
+        pytest.skip("needs mmdebstrap (Debian package mmdebstrap) and root")
+    pkgs = copy_in_order(debs(SMALL), tmp_path / "p", reverse=False)
+    out, _built = build(rootfs(), tmp_path / "r", {"packages": pkgs}, {"mode": "mmdebstrap"})
+    _layout, image = build(load_builders()["oci"], tmp_path / "o", {"rootfs": out})
+    assert len(image.facts["diff_ids"]) == 1
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None)
+@given(flip=st.integers(min_value=0, max_value=10_000), value=st.integers(1, 255))
+def test_fuzz_damaged_package(
+    tmp_path_factory: pytest.TempPathFactory, flip: int, value: int
+) -> None:
+    base = tmp_path_factory.mktemp("fuzz")
+    good = bytearray(
+        deb_bytes(
+            "p",
+            "1",
+            [("./usr", "dir", ""), ("./usr/f", "file", "x" * 300), ("./l", "symlink", "usr/f")],
+        )
+    )
+    good[flip % len(good)] ^= value
+    pkgs = base / "p"
+    pkgs.mkdir()
+    (pkgs / "p.deb").write_bytes(bytes(good))
+    try:
+        build(rootfs(), base, {"packages": pkgs})
+    except RefkitError as exc:
+        assert_not_a_bug(exc)

@@ -22,9 +22,12 @@ Modes (``params.mode``):
   only the given packages, offline, with ``SOURCE_DATE_EPOCH`` (mmdebstrap's own
   reproducible tarball; ``--include`` names every given package). The packages apt
   actually used are copied out by an extract hook and checked against the lock as above.
-  Its output is mmdebstrap's tar (with the ``/dev`` nodes it creates), not re-normalised,
-  except that ``/etc/apt/sources.list`` (which would name the build's private repository,
-  so the build directory) is removed. mmdebstrap runs with umask 022 and a fixed
+  Its output is mmdebstrap's tar, not re-normalised (file mtimes are the packages',
+  clamped by mmdebstrap), without ``/dev`` (its device nodes would make the tar unusable
+  as an input of the other builders, which refuse device files) and without
+  ``/etc/apt/sources.list`` (which would name the build's private repository, so the
+  build directory). The mmdebstrap mode does not merge /usr for bookworm (the extract
+  variant runs no usrmerge). mmdebstrap runs with umask 022 and a fixed
   environment (``LC_ALL=C``, ``TZ=UTC``).
 """
 
@@ -42,7 +45,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-from refkit.atomic import open_output
+from refkit.atomic import open_output, write_error
 from refkit.builders.api import BuildContext, Built, register
 from refkit.builders.tree import Extractor, fix_metadata, walk, write_tar
 from refkit.errors import (
@@ -177,6 +180,13 @@ def check_against_lock(
 
 def extract_packages(packages: Sequence[Package], dest: Path) -> None:
     """Extract every package's data archive into ``dest`` with merged-/usr applied."""
+    try:
+        _extract_packages(packages, dest)
+    except OSError as exc:
+        raise write_error(exc, dest) from exc
+
+
+def _extract_packages(packages: Sequence[Package], dest: Path) -> None:
     extractor = Extractor(dest, rename=merged_usr)
     for p in sorted(packages, key=lambda p: (p.name, p.version, p.architecture)):
         origin = f"{p.name} {p.version}"
@@ -255,6 +265,8 @@ def _mmdebstrap_in(
         f"{dash}variant=extract",
         f"{dash}include=" + ",".join(sorted({p.name for p in packages})),
         f"{dash}skip=check/signed-by",
+        # no device nodes: the tar stays a valid input of the oci and initrd builders
+        f"{dash}skip=output/dev",
         f"{dash}extract-hook=sync-out /var/cache/apt/archives {used}",
         # the sources line names this build's private repository: not part of the image
         f'{dash}extract-hook=rm "$1"/etc/apt/sources.list',
@@ -331,7 +343,11 @@ class RootfsBuilder:
             extract_packages(packages, tree)
             if self.tree_output:
                 fix_metadata(tree, ctx.source_date_epoch)
-                os.rename(tree, ctx.output)
+                try:
+                    os.rename(tree, ctx.output)
+                except OSError:  # another file system: copy, links kept as links
+                    shutil.copytree(tree, ctx.output, symlinks=True)
+                    fix_metadata(ctx.output, ctx.source_date_epoch)
             else:
                 with open_output(ctx.output) as out:
                     write_tar(walk(tree), out, epoch=ctx.source_date_epoch)
