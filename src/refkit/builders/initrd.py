@@ -24,6 +24,7 @@ from __future__ import annotations
 import gzip
 import lzma
 import stat
+import zlib
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, BinaryIO, Final
@@ -143,7 +144,8 @@ class InitrdBuilder:
             else:
                 write_cpio(nodes, raw, epoch=ctx.source_date_epoch)
         facts = {"compression": compression, "entries": len(nodes)}
-        return Built(facts=MappingProxyType(facts))
+        tools = {"zlib": zlib.ZLIB_RUNTIME_VERSION} if compression == "gzip" else {}
+        return Built(facts=MappingProxyType(facts), tools=MappingProxyType(tools))
 
 
 register(InitrdBuilder())

@@ -30,6 +30,7 @@ import gzip
 import hashlib
 import json
 import os
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -196,7 +197,9 @@ class OciBuilder:
             "manifest_digest": manifest_digest,
             "tag": tag,
         }
-        return Built(facts=MappingProxyType(facts))
+        # the compressed layer's bytes depend on zlib (the diff_id does not)
+        tools = {"zlib": zlib.ZLIB_RUNTIME_VERSION}
+        return Built(facts=MappingProxyType(facts), tools=MappingProxyType(tools))
 
     @staticmethod
     def _blob(blobs: Path, data: bytes) -> str:
