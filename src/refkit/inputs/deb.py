@@ -573,3 +573,21 @@ def parse_control(data: bytes, *, source: str) -> dict[str, str]:
         fields[key] = value.strip()
         last = key
     return fields
+
+
+def data_entries(
+    stream: BinaryIO, *, source: str
+) -> Iterator[tuple[str, tarfile.TarInfo, tarfile.TarFile]]:
+    """Every entry of the package's data archive, in archive order, as (normalised name,
+    info, open tar); names are checked as for :func:`extract_files` (absolute names, ``..``
+    and duplicates refuse the whole package). A regular file's bytes are read with
+    ``tar.extractfile(info)`` before the next entry is taken. For whole-tree extraction
+    (:mod:`refkit.builders.rootfs`), which applies its own rules to types and links."""
+    layout = read_layout(stream, source=source)
+    try:
+        yield from _iter_tar(stream, layout.data, source=source)
+    except _FORMAT_ERRORS as exc:
+        raise ParseError(
+            f"{layout.data.name} is not a valid compressed tar archive: {exc}",
+            location=Location(source, layout.data.data_offset),
+        ) from exc
