@@ -40,7 +40,6 @@ from refkit.hashing import StreamHasher, sha256_stream
 from refkit.inputs.cache import InputCache
 from refkit.inputs.deb import extract_files
 from refkit.inputs.debian import Downloader, DownloadFailed
-from refkit.inputs.fetchers import DebianFetcher, Fetcher, KindFetcher
 from refkit.inputs.errors import (
     DigestMismatch,
     MemberTooLarge,
@@ -48,6 +47,7 @@ from refkit.inputs.errors import (
     OutputConflict,
     Unavailable,
 )
+from refkit.inputs.fetchers import DebianFetcher, Fetcher, KindFetcher
 from refkit.inputs.lock import DebianPackage, ExtractSpec, Lock, LockedInput
 from refkit.inputs.resolve import download_into_cache, file_name, unavailable
 from refkit.inputs.store import LocalStore, open_verified

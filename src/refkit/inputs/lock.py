@@ -136,7 +136,6 @@ class DebianPackage:
         """``name version (architecture)``, how messages name the package."""
         return f"{self.name} {self.version} ({self.architecture})"
 
-
     @property
     def files(self) -> tuple[ExtractSpec, ...]:
         """The files this input puts into an output directory: the extracted members."""
@@ -224,6 +223,11 @@ class Lock:
         """Every (input, file it puts into an output directory) pair, in lock order: the
         extracted members of a package; a distribution or plain file itself."""
         return tuple((item, spec) for item in self.inputs for spec in item.files)
+
+    @property
+    def packages(self) -> tuple[DebianPackage, ...]:
+        """The Debian packages, in lock order."""
+        return tuple(item for item in self.inputs if isinstance(item, DebianPackage))
 
     def named(self, name: str) -> tuple[LockedInput, ...]:
         """The inputs a recipe's ``lock: NAME`` may mean: a package or file of that name, a
@@ -504,7 +508,9 @@ def _python_distribution(obj: Obj) -> PythonDistribution:
         size=_size(obj, "size"),
         sha256=_text(obj, "sha256", _SHA256, "sha256 (64 lowercase hex)"),
     )
-    obj.refuse_rest(hint=f"a {KIND_PYTHON_DISTRIBUTION} has only: {', '.join(sorted(_PYTHON_KEYS))}")
+    obj.refuse_rest(
+        hint=f"a {KIND_PYTHON_DISTRIBUTION} has only: {', '.join(sorted(_PYTHON_KEYS))}"
+    )
     return item
 
 
