@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -252,3 +253,53 @@ def test_cli_fetch_uses_the_cache_for_a_plain_file(tmp_path: Path, run_cli: Any)
     assert "body.txt" in r.stderr
     assert "--inputs DIR" in r.stderr
     assert "drop --offline" in r.stderr
+
+
+# ------------------------------------------------------------------ members of packages
+
+
+def test_a_member_is_extracted_once_and_checked_on_every_read(tmp_path: Path) -> None:
+    from refkit.inputs.resolve import resolve_member
+
+    mirror = tmp_path / "m"
+    mirror.mkdir()
+    (mirror / "x.deb").write_bytes(DEB)
+    cache_dir = tmp_path / "c"
+    # Pinned in the lock's extract list: checked against that pin (FW's hashlib digest).
+    got = resolve_member(
+        package(), "./usr/share/fw/image.fd", mirrors=[mirror], cache_dir=cache_dir, offline=True
+    )
+    assert got.read_bytes() == FW
+    (mirror / "x.deb").unlink()
+    again = resolve_member(
+        package(), "usr/share/fw/image.fd", mirrors=[], cache_dir=cache_dir, offline=True
+    )
+    assert again == got
+    # A corrupted cached member is noticed and extracted again (from the cached package).
+    got.chmod(0o644)
+    got.write_bytes(b"corrupt")
+    fixed = resolve_member(
+        package(), "usr/share/fw/image.fd", mirrors=[], cache_dir=cache_dir, offline=True
+    )
+    assert fixed.read_bytes() == FW
+
+
+def test_an_unpinned_member_and_bad_member_paths(tmp_path: Path) -> None:
+    from refkit.errors import InputError
+    from refkit.inputs.resolve import resolve_member
+
+    item = replace(package(), extract=())  # the member is not in the lock's extract list
+    mirror = tmp_path / "m"
+    mirror.mkdir()
+    (mirror / "x.deb").write_bytes(DEB)
+    got = resolve_member(
+        item, "usr/share/fw/image.fd", mirrors=[mirror], cache_dir=tmp_path / "c", offline=True
+    )
+    assert got.read_bytes() == FW
+    assert (got.parent / "sha256").read_text() == sha256(FW)
+    with pytest.raises(InputError, match="not a path inside"):
+        resolve_member(
+            item, "../etc/passwd", mirrors=[mirror], cache_dir=tmp_path / "c", offline=True
+        )
+    with pytest.raises(InputError, match="no member"):
+        resolve_member(item, "usr/absent", mirrors=[mirror], cache_dir=tmp_path / "c", offline=True)

@@ -18,17 +18,25 @@ offers is called that.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from refkit.errors import EnvironmentProblem, RefkitError
+from refkit.errors import EnvironmentProblem, InputError, RefkitError
+from refkit.hashing import sha256_stream
 from refkit.inputs.cache import InputCache, default_cache_dir
 from refkit.inputs.debian import ByteProgress, DownloadFailed
 from refkit.inputs.errors import DigestMismatch, MissingInputs, Unavailable
 from refkit.inputs.fetchers import Fetcher, default_fetcher, looks_gone
-from refkit.inputs.lock import DebianPackage, LockedInput, PythonDistribution
-from refkit.inputs.store import LocalStore, open_verified
+from refkit.inputs.lock import (
+    MAX_INPUT_SIZE,
+    DebianPackage,
+    LockedInput,
+    PythonDistribution,
+    normalize_member_path,
+)
+from refkit.inputs.store import LocalStore, open_regular, open_verified
 
 __all__ = [
     "default_cache_dir",
@@ -36,6 +44,7 @@ __all__ = [
     "download_into_cache",
     "file_name",
     "resolve_input",
+    "resolve_member",
     "unavailable",
 ]
 
@@ -137,3 +146,92 @@ def resolve_input(
         else:
             return path
     raise MissingInputs([unavailable(item, reasons)], offline=offline)
+
+
+def resolve_member(
+    item: DebianPackage,
+    member: str,
+    *,
+    mirrors: Sequence[Path],
+    cache_dir: Path,
+    offline: bool,
+    fetcher: Fetcher | None = None,
+    on_skip: Callable[[Path, str], None] | None = None,
+    progress: ByteProgress | None = None,
+) -> Path:
+    """A verified local copy of one file inside a pinned Debian package (``member`` as
+    ``dpkg-deb -c`` lists it, with or without ``./``; a link is followed inside the
+    package, as ``inputs fetch`` does).
+
+    The file is extracted once into the cache (``members/<package sha256>/...``), next to
+    a record of its sha256; each later call checks the cached copy against the lock's
+    ``extract`` pin when the lock has one for this member, else against that record, and
+    extracts again when it differs. The package itself comes from :func:`resolve_input`.
+    """
+    from refkit.atomic import Batch
+    from refkit.inputs.deb import extract_files
+
+    path = normalize_member_path(member)
+    if path is None:
+        raise InputError(
+            f"{member[:80]!r} is not a path inside {item.label}",
+            hint="write it like usr/lib/os-release: relative, no ..",
+        )
+    pinned = next((s for s in item.extract if s.path == path), None)
+    cache = InputCache(cache_dir)
+    digest_of_path = hashlib.sha256(path.encode()).hexdigest()[:32]
+    place = cache.root / "members" / item.sha256 / digest_of_path
+    target = place / path.rsplit("/", 1)[-1]
+    record = place / "sha256"
+    want = pinned.sha256 if pinned is not None else _read_record(record)
+    if want is not None and _has_digest(target, want):
+        return target
+    deb = resolve_input(
+        item,
+        mirrors=mirrors,
+        cache_dir=cache_dir,
+        offline=offline,
+        fetcher=fetcher,
+        on_skip=on_skip,
+        progress=progress,
+    )
+    try:
+        place.mkdir(parents=True, exist_ok=True)
+        with (
+            open_verified(deb, sha256=item.sha256, size=item.size, what="cached package") as handle,
+            Batch() as batch,
+        ):
+            sink = batch.add(target, mode=0o444, replace=True)
+            limit = pinned.size if pinned is not None else MAX_INPUT_SIZE
+            got = extract_files(handle, {path: sink}, source=str(deb), limits={path: limit})[path]
+            if pinned is not None and (got.size, got.sha256) != (pinned.size, pinned.sha256):
+                raise DigestMismatch(
+                    f"{path} extracted from {item.label} has {got.size} bytes, sha256 "
+                    f"{got.sha256}; the lock pins {pinned.size} bytes, sha256 {pinned.sha256}",
+                    hint="the package matched its pin, so the lock's extract entry is wrong",
+                )
+            rec = batch.add(record, mode=0o444, replace=True)
+            rec.write(got.sha256.encode())
+            batch.commit()
+    except OSError as exc:
+        raise EnvironmentProblem(
+            f"cannot write into the input cache {cache.root}: {exc.strerror or exc}"
+        ) from exc
+    return target
+
+
+def _read_record(record: Path) -> str | None:
+    try:
+        text = record.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if len(text) == 64 else None
+
+
+def _has_digest(path: Path, sha256: str) -> bool:
+    try:
+        with open_regular(path) as handle:
+            _size, got = sha256_stream(handle)
+    except OSError:
+        return False
+    return got == sha256
