@@ -33,14 +33,16 @@ _path = click.Path(path_type=Path)
 
 @click.group()
 def inputs() -> None:
-    """Fetch and check the pinned inputs of a build (Debian packages and files in them).
+    """Fetch and check the pinned inputs of a build (Debian packages and files in them,
+    Python distributions, plain files by URL).
 
     \b
     An inputs lock pins every input by name, version and sha256. `fetch` takes each
-    package from the --inputs directories when a file with the pinned sha256 is there
-    (file names do not matter), otherwise downloads it by name and version (apt-get
-    download, then the pool of the Debian archives in apt's sources), checks it, and
-    extracts the pinned files into --out, checking each one's sha256.
+    input from the download cache or the --inputs directories when a file with the
+    pinned sha256 is there (file names do not matter), otherwise downloads it (apt-get
+    download or the Debian pool, pip download, the URL) into the cache, checks it, and
+    puts the pinned files into --out, checking each one's sha256. `lock` checks that a
+    recipe's inputs are pinned, and with --update re-pins them on purpose.
 
     \b
     Example:
@@ -48,6 +50,7 @@ def inputs() -> None:
       refkit inputs verify images/demo/inputs.lock.json --out build/demo
       refkit inputs pin ovmf-amdsev_2026.08+ds-2_all.deb --suite sid \\
         --extract usr/share/ovmf/OVMF.amdsev.fd=OVMF.amdsev.fd --lock inputs.lock.json
+      refkit inputs lock images/demo/recipe.yaml --update --dry-run
     """
 
 

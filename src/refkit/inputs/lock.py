@@ -13,7 +13,14 @@ Format (``docs/inputs.md`` documents every field)::
      "inputs": [{"kind": "debian-package", "name": ..., "version": ..., "architecture": ...,
                  "suite": ..., "component": "main", "source": ..., "filename": ...,
                  "size": ..., "sha256": ...,
-                 "extract": [{"path": ..., "output": ..., "size": ..., "sha256": ...}]}]}
+                 "extract": [{"path": ..., "output": ..., "size": ..., "sha256": ...}]},
+                {"kind": "python-distribution", "name": ..., "version": ...,
+                 "filename": ..., "size": ..., "sha256": ...},
+                {"kind": "file", "name": ..., "url": ..., "size": ..., "sha256": ...}]}
+
+The two later kinds are a compatible addition to v1: every lock written before them is
+still valid and means the same; a lock that uses them is refused by an older refkit with
+"unknown input kind" (exit 2), never misread.
 
 Invariants (checked once, here, when the lock is parsed):
 
