@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from refkit.errors import ExitCode, InputError, ParseError
 from refkit.inputs import update as upd
@@ -24,6 +26,7 @@ from refkit.inputs.lock import (
     load_lock,
 )
 from tests.inputs_support import DEB, make_deb, package, sha256, simple_entries
+from tests.shared import FUZZ_EXAMPLES, assert_not_a_bug
 
 NEW_BODY = b"new body\n"
 PLAIN = PlainFile("body.txt", "https://example.org/body.txt", 3, sha256(b"old"))
@@ -210,3 +213,29 @@ def test_default_resolver_repins_a_debian_package_with_its_members(
     # apt-get handing over another package is not a new version of this one.
     with pytest.raises(DownloadFailed, match="not a version of fw"):
         upd.DefaultResolver(run=run).latest(package(), cache)
+
+
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["lock", "artifacts", "inputs", "x"]), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=FUZZ_EXAMPLES, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(document=_values, raw=st.binary(max_size=64))
+def test_fuzzed_recipes_are_read_or_refused_with_a_parse_error(
+    tmp_path: Path, document: Any, raw: bytes
+) -> None:
+    recipe = tmp_path / "r.yaml"
+    for data in (json.dumps(document).encode(), raw):  # JSON is YAML; then arbitrary bytes
+        recipe.write_bytes(data)
+        try:
+            found = upd.recipe_lock_names(recipe)
+        except InputError as exc:  # ParseError is one
+            assert_not_a_bug(exc)
+            continue
+        assert all(isinstance(n, str) and n for n in found.names)

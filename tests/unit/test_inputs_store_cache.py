@@ -303,3 +303,21 @@ def test_an_unpinned_member_and_bad_member_paths(tmp_path: Path) -> None:
         )
     with pytest.raises(InputError, match="no member"):
         resolve_member(item, "usr/absent", mirrors=[mirror], cache_dir=tmp_path / "c", offline=True)
+
+
+def test_cli_gone_from_the_archive_names_it_and_how_to_supply_it(
+    tmp_path: Path, run_cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from refkit.cli import inputs as cli_inputs
+    from refkit.inputs.lock import dumps_lock
+
+    lock = tmp_path / "l.json"
+    lock.write_text(dumps_lock(Lock((PLAIN,))))
+    monkeypatch.setattr(cli_inputs, "_default_fetcher", lambda _archives: _Fetcher({}))
+    r = run_cli("inputs", "fetch", lock, "--out", tmp_path / "o", "--cache-dir", tmp_path / "c")
+    assert r.code == ExitCode.ENVIRONMENT
+    assert "pinned input gone from the archive: body.txt" in r.stderr
+    assert PLAIN.sha256 in r.stderr
+    assert "--inputs DIR" in r.stderr
+    assert "refkit inputs lock RECIPE --update" in r.stderr
+    assert "Traceback" not in r.stderr
