@@ -337,3 +337,20 @@ def test_fuzzed_file_names_never_escape(filename: str, name: str) -> None:
         return
     assert "/" not in item.filename
     assert not item.filename.startswith(".")
+
+
+@pytest.mark.slow
+def test_cli_fetches_and_verifies_the_shared_wheel_offline(tmp_path: Path, run_cli: Any) -> None:
+    """End to end with the real wheel: pinned by SHA256SUMS, found by content in the
+    shared mirror, put into --out, verified."""
+    path = shared_input("pypi", WHEEL)
+    lock = tmp_path / "l.json"
+    entry = _py(sha256=_wheel_sha256(), size=path.stat().st_size)
+    lock.write_text(json.dumps({"schema": LOCK_SCHEMA, "inputs": [entry]}))
+    out = tmp_path / "out"
+    r = run_cli("inputs", "fetch", lock, "--inputs", shared_input(), "--out", out, "--offline")
+    assert r.code == ExitCode.OK, r.stderr
+    assert (out / WHEEL).stat().st_size == path.stat().st_size
+    r = run_cli("inputs", "verify", lock, "--out", out)
+    assert r.code == ExitCode.OK, r.stdout
+    assert "inputs.digest.match" in r.stdout

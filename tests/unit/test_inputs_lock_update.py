@@ -239,3 +239,12 @@ def test_fuzzed_recipes_are_read_or_refused_with_a_parse_error(
             assert_not_a_bug(exc)
             continue
         assert all(isinstance(n, str) and n for n in found.names)
+
+
+def test_a_recipe_that_uses_no_pins_updates_nothing(project: Path, tmp_path: Path) -> None:
+    lock = load_lock(project / "inputs.lock.json")
+    resolver = _Resolver({})
+    updated, changes = upd.update_lock(lock, (), resolver, InputCache(tmp_path / "c"))
+    assert (updated.inputs, changes, resolver.asked) == (lock.inputs, (), [])
+    _updated, changes = upd.update_lock(lock, None, resolver, InputCache(tmp_path / "c"))
+    assert resolver.asked == ["fw", "foo", "body.txt", "unused"]  # None: every pin

@@ -123,17 +123,17 @@ class Change:
 
 
 def update_lock(
-    lock: Lock, names: Sequence[str], resolver: Resolver, cache: InputCache
+    lock: Lock, names: Sequence[str] | None, resolver: Resolver, cache: InputCache
 ) -> tuple[Lock, tuple[Change, ...]]:
-    """Re-resolve every entry ``names`` refers to (all of them when ``names`` is empty);
-    the new lock keeps the order and every other entry."""
-    missing, _ambiguous = coverage(lock, names)
+    """Re-resolve every entry ``names`` refers to (every entry of the lock when ``names``
+    is None; none when it is empty); the new lock keeps the order and every other entry."""
+    missing, _ambiguous = coverage(lock, names or ())
     if missing:
         raise InputError(
             f"{lock.source} does not pin {', '.join(missing)}, which the recipe uses",
             hint="pin each one first (inputs pin for a Debian package), then update",
         )
-    wanted = {id(item) for n in names for item in lock.named(n)} if names else None
+    wanted = None if names is None else {id(item) for n in names for item in lock.named(n)}
     changes: list[Change] = []
     inputs: list[LockedInput] = []
     for item in lock.inputs:
