@@ -1,17 +1,19 @@
 """Fetching a lock's pinned inputs into an output directory, and checking one.
 
-:func:`fetch` reads as the steps it takes, for each pinned package in lock order:
+:func:`fetch` reads as the steps it takes, for each pinned input in lock order:
 
-1. if every file to extract from it is already in the output directory with the pinned
-   size and sha256, reuse them and stop (no package needed);
-2. look for the ``.deb`` by size and sha256 in the search directories, in order
-   (:class:`~refkit.inputs.store.LocalStore`); file names do not matter;
-3. otherwise, unless offline, download it by name and version
-   (:class:`~refkit.inputs.debian.Downloader`) into a private temporary directory;
-4. check the ``.deb``'s size and sha256 through the handle that is then read;
-5. extract the requested members (:mod:`refkit.inputs.deb`) into temporary files beside
-   their final names (:class:`refkit.atomic.Batch`), check each one's size and sha256
-   against the lock, and only then put them all in place (mode 0644).
+1. if every file it puts into the output directory is already there with the pinned size
+   and sha256, reuse them and stop (no input file needed);
+2. look for the input file (a ``.deb``, a wheel, a plain file) in the download cache
+   (:mod:`refkit.inputs.cache`), then by size and sha256 in the search directories, in
+   order (:class:`~refkit.inputs.store.LocalStore`); file names do not matter;
+3. otherwise, unless offline, download it (:mod:`refkit.inputs.fetchers`) into the cache
+   (or, without one, into a private temporary directory);
+4. check its size and sha256 through the handle that is then read;
+5. for a package, extract the requested members (:mod:`refkit.inputs.deb`) into temporary
+   files beside their final names (:class:`refkit.atomic.Batch`), check each one's size
+   and sha256 against the lock, and only then put them all in place (mode 0644); for a
+   distribution or plain file, copy it the same way under its own name.
 
 Invariants: nothing in the output directory is overwritten unless its content differs
 *and* ``force`` was given; a file that already has the pinned content is reused, not
