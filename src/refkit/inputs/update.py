@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from refkit.errors import InputError
+from refkit.errors import EnvironmentProblem, InputError
 from refkit.hashing import sha256_stream
 from refkit.inputs.cache import InputCache
 from refkit.inputs.debian import APT_GET_TIMEOUT, DownloadFailed, UrlFetcher, UrllibFetcher
@@ -231,13 +231,19 @@ class DefaultResolver:
 
     def latest(self, item: LockedInput, cache: InputCache) -> LockedInput:
         work_root = cache.root / "tmp"
-        work_root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="update-", dir=work_root) as work:
-            if isinstance(item, DebianPackage):
-                return self._debian(item, Path(work), cache)
-            if isinstance(item, PythonDistribution):
-                return self._python(item, Path(work), cache)
-            return self._file(item, Path(work), cache)
+        try:
+            work_root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix="update-", dir=work_root) as work:
+                if isinstance(item, DebianPackage):
+                    return self._debian(item, Path(work), cache)
+                if isinstance(item, PythonDistribution):
+                    return self._python(item, Path(work), cache)
+                return self._file(item, Path(work), cache)
+        except OSError as exc:  # the cache's disk: full, read-only, permissions
+            raise EnvironmentProblem(
+                f"cannot re-pin {item.label} in {cache.root}: {exc.strerror or exc}",
+                hint="set XDG_CACHE_HOME to a writable directory",
+            ) from exc
 
     def _debian(self, item: DebianPackage, work: Path, cache: InputCache) -> DebianPackage:
         from refkit.inputs.pin import pin_deb
