@@ -37,3 +37,12 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
         return Run(code, out, err)
 
     return _run
+
+
+@pytest.fixture(autouse=True)
+def _private_input_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test gets its own XDG cache: the inputs download cache (refkit.inputs.cache)
+    must never carry state between tests, nor touch the user's ~/.cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))

@@ -274,7 +274,7 @@ def _escapes_via_dir_link(root: Path, path: Path) -> bool:
 def test_demo_lock_digests_match_dpkg_deb_and_refkit(tmp_path: Path) -> None:
     """The extracted sha256 values in images/demo/inputs.lock.json, from both extractors."""
     lock = load_lock(PROJECT_ROOT / "images" / "demo" / "inputs.lock.json")
-    for item in lock.inputs:
+    for item in lock.packages:
         deb = next(shared_input().rglob(item.filename))
         root = _dpkg_tree(deb, tmp_path / item.name)
         sinks = {spec.path: io.BytesIO() for spec in item.extract}

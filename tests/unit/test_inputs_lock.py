@@ -60,7 +60,7 @@ def _parse(doc: Any) -> Any:
 
 def test_demo_lock_pins_the_shared_mirror_digests() -> None:
     lock = load_lock(DEMO_LOCK)
-    by_name = {item.name: item for item in lock.inputs}
+    by_name = {item.name: item for item in lock.packages}
     ovmf = by_name["ovmf-amdsev"]
     assert (ovmf.version, ovmf.suite, ovmf.source) == ("2026.08+ds-2", "sid", "edk2")
     assert ovmf.sha256 == "92c9b6d15e4eeb371938c3f99080c1a8fc057dfd6bc0509d37f8b615e9edebfb"
@@ -79,7 +79,7 @@ def test_demo_lock_matches_shared_sha256sums() -> None:
     for line in shared_input("SHA256SUMS").read_text().splitlines():
         digest, name = line.split(maxsplit=1)
         sums[Path(name).name] = digest
-    for item in load_lock(DEMO_LOCK).inputs:
+    for item in load_lock(DEMO_LOCK).packages:
         assert sums[item.filename] == item.sha256
 
 

@@ -104,7 +104,7 @@ def test_cli_pin_prints_or_updates_a_lock(run_cli: RunCli, deb: Path, tmp_path: 
     )
     assert r.code == ExitCode.OK
     assert "pinned hello 1.0-1 (all)" in r.stderr
-    assert load_lock(lock).inputs[0].extract[0].output == "fw.bin"
+    assert load_lock(lock).packages[0].extract[0].output == "fw.bin"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     r = run_cli("inputs", "pin", deb, "--suite", "sid", "--extract", "no/such=x", "--lock", lock)
     assert r.code == ExitCode.BAD_INPUT
@@ -116,7 +116,7 @@ def test_pinning_the_shared_packages_reproduces_the_demo_lock(tmp_path: Path) ->
     """The demo lock was written by hand from SHA256SUMS and dpkg-deb; pin agrees."""
     demo = load_lock(PROJECT_ROOT / "images" / "demo" / "inputs.lock.json")
     lock = Lock(())
-    for item in demo.inputs:
+    for item in demo.packages:
         path = next(shared_input().rglob(item.filename))
         pinned = pin_deb(
             path,

@@ -131,6 +131,7 @@ _FLAG_WORDS = (
     ("ask to replace it", "pass --force to replace it"),
     ("into a mirror directory and name that directory", "into a directory and pass --inputs DIR"),
     ("allow downloads to fetch it", "drop --offline to download it"),
+    ("re-pin it on purpose", "re-pin it on purpose (`refkit inputs lock RECIPE --update`)"),
     ("choose another output directory", "choose another --out directory"),
     ("name a directory as the output", "give --out a directory"),
     ("give the creation time explicitly", "pass --created YYYY-MM-DDTHH:MM:SSZ"),

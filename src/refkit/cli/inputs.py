@@ -18,6 +18,7 @@ from refkit.errors import VerificationFailed
 from refkit.inputs import (
     CheckResult,
     FetchResult,
+    LockedInput,
     OriginKind,
     Progress,
     Stage,
@@ -25,20 +26,23 @@ from refkit.inputs import (
     fetch,
     load_lock,
 )
+from refkit.inputs.resolve import file_name
 
 _path = click.Path(path_type=Path)
 
 
 @click.group()
 def inputs() -> None:
-    """Fetch and check the pinned inputs of a build (Debian packages and files in them).
+    """Fetch and check the pinned inputs of a build (Debian packages and files in them,
+    Python distributions, plain files by URL).
 
     \b
     An inputs lock pins every input by name, version and sha256. `fetch` takes each
-    package from the --inputs directories when a file with the pinned sha256 is there
-    (file names do not matter), otherwise downloads it by name and version (apt-get
-    download, then the pool of the Debian archives in apt's sources), checks it, and
-    extracts the pinned files into --out, checking each one's sha256.
+    input from the download cache or the --inputs directories when a file with the
+    pinned sha256 is there (file names do not matter), otherwise downloads it (apt-get
+    download or the Debian pool, pip download, the URL) into the cache, checks it, and
+    puts the pinned files into --out, checking each one's sha256. `lock` checks that a
+    recipe's inputs are pinned, and with --update re-pins them on purpose.
 
     \b
     Example:
@@ -46,10 +50,12 @@ def inputs() -> None:
       refkit inputs verify images/demo/inputs.lock.json --out build/demo
       refkit inputs pin ovmf-amdsev_2026.08+ds-2_all.deb --suite sid \\
         --extract usr/share/ovmf/OVMF.amdsev.fd=OVMF.amdsev.fd --lock inputs.lock.json
+      refkit inputs lock images/demo/recipe.yaml --update --dry-run
     """
 
 
 if TYPE_CHECKING:
+    from refkit.inputs.fetchers import Fetcher
     from refkit.verification import Verdict
 
 
@@ -121,6 +127,13 @@ class _ProgressPrinter:
     help="Debian archive URI to download from (repeatable); default: the Debian archives "
     "in this machine's apt sources.",
 )
+@click.option(
+    "--cache-dir",
+    type=_path,
+    metavar="DIR",
+    help="Content-addressed download cache, searched first and kept between runs "
+    "(default: $XDG_CACHE_HOME/refkit/inputs).",
+)
 @json_option
 def fetch_command(
     lock: Path,
@@ -129,6 +142,7 @@ def fetch_command(
     offline: bool,
     force: bool,
     archives: tuple[str, ...],
+    cache_dir: Path | None,
     as_json: bool,
 ) -> None:
     """Put the files pinned by LOCK into --out, from --inputs or by download.
@@ -146,19 +160,21 @@ def fetch_command(
       refkit inputs fetch images/demo/inputs.lock.json --inputs ../shared/inputs --out build/demo
       refkit inputs fetch inputs.lock.json --out build --offline --inputs /media/usb/debs
     """
-    parsed = load_lock(lock)
-    downloader = None
-    if not offline:
-        from refkit.inputs.debian import default_downloader
+    from refkit.inputs.cache import default_cache_dir
 
-        downloader = default_downloader(archives)
+    parsed = load_lock(lock)
+    fetcher = None
+    if not offline:
+        fetcher = _default_fetcher(archives)
     elif archives:
         raise click.UsageError("--archive and --offline contradict each other")
     result = fetch(
         parsed,
         list(search_dirs),
         out_dir,
-        downloader=downloader,
+        downloader=None,
+        fetcher=fetcher,
+        cache_dir=cache_dir if cache_dir is not None else default_cache_dir(),
         # The text result repeats the facts; where it shows on the same terminal as the
         # log, the log keeps only progress, skips and failures.
         progress=_ProgressPrinter(facts=as_json or not _stdout_is_terminal()),
@@ -168,6 +184,19 @@ def fetch_command(
         emit_json(fetch_to_json(result))
     else:
         emit_text(_fetch_text(result))
+
+
+def _default_fetcher(archives: tuple[str, ...]) -> Fetcher:
+    """apt-get download / the archive pool, pip download, and URLs: only `inputs fetch`
+    (and a rebuild that is not offline) download anything."""
+    from refkit.inputs import debian
+    from refkit.inputs.fetchers import DebianFetcher, KindFetcher, PipFetcher, UrlFileFetcher
+
+    return KindFetcher(
+        debian=DebianFetcher(debian.default_downloader(archives)),
+        python=PipFetcher(),
+        file=UrlFileFetcher(),
+    )
 
 
 def _stdout_is_terminal() -> bool:
@@ -182,10 +211,11 @@ def fetch_to_json(result: FetchResult) -> dict[str, Any]:
         "out": str(result.out_dir),
         "inputs": [
             {
+                "kind": _kind(item.package),
                 "name": item.package.name,
-                "version": item.package.version,
-                "architecture": item.package.architecture,
-                "filename": item.package.filename,
+                "version": getattr(item.package, "version", None),
+                "architecture": getattr(item.package, "architecture", None),
+                "filename": file_name(item.package),
                 "size": item.package.size,
                 "sha256": item.package.sha256,
                 "origin": {
@@ -210,11 +240,19 @@ def fetch_to_json(result: FetchResult) -> dict[str, Any]:
     }
 
 
+def _kind(item: LockedInput) -> str:
+    from refkit.inputs.lock import item_to_json
+
+    return str(item_to_json(item)["kind"])
+
+
 def _origin_text(kind: OriginKind, location: str, path: str | None) -> str:
     if kind is OriginKind.OUTPUT:
         return f"already in {location}"
     if kind is OriginKind.LOCAL:
         return f"from {path}"
+    if kind is OriginKind.CACHE:
+        return f"from the download cache ({path})"
     if kind is OriginKind.DOWNLOAD:
         return f"downloaded from {location}"
     assert_never(kind)
@@ -370,3 +408,90 @@ def _write_atomically(path: Path, text: str) -> None:
     from refkit.atomic import write_file
 
     write_file(path, text.encode("utf-8"), mode=0o644, force=True)
+
+
+@inputs.command("lock")
+@click.argument("recipe", type=_path)
+@click.option(
+    "--update",
+    is_flag=True,
+    help="Re-resolve every pin the recipe uses to the newest version offered, download and "
+    "hash it, print the diff and rewrite the lock.",
+)
+@click.option("--dry-run", is_flag=True, help="With --update: print the diff, keep the lock.")
+@click.option(
+    "--cache-dir",
+    type=_path,
+    metavar="DIR",
+    help="Download cache that keeps the newly pinned files "
+    "(default: $XDG_CACHE_HOME/refkit/inputs).",
+)
+@json_option
+def lock_command(
+    recipe: Path, update: bool, dry_run: bool, cache_dir: Path | None, as_json: bool
+) -> None:
+    """Check that the inputs lock of RECIPE pins every input the recipe uses; with
+    --update, re-pin them on purpose and show what changed.
+
+    Without --update nothing is downloaded: exit 0 when every `lock:` name in the recipe's
+    artifacts is pinned exactly once, 2 otherwise (naming them). With --update each pin
+    is resolved again (Debian packages: apt-get's candidate; Python distributions: the
+    newest file with the same tags; plain files: the URL's current bytes), its bytes are
+    kept in the download cache, and the lock is rewritten atomically.
+
+    \b
+    Examples:
+      refkit inputs lock images/demo/recipe.yaml
+      refkit inputs lock images/demo/recipe.yaml --update --dry-run
+    """
+    from refkit.errors import InputError
+    from refkit.inputs import update as upd
+    from refkit.inputs.cache import InputCache, default_cache_dir
+    from refkit.inputs.lock import dumps_lock
+
+    if dry_run and not update:
+        raise click.UsageError("--dry-run only goes with --update")
+    found = upd.recipe_lock_names(recipe)
+    current = load_lock(found.lock)
+    missing, ambiguous = upd.coverage(current, found.names)
+    if ambiguous:
+        raise InputError(
+            f"{found.lock} pins {', '.join(ambiguous)} more than once; the recipe cannot say "
+            "which one it means"
+        )
+    if not update:
+        if missing:
+            raise InputError(
+                f"{found.lock} does not pin {', '.join(missing)}, which {recipe} uses",
+                hint="pin each one (refkit inputs pin for a Debian package) and run again",
+            )
+        pinned = [item for name in found.names for item in current.named(name)]
+        if as_json:
+            emit_json(
+                {
+                    "recipe": str(recipe),
+                    "lock": str(found.lock),
+                    "pins": [
+                        {"name": i.name, "kind": _kind(i), "sha256": i.sha256} for i in pinned
+                    ],
+                }
+            )
+        else:
+            emit_text("\n".join(f"{i.label}: pinned, sha256 {i.sha256}" for i in pinned))
+        return
+    cache = InputCache(cache_dir if cache_dir is not None else default_cache_dir())
+    updated, changes = upd.update_lock(current, found.names, upd.default_resolver(), cache)
+    if as_json:
+        emit_json(
+            {
+                "recipe": str(recipe),
+                "lock": str(found.lock),
+                "written": not dry_run and any(c.changed for c in changes),
+                "changes": upd.changes_to_json(changes),
+            }
+        )
+    else:
+        emit_text("\n".join(upd.describe(c) for c in changes) or "nothing to update")
+    if not dry_run and any(c.changed for c in changes):
+        _write_atomically(found.lock, dumps_lock(updated))
+        note(f"updated {found.lock}: {sum(c.changed for c in changes)} pins changed")

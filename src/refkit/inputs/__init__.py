@@ -5,6 +5,11 @@ finds each one by content in local directories (:mod:`refkit.inputs.store`), dow
 by name and version otherwise (:mod:`refkit.inputs.debian`), and extracts the pinned files
 safely (:mod:`refkit.inputs.deb`, over :mod:`refkit.inputs.ar`), checking every digest.
 
+Pins of Python distributions and plain files (by URL) are kinds of the same lock; a
+content-addressed download cache (:mod:`refkit.inputs.cache`) keeps every download, and
+:func:`refkit.inputs.resolve.resolve_input` turns one pin into a verified local file for
+builders. :mod:`refkit.inputs.update` re-pins a recipe's inputs on purpose.
+
 Invariants: bytes are accepted only when their size and sha256 match the lock, whatever
 their source; nothing here prints or imports the CLI; network access happens only through
 a :class:`~refkit.inputs.debian.Downloader` passed in by the caller.
@@ -40,6 +45,8 @@ from refkit.inputs.lock import (
     ExtractSpec,
     Lock,
     LockedInput,
+    PlainFile,
+    PythonDistribution,
     load_lock,
     parse_lock,
 )
@@ -61,8 +68,10 @@ __all__ = [
     "OutputConflict",
     "OutputResult",
     "OutputStatus",
+    "PlainFile",
     "Progress",
     "ProgressCallback",
+    "PythonDistribution",
     "Stage",
     "Unavailable",
     "UnsafeArchive",

@@ -47,6 +47,8 @@ class Unavailable:
     filename: str
     sha256: str
     reasons: tuple[str, ...]
+    gone: bool = False
+    """A download said the archive or index no longer offers this version."""
 
 
 class MissingInputs(EnvironmentProblem):
@@ -56,7 +58,13 @@ class MissingInputs(EnvironmentProblem):
         self.missing = tuple(missing)
         lines = []
         for item in self.missing:
-            lines.append(f"pinned input not available: {item.label}, sha256 {item.sha256}")
+            if item.gone:
+                lines.append(
+                    f"pinned input gone from the archive: {item.label}, sha256 {item.sha256} "
+                    "is no longer offered for download"
+                )
+            else:
+                lines.append(f"pinned input not available: {item.label}, sha256 {item.sha256}")
             lines.extend(f"  - {reason}" for reason in item.reasons)
         names = ", ".join(item.filename for item in self.missing)
         hint = (
@@ -65,4 +73,9 @@ class MissingInputs(EnvironmentProblem):
         )
         if offline:
             hint += ", or allow downloads to fetch it by name and version"
+        if any(item.gone for item in self.missing):
+            hint += (
+                "; a copy may survive in another machine's input cache, a CI mirror or a "
+                "snapshot archive, or re-pin it on purpose to a version still offered"
+            )
         super().__init__("\n".join(lines), hint=hint)

@@ -1,17 +1,19 @@
 """Fetching a lock's pinned inputs into an output directory, and checking one.
 
-:func:`fetch` reads as the steps it takes, for each pinned package in lock order:
+:func:`fetch` reads as the steps it takes, for each pinned input in lock order:
 
-1. if every file to extract from it is already in the output directory with the pinned
-   size and sha256, reuse them and stop (no package needed);
-2. look for the ``.deb`` by size and sha256 in the search directories, in order
-   (:class:`~refkit.inputs.store.LocalStore`); file names do not matter;
-3. otherwise, unless offline, download it by name and version
-   (:class:`~refkit.inputs.debian.Downloader`) into a private temporary directory;
-4. check the ``.deb``'s size and sha256 through the handle that is then read;
-5. extract the requested members (:mod:`refkit.inputs.deb`) into temporary files beside
-   their final names (:class:`refkit.atomic.Batch`), check each one's size and sha256
-   against the lock, and only then put them all in place (mode 0644).
+1. if every file it puts into the output directory is already there with the pinned size
+   and sha256, reuse them and stop (no input file needed);
+2. look for the input file (a ``.deb``, a wheel, a plain file) in the download cache
+   (:mod:`refkit.inputs.cache`), then by size and sha256 in the search directories, in
+   order (:class:`~refkit.inputs.store.LocalStore`); file names do not matter;
+3. otherwise, unless offline, download it (:mod:`refkit.inputs.fetchers`) into the cache
+   (or, without one, into a private temporary directory);
+4. check its size and sha256 through the handle that is then read;
+5. for a package, extract the requested members (:mod:`refkit.inputs.deb`) into temporary
+   files beside their final names (:class:`refkit.atomic.Batch`), check each one's size
+   and sha256 against the lock, and only then put them all in place (mode 0644); for a
+   distribution or plain file, copy it the same way under its own name.
 
 Invariants: nothing in the output directory is overwritten unless its content differs
 *and* ``force`` was given; a file that already has the pinned content is reused, not
@@ -36,7 +38,8 @@ from typing import TYPE_CHECKING, BinaryIO, Final, assert_never
 
 from refkit.atomic import Batch, TargetExists
 from refkit.errors import EnvironmentProblem, InputError, RefkitError
-from refkit.hashing import sha256_stream
+from refkit.hashing import StreamHasher, sha256_stream
+from refkit.inputs.cache import InputCache
 from refkit.inputs.deb import extract_files
 from refkit.inputs.debian import Downloader, DownloadFailed
 from refkit.inputs.errors import (
@@ -46,7 +49,9 @@ from refkit.inputs.errors import (
     OutputConflict,
     Unavailable,
 )
-from refkit.inputs.lock import DebianPackage, ExtractSpec, Lock
+from refkit.inputs.fetchers import DebianFetcher, Fetcher, KindFetcher
+from refkit.inputs.lock import DebianPackage, ExtractSpec, Lock, LockedInput
+from refkit.inputs.resolve import download_into_cache, file_name, unavailable
 from refkit.inputs.store import LocalStore, open_verified
 
 if TYPE_CHECKING:
@@ -64,7 +69,9 @@ class OriginKind(enum.Enum):
     LOCAL = "local"
     """The ``.deb`` was found in a search directory."""
     DOWNLOAD = "download"
-    """The ``.deb`` was downloaded."""
+    """The input was downloaded (into the cache, when there is one)."""
+    CACHE = "cache"
+    """The input was in the download cache."""
 
 
 @dataclass(frozen=True)
@@ -97,8 +104,8 @@ class OutputResult:
 
 @dataclass(frozen=True)
 class InputResult:
-    package: DebianPackage
-    """The pinned package; its ``size`` and ``sha256`` were checked unless reused."""
+    package: LockedInput
+    """The pinned input; its ``size`` and ``sha256`` were checked unless reused."""
     origin: Origin
     outputs: tuple[OutputResult, ...]
 
@@ -215,21 +222,31 @@ def _preflight(lock: Lock, out_dir: Path, *, force: bool) -> dict[str, _Existing
 
 @contextlib.contextmanager
 def _obtained(
-    package: DebianPackage,
+    item: LockedInput,
     store: LocalStore,
-    downloader: Downloader | None,
+    cache: InputCache | None,
+    fetcher: Fetcher | None,
     out_dir: Path,
     progress: ProgressCallback,
     reasons: list[str],
 ) -> Iterator[tuple[BinaryIO, Origin] | None]:
-    """The verified ``.deb`` open for reading and where it came from, or None."""
-    hit = store.find(package.sha256, package.size)
+    """The verified input file open for reading and where it came from, or None.
+
+    Sources in order: the download cache, the search directories, a download (into the
+    cache when there is one, else into a private directory in ``out_dir``)."""
+    if cache is not None:
+        cached = cache.open(item.sha256, item.size)
+        if cached is not None:
+            path = cache.path_for(item.sha256)
+            progress(Progress(Stage.FOUND, item.label, str(path)))
+            with cached:
+                yield cached, Origin(OriginKind.CACHE, str(cache.root), str(path))
+            return
+    hit = store.find(item.sha256, item.size)
     if hit is not None:
-        progress(Progress(Stage.FOUND, package.label, str(hit.path)))
+        progress(Progress(Stage.FOUND, item.label, str(hit.path)))
         try:
-            handle = open_verified(
-                hit.path, sha256=package.sha256, size=package.size, what="package file"
-            )
+            handle = open_verified(hit.path, sha256=item.sha256, size=item.size, what="input file")
         except (DigestMismatch, OSError) as exc:  # changed or vanished since the lookup
             reason = exc.message if isinstance(exc, RefkitError) else str(exc)
             reasons.append(f"{hit.path} changed while in use: {reason}")
@@ -238,38 +255,82 @@ def _obtained(
                 yield handle, Origin(OriginKind.LOCAL, str(hit.directory), str(hit.path))
             return
     dirs = ", ".join(str(d) for d in store.directories) or "none given"
-    reasons.append(f"no file with this sha256 in the mirror directories ({dirs})")
-    if downloader is None:
+    in_cache = "" if cache is None else f"the cache {cache.root} nor in "
+    reasons.append(f"no file with this sha256 in {in_cache}the mirror directories ({dirs})")
+    if fetcher is None:
         reasons.append("downloads are disabled (offline)")
         yield None
+        return
+    name = file_name(item)
+    progress(Progress(Stage.DOWNLOADING, item.label, name, 0, item.size))
+
+    def on_bytes(done: int, total: int | None) -> None:
+        progress(Progress(Stage.BYTES, item.label, "", done, total or item.size))
+
+    def failed(reason: str) -> None:
+        reasons.append(f"download failed: {reason}")
+        progress(Progress(Stage.DOWNLOAD_FAILED, item.label, reason))
+
+    if cache is not None:
+        try:
+            path, where = download_into_cache(item, cache, fetcher, on_bytes)
+            handle = open_verified(path, sha256=item.sha256, size=item.size, what="cached input")
+        except (DownloadFailed, DigestMismatch, FileNotFoundError) as exc:
+            failed(exc.message if isinstance(exc, RefkitError) else f"{exc}")
+            yield None
+            return
+        progress(Progress(Stage.DOWNLOADED, item.label, where))
+        with handle:
+            yield handle, Origin(OriginKind.DOWNLOAD, where, str(path))
         return
     try:
         private = tempfile.TemporaryDirectory(prefix=".refkit-download-", dir=out_dir)
     except OSError as exc:
         raise EnvironmentProblem(f"cannot write into {out_dir}: {exc.strerror or exc}") from exc
     with private as work:
-        dest = Path(work, package.filename)
-        progress(Progress(Stage.DOWNLOADING, package.label, package.filename, 0, package.size))
-
-        def on_bytes(done: int, total: int | None) -> None:
-            progress(Progress(Stage.BYTES, package.label, "", done, total or package.size))
-
+        dest = Path(work, name)
         try:
-            where = downloader.download(package, dest, on_bytes)
-            handle = open_verified(
-                dest, sha256=package.sha256, size=package.size, what="package file"
-            )
+            where = fetcher.fetch(item, dest, on_bytes)
+            handle = open_verified(dest, sha256=item.sha256, size=item.size, what="input file")
         except (DownloadFailed, DigestMismatch, FileNotFoundError) as exc:
             reason = exc.message if isinstance(exc, RefkitError) else f"no file at {dest}"
             if isinstance(exc, DigestMismatch):
                 reason = f"the download is not the pinned file: {exc.message}"
-            reasons.append(f"download failed: {reason}")
-            progress(Progress(Stage.DOWNLOAD_FAILED, package.label, reason))
+            failed(reason)
             yield None
             return
-        progress(Progress(Stage.DOWNLOADED, package.label, where))
+        progress(Progress(Stage.DOWNLOADED, item.label, where))
         with handle:
             yield handle, Origin(OriginKind.DOWNLOAD, where)
+
+
+def _copy_whole(
+    item: LockedInput, handle: BinaryIO, spec: ExtractSpec, out_dir: Path, replace: bool
+) -> None:
+    """Put a whole input file (a distribution, a plain file) into ``out_dir``, checking its
+    digest while copying; placed only if it matches."""
+    try:
+        with Batch() as batch:
+            sink = batch.add(out_dir / spec.output, mode=OUTPUT_MODE, replace=replace)
+            hasher = StreamHasher()
+            while chunk := handle.read(1024 * 1024):
+                hasher.update(chunk)
+                if hasher.size > spec.size:
+                    break
+                sink.write(chunk)
+            if hasher.size != spec.size or hasher.hexdigest() != spec.sha256:
+                raise DigestMismatch(
+                    f"{item.label} changed while being copied into {out_dir}",
+                    hint="run again",
+                )
+            batch.commit()
+    except TargetExists as exc:
+        raise OutputConflict(
+            f"{exc.path} appeared while refkit was writing it; refusing to overwrite it",
+            hint="run again (it will be compared with the pinned content), or ask to replace it",
+        ) from None
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot write into {out_dir}: {exc.strerror or exc}") from exc
 
 
 def _extract(
@@ -335,14 +396,21 @@ def fetch(
     downloader: Downloader | None,
     progress: ProgressCallback | None = None,
     force: bool = False,
+    fetcher: Fetcher | None = None,
+    cache_dir: Path | None = None,
 ) -> FetchResult:
     """Put every file the lock pins into ``out_dir``; see the module docstring.
 
-    ``downloader`` None means offline. Raises :class:`OutputConflict` (nothing written),
+    Downloads go through ``fetcher`` (any kind), or else ``downloader`` (Debian packages
+    only); neither means offline. With ``cache_dir``, the download cache is searched first
+    and downloads are kept there. Raises :class:`OutputConflict` (nothing written),
     :class:`MissingInputs` after fetching what it could, :class:`DigestMismatch` if an
     extracted file is not what the lock pins, or a parse error for a malformed package.
     """
     report = progress or _ignore
+    if fetcher is None and downloader is not None:
+        fetcher = KindFetcher(debian=DebianFetcher(downloader))
+    cache = InputCache(cache_dir) if cache_dir is not None else None
     _refuse_non_directory(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -356,30 +424,34 @@ def fetch(
     results: list[InputResult] = []
     missing: list[Unavailable] = []
     for package in lock.inputs:
-        todo = [s for s in package.extract if existing[s.output].state != "same"]
+        todo = [s for s in package.files if existing[s.output].state != "same"]
         reused = [
             OutputResult(
                 s.output, out_dir / s.output, s.path, s.size, s.sha256, OutputStatus.REUSED
             )
-            for s in package.extract
+            for s in package.files
             if existing[s.output].state == "same"
         ]
-        if package.extract and not todo:
+        if package.files and not todo:
             report(Progress(Stage.REUSED, package.label, str(out_dir)))
             origin = Origin(OriginKind.OUTPUT, str(out_dir))
             results.append(InputResult(package, origin, tuple(reused)))
             continue
         reasons: list[str] = []
-        with _obtained(package, store, downloader, out_dir, report, reasons) as obtained:
+        with _obtained(package, store, cache, fetcher, out_dir, report, reasons) as obtained:
             if obtained is None:
-                missing.append(
-                    Unavailable(package.label, package.filename, package.sha256, tuple(reasons))
-                )
+                missing.append(unavailable(package, reasons))
                 continue
             handle, origin = obtained
-            source = origin.path or f"{package.filename} from {origin.location}"
             may_replace = {s.output: existing[s.output].state == "different" for s in todo}
-            written = _extract(package, handle, todo, out_dir, source, may_replace)
+            if isinstance(package, DebianPackage):
+                source = origin.path or f"{package.filename} from {origin.location}"
+                written = _extract(package, handle, todo, out_dir, source, may_replace)
+            else:
+                written = {}
+                for spec in todo:  # the whole file, once
+                    _copy_whole(package, handle, spec, out_dir, may_replace[spec.output])
+                    written[spec.output] = (spec.path, spec.size, spec.sha256)
         outputs = {r.output: r for r in reused}
         for spec in todo:
             member, size, sha256 = written[spec.output]
@@ -392,10 +464,10 @@ def fetch(
                 spec.output, out_dir / spec.output, member, size, sha256, status
             )
             report(Progress(Stage.WRITTEN, str(out_dir / spec.output), sha256))
-        ordered = tuple(outputs[s.output] for s in package.extract)
+        ordered = tuple(outputs[s.output] for s in package.files)
         results.append(InputResult(package, origin, ordered))
     if missing:
-        raise MissingInputs(missing, offline=downloader is None)
+        raise MissingInputs(missing, offline=fetcher is None)
     return FetchResult(lock_source=lock.source, out_dir=out_dir, inputs=tuple(results))
 
 

@@ -13,7 +13,14 @@ Format (``docs/inputs.md`` documents every field)::
      "inputs": [{"kind": "debian-package", "name": ..., "version": ..., "architecture": ...,
                  "suite": ..., "component": "main", "source": ..., "filename": ...,
                  "size": ..., "sha256": ...,
-                 "extract": [{"path": ..., "output": ..., "size": ..., "sha256": ...}]}]}
+                 "extract": [{"path": ..., "output": ..., "size": ..., "sha256": ...}]},
+                {"kind": "python-distribution", "name": ..., "version": ...,
+                 "filename": ..., "size": ..., "sha256": ...},
+                {"kind": "file", "name": ..., "url": ..., "size": ..., "sha256": ...}]}
+
+The two later kinds are a compatible addition to v1: every lock written before them is
+still valid and means the same; a lock that uses them is refused by an older refkit with
+"unknown input kind" (exit 2), never misread.
 
 Invariants (checked once, here, when the lock is parsed):
 
@@ -48,8 +55,12 @@ from refkit.reader import Obj, fail
 #: Identifier of this lock format; the major version is part of it.
 LOCK_SCHEMA: Final = "https://refkit.dev/inputs-lock/v1"
 
-#: The one input kind of lock v1.
+#: The input kinds of lock v1. ``python-distribution`` and ``file`` were added later as a
+#: compatible extension: every lock written before them is still valid and means the same.
 KIND_DEBIAN_PACKAGE: Final = "debian-package"
+KIND_PYTHON_DISTRIBUTION: Final = "python-distribution"
+KIND_FILE: Final = "file"
+KINDS: Final = (KIND_DEBIAN_PACKAGE, KIND_PYTHON_DISTRIBUTION, KIND_FILE)
 
 #: Largest input or extracted file a lock may pin (bytes): 16 GiB.
 MAX_INPUT_SIZE: Final = 16 * 1024**3
@@ -85,6 +96,16 @@ _DEB_KEYS: Final = frozenset(
     }
 )
 _EXTRACT_KEYS: Final = frozenset({"path", "output", "size", "sha256"})
+_PYTHON_KEYS: Final = frozenset({"kind", "name", "version", "filename", "size", "sha256"})
+_FILE_KEYS: Final = frozenset({"kind", "name", "url", "size", "sha256"})
+
+# PEP 508 distribution name; PEP 440 versions (public and local parts) in their written
+# form: letters, digits and . + ! _ - (the file name check below ties it to the file).
+_PY_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+_PY_VERSION = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.+!_-]*[A-Za-z0-9])?")
+_PY_SUFFIXES: Final = (".whl", ".tar.gz", ".zip")
+_URL_SCHEMES: Final = ("http", "https")
+_MAX_URL: Final = 2048
 
 
 @dataclass(frozen=True)
@@ -122,10 +143,79 @@ class DebianPackage:
         """``name version (architecture)``, how messages name the package."""
         return f"{self.name} {self.version} ({self.architecture})"
 
+    @property
+    def files(self) -> tuple[ExtractSpec, ...]:
+        """The files this input puts into an output directory: the extracted members."""
+        return self.extract
 
-#: Every kind of input a lock pins. Lock v1 knows one; OCI images and plain files come
-#: later. (Not the manifest's ``LockedInput``, which records an input in a release.)
-LockedInput = DebianPackage
+
+@dataclass(frozen=True)
+class PythonDistribution:
+    """A pinned Python distribution file, wheel or sdist (``kind: python-distribution``).
+
+    The pin names exact bytes (one file of a release), not a release: a release has many
+    wheels, and an index may add more later."""
+
+    name: str
+    """Distribution name as the index spells it (compared normalised, PEP 503)."""
+    version: str
+    filename: str
+    """The file's name on the index; also its name in an output directory."""
+    size: int
+    sha256: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.version} ({self.filename})"
+
+    @property
+    def files(self) -> tuple[ExtractSpec, ...]:
+        """The whole file, under its own name."""
+        return (ExtractSpec(self.filename, self.filename, self.size, self.sha256),)
+
+
+@dataclass(frozen=True)
+class PlainFile:
+    """A pinned file fetched by URL (``kind: file``)."""
+
+    name: str
+    """Its name in an output directory (a plain file name) and in recipes."""
+    url: str
+    """Where it can be downloaded (http or https); only a hint: the bytes must match."""
+    size: int
+    sha256: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.url})"
+
+    @property
+    def files(self) -> tuple[ExtractSpec, ...]:
+        return (ExtractSpec(self.name, self.name, self.size, self.sha256),)
+
+
+#: Every kind of input a lock pins. (Not the manifest's ``LockedInput``, which records
+#: an input in a release.)
+LockedInput = DebianPackage | PythonDistribution | PlainFile
+
+
+def normalize_python_name(name: str) -> str:
+    """PEP 503 normalised name: runs of ``-``, ``_``, ``.`` become ``-``, lower case."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def python_filename_parts(filename: str) -> tuple[str, str] | None:
+    """(distribution, version) as written in a wheel or sdist file name, or None."""
+    if filename.endswith(".whl"):
+        parts = filename[: -len(".whl")].split("-")
+        if len(parts) not in (5, 6):  # name-version[-build]-python-abi-platform
+            return None
+        return parts[0], parts[1]
+    for suffix in (".tar.gz", ".zip"):
+        if filename.endswith(suffix):
+            dist, sep, version = filename[: -len(suffix)].rpartition("-")
+            return (dist, version) if sep and dist else None
+    return None
 
 
 @dataclass(frozen=True)
@@ -137,8 +227,28 @@ class Lock:
     """Where the lock was read from, for messages."""
 
     def outputs(self) -> tuple[tuple[LockedInput, ExtractSpec], ...]:
-        """Every (input, file to extract) pair, in lock order."""
-        return tuple((item, spec) for item in self.inputs for spec in item.extract)
+        """Every (input, file it puts into an output directory) pair, in lock order: the
+        extracted members of a package; a distribution or plain file itself."""
+        return tuple((item, spec) for item in self.inputs for spec in item.files)
+
+    @property
+    def packages(self) -> tuple[DebianPackage, ...]:
+        """The Debian packages, in lock order."""
+        return tuple(item for item in self.inputs if isinstance(item, DebianPackage))
+
+    def named(self, name: str) -> tuple[LockedInput, ...]:
+        """The inputs a recipe's ``lock: NAME`` may mean: a package or file of that name, a
+        distribution of that (PEP 503 normalised) name; several if several match."""
+        py = normalize_python_name(name)
+        return tuple(
+            item
+            for item in self.inputs
+            if (
+                normalize_python_name(item.name) == py
+                if isinstance(item, PythonDistribution)
+                else item.name == name
+            )
+        )
 
 
 def deb_filename(name: str, version: str, architecture: str) -> str:
@@ -192,7 +302,29 @@ def lock_to_json(lock: Lock) -> dict[str, Any]:
     """The JSON document of a lock (the inverse of :func:`parse_lock`)."""
     return {
         "schema": LOCK_SCHEMA,
-        "inputs": [package_to_json(item) for item in lock.inputs],
+        "inputs": [item_to_json(item) for item in lock.inputs],
+    }
+
+
+def item_to_json(item: LockedInput) -> dict[str, Any]:
+    """One lock entry as JSON, keys in documentation order."""
+    if isinstance(item, DebianPackage):
+        return package_to_json(item)
+    if isinstance(item, PythonDistribution):
+        return {
+            "kind": KIND_PYTHON_DISTRIBUTION,
+            "name": item.name,
+            "version": item.version,
+            "filename": item.filename,
+            "size": item.size,
+            "sha256": item.sha256,
+        }
+    return {
+        "kind": KIND_FILE,
+        "name": item.name,
+        "url": item.url,
+        "size": item.size,
+        "sha256": item.sha256,
     }
 
 
@@ -247,12 +379,12 @@ def _parse_document(document: Any, source: str) -> Lock:
         )
     inputs = top.items("inputs", lambda raw, path: _package(raw, path, source))
     _known_only(top, _TOP_KEYS)
-    seen_inputs: dict[tuple[str, str, str], int] = {}
+    seen_inputs: dict[tuple[str, ...], int] = {}
     # Keyed by the case-folded name: on a case-insensitive file system two outputs that
     # differ only in case would be one file.
     seen_outputs: dict[str, tuple[str, str]] = {}
     for i, item in enumerate(inputs):
-        key = (item.name, item.version, item.architecture)
+        key = _identity_key(item)
         if key in seen_inputs:
             raise fail(
                 source,
@@ -260,7 +392,11 @@ def _parse_document(document: Any, source: str) -> Lock:
                 f"{item.label} is already pinned by inputs[{seen_inputs[key]}]",
             )
         seen_inputs[key] = i
-        for j, spec in enumerate(item.extract):
+        field_of = "extract[{j}].output" if isinstance(item, DebianPackage) else "{name}"
+        for j, spec in enumerate(item.files):
+            where_field = field_of.format(
+                j=j, name="filename" if isinstance(item, PythonDistribution) else "name"
+            )
             folded = spec.output.casefold()
             if folded in seen_outputs:
                 other, where = seen_outputs[folded]
@@ -270,19 +406,33 @@ def _parse_document(document: Any, source: str) -> Lock:
                     else f"outputs {other!r} ({where}) and {spec.output!r} differ only in "
                     "case, and would be one file on a case-insensitive file system"
                 )
-                raise fail(source, f"$.inputs[{i}].extract[{j}].output", clash)
+                raise fail(source, f"$.inputs[{i}].{where_field}", clash)
             seen_outputs[folded] = (spec.output, f"inputs[{i}]")
     return Lock(inputs=inputs, source=source)
+
+
+def _identity_key(item: LockedInput) -> tuple[str, ...]:
+    """What may be pinned only once: a package's (name, version, architecture); a
+    distribution file; a plain file's name."""
+    if isinstance(item, DebianPackage):
+        return (KIND_DEBIAN_PACKAGE, item.name, item.version, item.architecture)
+    if isinstance(item, PythonDistribution):
+        return (KIND_PYTHON_DISTRIBUTION, item.filename)
+    return (KIND_FILE, item.name)
 
 
 def _package(raw: Any, path: str, source: str) -> LockedInput:
     obj = Obj(raw, source=source, path=path)
     kind = obj.text("kind")
+    if kind == KIND_PYTHON_DISTRIBUTION:
+        return _python_distribution(obj)
+    if kind == KIND_FILE:
+        return _plain_file(obj)
     if kind != KIND_DEBIAN_PACKAGE:
         raise obj.fail(
             "kind",
             f"unknown input kind {kind[:80]!r}",
-            hint=f"lock v1 knows only {KIND_DEBIAN_PACKAGE!r}",
+            hint=f"lock v1 knows: {', '.join(KINDS)}",
         )
     name = _text(obj, "name", _PACKAGE, "Debian package name")
     version = _text(obj, "version", _VERSION, "Debian version")
@@ -338,3 +488,65 @@ def _extract_spec(raw: Any, path: str, source: str) -> ExtractSpec:
     )
     _known_only(obj, _EXTRACT_KEYS)
     return spec
+
+
+def _python_distribution(obj: Obj) -> PythonDistribution:
+    name = _text(obj, "name", _PY_NAME, "Python distribution name")
+    version = _text(obj, "version", _PY_VERSION, "Python version")
+    filename = _text(obj, "filename", _OUTPUT, "plain file name")
+    parts = python_filename_parts(filename)
+    if parts is None:
+        raise obj.fail(
+            "filename",
+            f"{filename[:80]!r} is not a wheel or sdist file name",
+            hint="a wheel is NAME-VERSION-PY-ABI-PLATFORM.whl, an sdist NAME-VERSION.tar.gz",
+        )
+    dist, file_version = parts
+    if normalize_python_name(dist) != normalize_python_name(name) or file_version != version:
+        raise obj.fail(
+            "filename",
+            f"{filename[:80]!r} is not a file of {name} {version}",
+            hint="the file name starts with the distribution name and version",
+        )
+    item = PythonDistribution(
+        name=name,
+        version=version,
+        filename=filename,
+        size=_size(obj, "size"),
+        sha256=_text(obj, "sha256", _SHA256, "sha256 (64 lowercase hex)"),
+    )
+    obj.refuse_rest(
+        hint=f"a {KIND_PYTHON_DISTRIBUTION} has only: {', '.join(sorted(_PYTHON_KEYS))}"
+    )
+    return item
+
+
+def _plain_file(obj: Obj) -> PlainFile:
+    import urllib.parse
+
+    name = _text(obj, "name", _OUTPUT, "plain file name")
+    url = obj.text("url")
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or len(url) > _MAX_URL
+        or parts.scheme not in _URL_SCHEMES
+        or not parts.netloc
+        or any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url)
+    ):
+        raise obj.fail(
+            "url",
+            f"{url[:80]!r} is not an http or https URL",
+            hint="write the full URL, e.g. https://example.org/path/file.tar.gz",
+        )
+    item = PlainFile(
+        name=name,
+        url=url,
+        size=_size(obj, "size"),
+        sha256=_text(obj, "sha256", _SHA256, "sha256 (64 lowercase hex)"),
+    )
+    obj.refuse_rest(hint=f"a {KIND_FILE} input has only: {', '.join(sorted(_FILE_KEYS))}")
+    return item

@@ -88,7 +88,9 @@ def pin_deb(
             for member, output in extract
         ),
     )
-    return _validated(Lock((package,), source=source)).inputs[0]
+    checked = _validated(Lock((package,), source=source)).inputs[0]
+    assert isinstance(checked, DebianPackage)
+    return checked
 
 
 def add_to_lock(lock: Lock, package: DebianPackage) -> Lock:
@@ -96,7 +98,10 @@ def add_to_lock(lock: Lock, package: DebianPackage) -> Lock:
     (a version bump keeps its place); validated like a lock read from disk."""
     inputs = list(lock.inputs)
     for index, item in enumerate(inputs):
-        if (item.name, item.architecture) == (package.name, package.architecture):
+        if isinstance(item, DebianPackage) and (item.name, item.architecture) == (
+            package.name,
+            package.architecture,
+        ):
             inputs[index] = package
             break
     else:
