@@ -1,5 +1,6 @@
 # refkit's two commands (see README):
-#   make demo   set up, fetch the pinned inputs and compute real SEV-SNP and TDX launch measurements
+#   make demo   set up, fetch the pinned inputs, rebuild the demo images, measure, digest the
+#               model, build, sign, verify and export a manifest, verify real evidence
 #   make test   set up, then lint, type-check and run the whole test suite
 # Both work on a fresh Debian machine with Python 3.11: system tools come from apt-get
 # (scripts/system-deps.sh), Python packages from pip at the versions in constraints.txt.
@@ -94,6 +95,8 @@ demo: setup
 	  --add-model $(DEMO_OUT)/model.digest.json --add-model $(DEMO_OUT)/model.disk.json \
 	  -o $(DEMO_OUT)/release-tdx.json --force
 	$(REFKIT) keygen --out $(DEMO_OUT)/demo.key --force
+	$(REFKIT) rebuild images/demo/recipe.yaml --inputs $(INPUTS) -o $(DEMO_OUT)/images \
+	  --cache-dir $(DEMO_OUT)/build-cache --key $(DEMO_OUT)/demo.key
 	$(REFKIT) manifest sign $(DEMO_OUT)/release.json --key $(DEMO_OUT)/demo.key \
 	  -o $(DEMO_OUT)/release.bundle.json --force
 	$(REFKIT) manifest verify $(DEMO_OUT)/release.bundle.json --key $(DEMO_OUT)/demo.key.pub
@@ -159,6 +162,7 @@ demo-evidence: setup
 bench: setup
 	test -e ../shared/vectors/firmware/OVMF.amdsev.fd || test -e $(DEMO_OUT)/vmlinuz || $(MAKE) demo
 	$(PY) bench/snp_measure.py
+	$(PY) bench/rebuild.py --runs 5
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 import pytest
 
+from refkit.builders.api import BuildContext, Built
 from refkit.builders.rebuild import (
     Event,
     OutputLocked,
@@ -17,7 +21,7 @@ from refkit.builders.rebuild import (
     rebuild,
     tree_manifest,
 )
-from refkit.builders.recipe import Recipe, parse_recipe
+from refkit.builders.recipe import Recipe, load_recipe, parse_recipe
 from refkit.errors import ExitCode, ParseError
 from refkit.inputs.lock import DebianPackage, Lock
 from tests.builders_support import CatBuilder, TreeBuilder, registry, write
@@ -363,3 +367,40 @@ def test_a_damaged_cache_entry_is_rebuilt_not_published(tmp_path: Path) -> None:
     assert (env.outdir / "other").read_bytes() != b"damaged"
     assert second.artifacts[2].sha256 == first.artifacts[2].sha256
     assert not second.artifacts[2].cached
+
+
+def test_relative_cache_and_output_folders_are_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by `make demo` (a relative --cache-dir): the uki builder runs ukify in its
+    # private work directory, where a relative path named another place.
+    seen: list[Path] = []
+
+    class Recording:
+        name: str = "recording"
+        version: str = "1"
+        params_schema: Mapping[str, Any] = MappingProxyType({"type": "object"})
+        tree_output: bool = False
+
+        def build(self, ctx: BuildContext) -> Built:
+            seen.extend([ctx.output, ctx.workdir])
+            ctx.output.write_bytes(b"x")
+            return Built()
+
+    recipe_file = tmp_path / "r.yaml"
+    recipe_file.write_text(
+        "version: 1\nsource_date_epoch: 0\nartifacts:\n  a: {builder: recording}\n"
+    )
+    builders = {"recording": Recording()}
+    recipe = load_recipe(recipe_file, builders=builders)
+    monkeypatch.chdir(tmp_path)
+    rebuild(
+        recipe,
+        builders=builders,
+        outdir=Path("out"),
+        source_date_epoch=0,
+        cache_dir=Path("cache"),
+    )
+    assert seen
+    assert all(path.is_absolute() for path in seen)
+    assert (tmp_path / "out" / "a").read_bytes() == b"x"

@@ -54,14 +54,14 @@ def test_the_demo_lock_pins_the_bytes_of_the_shared_mirror() -> None:
         base = re.sub(r"_[0-9]+%3a", "_", Path(name).name)
         sums[base] = digest
     lock = load_lock(PROJECT_ROOT / "images" / "demo" / "images.lock.json")
-    for item in lock.inputs:
+    for item in lock.packages:
         assert sums.get(item.filename) == item.sha256, item.filename
 
 
 def test_a_member_of_a_real_package_is_extracted_for_the_builder(tmp_path: Path) -> None:
     lock_path = PROJECT_ROOT / "images" / "demo" / "inputs.lock.json"
     lock = load_lock(lock_path)
-    ovmf = next(item for item in lock.inputs if item.name == "ovmf-amdsev")
+    ovmf = next(item for item in lock.packages if item.name == "ovmf-amdsev")
     member = ovmf.extract[0]
     mirror = shared_input("sid")
     text = f"""\

@@ -383,7 +383,10 @@ def rebuild(
         if lock is None or resolver is None:
             raise InputError(f"{recipe.source}: the recipe names pinned inputs but no lock")
         check_lock_names(recipe, [item.name for item in lock.inputs], lock.source)
-    cache = cache_dir if cache_dir is not None else default_cache_dir()
+    # Absolute from here on: builders run their tools in private working directories,
+    # where a relative path (a relative --cache-dir or -o) would point elsewhere.
+    cache = (cache_dir if cache_dir is not None else default_cache_dir()).absolute()
+    outdir = outdir.absolute()
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

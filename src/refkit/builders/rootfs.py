@@ -152,11 +152,8 @@ def pinned(lock_path: Path) -> dict[tuple[str, str, str], str]:
     from refkit.inputs.lock import load_lock
 
     out: dict[tuple[str, str, str], str] = {}
-    for item in load_lock(lock_path).inputs:
-        arch = getattr(item, "architecture", None)
-        if arch is None:  # another kind of input
-            continue
-        out[(item.name, item.version, arch)] = item.sha256
+    for item in load_lock(lock_path).packages:
+        out[(item.name, item.version, item.architecture)] = item.sha256
     return out
 
 

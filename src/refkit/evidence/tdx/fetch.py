@@ -31,7 +31,7 @@ from pathlib import Path
 
 from refkit.atomic import write_file
 from refkit.errors import EnvironmentProblem, InputError
-from refkit.evidence.http import HttpResponse
+from refkit.evidence.http import HttpResponse as HttpResponse  # re-exported for fakes
 from refkit.evidence.tdx.certs import common_name, load_pem_chain
 from refkit.evidence.tdx.model import TdxEvidence
 from refkit.evidence.tdx.verification import pck_extension
