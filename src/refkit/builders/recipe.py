@@ -216,7 +216,7 @@ def parse_recipe(
     topological_order(artifacts, source)  # refuse cycles now, not when building
     lock = document.get("lock")
     root_text = document.get("root")
-    root = (directory / root_text) if root_text is not None else find_root(directory)
+    root = (directory / root_text).resolve() if root_text is not None else find_root(directory)
     return Recipe(
         source=source,
         directory=directory,
