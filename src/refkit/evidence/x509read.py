@@ -26,8 +26,6 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.utils import CryptographyDeprecationWarning
 
-from refkit.errors import Location, ParseError
-
 #: What ``cryptography`` raises for a certificate or CRL it cannot read (found by fuzzing
 #: the families' readers: several of these are not ValueErrors).
 UNPARSABLE: tuple[type[Exception], ...] = (
@@ -75,8 +73,8 @@ def eager(cert: x509.Certificate, *, extensions: bool = True) -> x509.Certificat
 
 
 def parse_der(der: bytes, *, extensions: bool = True) -> x509.Certificate:
-    """One DER certificate read whole; raises one of :data:`UNPARSABLE` (callers word
-    their own :class:`~refkit.errors.ParseError`)."""
+    """One DER certificate read whole; raises one of :data:`UNPARSABLE` (each family words
+    its own :class:`~refkit.errors.ParseError`, naming the file and offset)."""
     with serial_zero_allowed():
         cert = x509.load_der_x509_certificate(der)
     return eager(cert, extensions=extensions)
@@ -95,37 +93,3 @@ def parse_pem_all(data: bytes, *, extensions: bool = True) -> tuple[x509.Certifi
     with serial_zero_allowed():
         certs = x509.load_pem_x509_certificates(data)
     return tuple(eager(cert, extensions=extensions) for cert in certs)
-
-
-def load_der(
-    der: bytes,
-    *,
-    source: str,
-    offset: int = 0,
-    field: str | None = None,
-    extensions: bool = True,
-) -> x509.Certificate:
-    """One DER certificate, read whole (:func:`eager`); a ParseError naming ``source``."""
-    try:
-        return parse_der(der, extensions=extensions)
-    except UNPARSABLE as exc:
-        raise ParseError(
-            f"certificate does not parse: {exc}", location=Location(source, offset, field)
-        ) from None
-
-
-def load_pem(
-    pem: bytes,
-    *,
-    source: str,
-    offset: int = 0,
-    field: str | None = None,
-    extensions: bool = True,
-) -> x509.Certificate:
-    """One PEM certificate block, read whole (:func:`eager`)."""
-    try:
-        return parse_pem(pem, extensions=extensions)
-    except UNPARSABLE as exc:
-        raise ParseError(
-            f"certificate does not parse: {exc}", location=Location(source, offset, field)
-        ) from None
