@@ -32,3 +32,19 @@ def test_collateral_root_with_a_tampered_issuer_fails_as_not_pinned_not_missing(
         at=datetime(2025, 6, 20, tzinfo=UTC),
     )
     assert not [r for r in untouched.results if r.fails]
+
+
+def test_collateral_chain_without_its_root_is_a_failed_check_not_missing_material() -> None:
+    # Found by test_fuzz_verify_with_mutated_collateral in CI: one byte of a PEM header in
+    # the collateral (offset 1001) hides its root certificate. A quote's PCK chain without
+    # its root is missing material (the user may give it), but Intel's collateral always
+    # carries the root: one without it is damaged collateral, a failed check.
+    quote = vector("tdx", "phala", "v4.quote.bin").read_bytes()
+    collateral = bytearray(vector("tdx", "phala", "v4.collateral.json").read_bytes())
+    collateral[1001] = 32
+    verdict = tdx.TdxVerifier().evaluate(
+        tdx.parse(quote, source="quote"),
+        collateral=bytes(collateral),
+        at=datetime(2025, 6, 20, tzinfo=UTC),
+    )
+    assert any(r.fails for r in verdict.results)

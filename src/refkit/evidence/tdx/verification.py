@@ -196,27 +196,39 @@ class _Cache:
 PINNED_ROOT = Anchor.of(C.INTEL_SGX_ROOT_SHA256, None)
 
 
-def _resolve(chain: tuple[x509.Certificate, ...], anchor: Anchor) -> _Path:
-    """Resolve a leaf-first chain against the anchor; record (not raise) what is wrong."""
+def _resolve(
+    chain: tuple[x509.Certificate, ...], anchor: Anchor, *, from_quote: bool = True
+) -> _Path:
+    """Resolve a leaf-first chain against the anchor; record (not raise) what is wrong.
+
+    A quote's PCK chain without its root is missing material (exit 3: the user may give
+    the root). A collateral issuer chain always carries Intel's root: one without it is
+    damaged collateral, a failed check (``from_quote=False``).
+    """
     root_problem: str | None = None
     certs = list(chain)
     if anchor.cert is None:
-        if (
+        # Leaf and intermediate only (a full chain has three certificates; a third that is
+        # not self-issued, or a last one that calls itself the root but is not
+        # self-issued, is a wrong root: reported as not pinned, not as missing).
+        rootless = (
             len(certs) < 3
             and certs[-1].subject != certs[-1].issuer
             and C.common_name(certs[-1]) != C.INTEL_ROOT_NAME
-        ):
-            # leaf and intermediate only (a full PCK chain has three certificates; a
-            # third that is not self-issued, or a last one that calls itself the root but
-            # is not self-issued, is a wrong root: reported as not pinned, not as missing)
+        )
+        ends = f"the chain ends at {C.common_name(certs[-1])}, issued by "
+        if rootless and from_quote:
             raise MaterialMissing(
-                f"the chain ends at {C.common_name(certs[-1])}, issued by "
-                f"{certs[-1].issuer.rfc4514_string()}: the root certificate is not included",
+                f"{ends}{certs[-1].issuer.rfc4514_string()}: the root certificate is not included",
                 hint="give the Intel SGX Root CA certificate explicitly (it is checked "
                 "against the pinned fingerprint only when it is in the chain)",
             )
         fp = C.fingerprint(certs[-1])
-        if fp != anchor.fingerprint:
+        if rootless:
+            root_problem = (
+                f"{ends}{certs[-1].issuer.rfc4514_string()}: the collateral does not carry the root"
+            )
+        elif fp != anchor.fingerprint:
             root_problem = (
                 f"the chain ends at {C.common_name(certs[-1])} with SHA-256 {fp}, not the "
                 f"pinned {C.INTEL_ROOT_NAME}"
@@ -359,9 +371,9 @@ class TdxVerifier:
     def collateral(self, data: bytes, anchor: Anchor, *, source: str) -> _CollateralFacts:
         def make() -> _CollateralFacts:
             col = parse_collateral(data, source=source)
-            tcb_path = _resolve(col.tcb_info_issuer_chain, anchor)
-            qe_path = _resolve(col.qe_identity_issuer_chain, anchor)
-            crl_path = _resolve(col.pck_crl_issuer_chain, anchor)
+            tcb_path = _resolve(col.tcb_info_issuer_chain, anchor, from_quote=False)
+            qe_path = _resolve(col.qe_identity_issuer_chain, anchor, from_quote=False)
+            crl_path = _resolve(col.pck_crl_issuer_chain, anchor, from_quote=False)
             tcb_key = col.tcb_info_issuer_chain[0].public_key()
             qe_key = col.qe_identity_issuer_chain[0].public_key()
             return _CollateralFacts(
