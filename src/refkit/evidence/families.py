@@ -196,18 +196,29 @@ def _module(*parts: str) -> Any:
 # costs only what the evidence at hand needs.
 
 
-class _SnpFamily:
+class _ModuleFamily:
+    """What every real family adapter does the same way: recognise, parse, show and
+    summarise through the functions its module (``refkit.evidence.<name>``) exports."""
+
+    name: str
+
+    def looks_like(self, data: bytes) -> bool:
+        return bool(_module(self.name).looks_like(data))
+
+    def parse(self, data: bytes, *, source: str) -> Any:
+        return _module(self.name).parse(data, source=source)
+
+    def show(self, evidence: Any) -> dict[str, Any]:
+        return dict(_module(self.name).show(evidence))
+
+    def measured(self, evidence: Any) -> dict[str, str]:
+        return dict(_module(self.name).measured(evidence))
+
+
+class _SnpFamily(_ModuleFamily):
     name = "snp"
     uses = frozenset({"certificates", "crls"})
     debug_words = "the guest policy's DEBUG bit (19) is set"
-
-    def looks_like(self, data: bytes) -> bool:
-        snp = _module("snp")
-        return bool(snp.looks_like(data))
-
-    def parse(self, data: bytes, *, source: str) -> Any:
-        snp = _module("snp")
-        return snp.parse(data, source=source)
 
     def title(self, evidence: Any) -> str:
         hcl = " in an Azure HCL report" if getattr(evidence, "hcl", None) is not None else ""
@@ -225,14 +236,6 @@ class _SnpFamily:
     ) -> tuple[Result, ...]:
         snp = _module("snp")
         return tuple(snp.compare(evidence, manifest, product=context.get("product")))
-
-    def show(self, evidence: Any) -> dict[str, Any]:
-        snp = _module("snp")
-        return dict(snp.show(evidence))
-
-    def measured(self, evidence: Any) -> dict[str, str]:
-        snp = _module("snp")
-        return dict(snp.measured(evidence))
 
     def fetch(
         self,
@@ -305,18 +308,10 @@ def _named(exc: ParseError, material: Material) -> ParseError:
     return ParseError(exc.reason, location=location, hint=exc.hint)
 
 
-class _TdxFamily:
+class _TdxFamily(_ModuleFamily):
     name = "tdx"
     uses = frozenset({"intel-root", "collateral"})
     debug_words = "TD_ATTRIBUTES.DEBUG is set"
-
-    def looks_like(self, data: bytes) -> bool:
-        tdx = _module("tdx")
-        return bool(tdx.looks_like(data))
-
-    def parse(self, data: bytes, *, source: str) -> Any:
-        tdx = _module("tdx")
-        return tdx.parse(data, source=source)
 
     def title(self, evidence: Any) -> str:
         version = getattr(getattr(evidence, "quote", None), "version", None)
@@ -332,14 +327,6 @@ class _TdxFamily:
         tdx = _module("tdx")
         number = context.get("tcb_evaluation_data_number")
         return tuple(tdx.compare(evidence, manifest, tcb_evaluation_data_number=number))
-
-    def show(self, evidence: Any) -> dict[str, Any]:
-        tdx = _module("tdx")
-        return dict(tdx.show(evidence))
-
-    def measured(self, evidence: Any) -> dict[str, str]:
-        tdx = _module("tdx")
-        return dict(tdx.measured(evidence))
 
     def fetch(
         self,
