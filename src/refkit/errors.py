@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import enum
 import os
-from typing import ClassVar, NamedTuple
+from typing import BinaryIO, ClassVar, NamedTuple
 
 
 class ExitCode(enum.IntEnum):
@@ -149,6 +149,25 @@ def input_os_error(exc: OSError, path: str | os.PathLike[str], *, what: str = "f
     return InputError(f"cannot read {what} {path}: {exc.strerror or exc}")
 
 
+def _read_at_most(fh: BinaryIO, count: int, size_hint: int) -> bytes:
+    """Up to ``count`` bytes of ``fh``, in reads sized by what the file says it holds.
+
+    A single ``read(count)`` would allocate ``count`` bytes up front (the limit, often
+    gigabytes) whatever the file holds; a regular file is read in one call of its size plus
+    one byte, and what has no size (a pipe) in 1 MiB pieces.
+    """
+    pieces = []
+    step = size_hint + 1 if size_hint else 1 << 20
+    while count > 0:
+        piece = fh.read(min(step, count))
+        if not piece:
+            break
+        pieces.append(piece)
+        count -= len(piece)
+        step = 1 << 20
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
 def read_input_file(
     path: str | os.PathLike[str], *, what: str = "file", limit: int | None = None
 ) -> bytes:
@@ -166,7 +185,7 @@ def read_input_file(
             size = os.fstat(fh.fileno()).st_size
             if size > limit:
                 raise InputError(f"{what} {p} is {size} bytes, more than the limit of {limit}")
-            data = fh.read(limit + 1)
+            data = _read_at_most(fh, limit + 1, size)
             if len(data) > limit:
                 raise InputError(f"{what} {p} is more than the limit of {limit} bytes")
             return data
