@@ -10,7 +10,8 @@ h100-545 with its device chain and its driver and VBIOS RIMs, verified at
 - refkit: parse the report bytes (SPDM, opaque TLVs) and run
   :meth:`refkit.evidence.gpu.GpuVerifier.verify_one`: chain (cached by its bytes),
   signature, FWID, nonce, revocation, RIM selection and verification (cached by the RIMs'
-  SHA-256), merge and comparison of 33 active indexes, every result built.
+  SHA-256), merge and comparison of 33 active indexes (remembered for the same RIMs and
+  measurement record, as a fleet verifier meets them), every result built.
 
 Goal: refkit's rate at least 80% of the raw rate, with chains and RIMs cached (the first,
 uncached evidence is reported apart). Rates are medians over --runs runs of --count

@@ -349,3 +349,39 @@ def test_rim_for_another_chip_is_refused() -> None:
     results, used = gpu.compare_rims(ev, [_rim(gs.DRIVER_RIM), other_chip], at=gs.AT)
     assert "gpu.rim.product.mismatch" in gs.codes(results)
     assert [r.kind for r in used] == ["driver"]
+
+
+# ---------------------------------------------------------------------------------------
+# A verifier remembers comparisons by their inputs (bench/evidence_gpu.py)
+
+
+def _with_block_byte_flipped(report: bytes, block: int) -> bytes:
+    """The report with one byte of block ``block``'s value flipped (uniform 55-byte
+    blocks from offset 45: the 37-byte request and the 8-byte response header)."""
+    at = 45 + (block - 1) * 55 + 7
+    return report[:at] + bytes([report[at] ^ 1]) + report[at + 1 :]
+
+
+def test_a_remembered_comparison_is_the_fresh_one_for_each_device_and_record() -> None:
+    raw = bytes.fromhex(gs.read(gs.H100_545[0]).decode().strip())
+    chain = gs.read(gs.H100_545[1])
+    rims = [_rim(gs.DRIVER_RIM), _rim(gs.VBIOS_RIM)]
+    verifier = gpu.GpuVerifier(at=gs.AT, rims=rims)
+    for source, report in [
+        ("gpu0", raw),
+        ("gpu1", raw),  # same record: remembered, about gpu1
+        ("gpu2", _with_block_byte_flipped(raw, 2)),  # another record: compared anew
+        ("gpu3", raw),
+    ]:
+        (ev,) = gpu.parse(report, source=source, chain=chain)
+        got = verifier.verify_one(ev, nonce=ev.nonce)
+        fresh, _ = gpu.compare_rims(ev, rims, at=gs.AT)  # no verifier, nothing remembered
+        assert [r for r in got if r.check in {"RIM selection", "measurements"}] == [
+            r for r in fresh if r.check in {"RIM selection", "measurements"}
+        ]
+        assert all(r.subject for r in got)
+        mine = [r for r in got if r.check in {"RIM selection", "measurements"}]
+        assert mine
+        assert {r.subject for r in mine} == {f"gpu {source}"}
+        mismatched = [r.message.split()[2] for r in got if r.code == "gpu.measurements.mismatch"]
+        assert mismatched == (["1"] if source == "gpu2" else [])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import itertools
 import json
 import re
@@ -90,6 +91,19 @@ def test_unregistered_code_is_an_internal_error() -> None:
 def test_outcome_other_than_the_codes_is_an_internal_error() -> None:
     with pytest.raises(InternalError, match="is a pass code"):
         Result(PASS_CODE, Outcome.FAIL, "c", "x")
+
+
+def test_of_builds_what_the_constructor_builds() -> None:
+    """:meth:`Result.of` skips __init__ for speed; the value must be the constructor's."""
+    args = {"subject": "s", "expected": "e", "actual": "a", "anchor": None, "required": False}
+    built = Result.of(FAIL_CODE, "m", check="c", **args)  # type: ignore[arg-type]
+    made = Result(FAIL_CODE, Outcome.FAIL, "c", "m", **args)  # type: ignore[arg-type]
+    assert built == made
+    assert hash(built) == hash(made)
+    assert repr(built) == repr(made)
+    other = built.for_subject("t")
+    assert other == dataclasses.replace(made, subject="t")
+    assert built.subject == "s"
 
 
 # --- outcome x required -> exit code ----------------------------------------------------

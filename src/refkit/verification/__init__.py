@@ -198,17 +198,28 @@ class Result:
         anchor: Anchor | None = None,
         required: bool = True,
     ) -> Result:
-        return cls(
-            code,
-            code_info(code).outcome,
-            check,
-            message,
-            subject,
-            expected,
-            actual,
-            anchor,
-            required,
+        # Built without __init__: the outcome comes from the code itself, so the check in
+        # __post_init__ cannot fail here, and skipping the frozen dataclass's per-field
+        # setattr halves the cost (an evidence builds a dozen results).
+        result = object.__new__(cls)
+        result.__dict__.update(
+            code=code,
+            outcome=code_info(code).outcome,
+            check=check,
+            message=message,
+            subject=subject,
+            expected=expected,
+            actual=actual,
+            anchor=anchor,
+            required=required,
         )
+        return result
+
+    def for_subject(self, subject: str | None) -> Result:
+        """The same result about another subject (built as :meth:`of` builds)."""
+        result = object.__new__(type(self))
+        result.__dict__.update(self.__dict__, subject=subject)
+        return result
 
     @property
     def ok(self) -> bool:

@@ -26,8 +26,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
-from types import MappingProxyType
 from typing import Any
 
 from cryptography import x509
@@ -49,6 +47,48 @@ _CHIP = re.compile(r"(GH100|GB100|GB10[0-9]|LS_?10|[A-Z]{1,3}[0-9]{2,3})\b")
 
 KIND_GPU = "gpu"
 KIND_SWITCH = "switch"
+
+
+@dataclass(frozen=True)
+class LeafFacts:
+    """What a device leaf certificate says of the device: its chip and FWID extension
+    (``(OID, FWID)``, or None without one; ``fwid_error`` when it is malformed)."""
+
+    chip: str | None
+    fwid: tuple[str, bytes] | None
+    fwid_error: str | None
+
+
+# Leaf facts by certificate object: every evidence reads them, a verifier is given the
+# same parsed chain again and again, and reading them is a tenth of an evidence's Python
+# time. An entry holds its certificate, so an id is never another certificate's.
+_LEAVES: dict[int, tuple[x509.Certificate, LeafFacts]] = {}
+_MAX_LEAVES = 256
+
+
+def leaf_facts(cert: x509.Certificate) -> LeafFacts:
+    """The :class:`LeafFacts` of ``cert`` (remembered for the certificate object)."""
+    hit = _LEAVES.get(id(cert))
+    if hit is not None and hit[0] is cert:
+        return hit[1]
+    chip = None
+    cns = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    if cns:
+        value = cns[0].value
+        name = value if isinstance(value, str) else value.decode("utf-8", "replace")
+        match = _CHIP.match(name)
+        chip = match.group(1).replace("_", "") if match else None
+    fwid: tuple[str, bytes] | None = None
+    error = None
+    try:
+        fwid = _certs.leaf_fwid(cert)
+    except _certs.DerError as exc:
+        error = str(exc)
+    facts = LeafFacts(chip, fwid, error)
+    if len(_LEAVES) >= _MAX_LEAVES:
+        _LEAVES.clear()
+    _LEAVES[id(cert)] = (cert, facts)
+    return facts
 
 
 @dataclass(frozen=True)
@@ -95,19 +135,11 @@ class GpuEvidence:
     def nonce(self) -> bytes:
         return self.measurements.nonce
 
-    @cached_property
+    @property
     def chip(self) -> str | None:
         """The chip named by the leaf certificate ("GH100 A01 GSP FMC LF" → GH100;
         "LS_10 ..." → LS10), or None without a chain."""
-        if not self.certificates:
-            return None
-        cns = self.certificates[0].subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-        if not cns:
-            return None
-        value = cns[0].value
-        name = value if isinstance(value, str) else value.decode("utf-8", "replace")
-        match = _CHIP.match(name)
-        return match.group(1).replace("_", "") if match else None
+        return leaf_facts(self.certificates[0]).chip if self.certificates else None
 
     @property
     def rim_ids(self) -> tuple[str, ...]:
@@ -134,12 +166,8 @@ class GpuEvidence:
         return hashlib.sha256(self.raw).digest()
 
     def blocks(self) -> Mapping[int, bytes]:
-        """Block index → value (read-only; computed once)."""
-        return self._blocks
-
-    @cached_property
-    def _blocks(self) -> Mapping[int, bytes]:
-        return MappingProxyType({b.number: b.value for b in self.measurements.blocks})
+        """Block index → value (read-only)."""
+        return self.measurements.values
 
     def show(self) -> dict[str, Any]:
         m = self.measurements
@@ -390,15 +418,15 @@ def _fwid_result(evidence: GpuEvidence, leaf: x509.Certificate | None, who: str)
             subject=who,
             required=False,
         )
-    try:
-        found = _certs.leaf_fwid(leaf) if leaf is not None else None
-    except _certs.DerError as exc:
+    facts = leaf_facts(leaf) if leaf is not None else None
+    if facts is not None and facts.fwid_error is not None:
         return Result.of(
             "gpu.device.chain.bad-extension",
-            f"leaf FWID extension: {exc}",
+            f"leaf FWID extension: {facts.fwid_error}",
             check="FWID binding",
             subject=who,
         )
+    found = facts.fwid if facts is not None else None
     if found is None:
         return Result.of(
             "gpu.fwid.no-extension",

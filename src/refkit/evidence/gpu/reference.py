@@ -86,6 +86,19 @@ def needed(evidence: GpuEvidence) -> tuple[tuple[str, str | None], ...]:
     return ((_rim.KIND_DRIVER, evidence.driver_version), (_rim.KIND_VBIOS, evidence.vbios_version))
 
 
+#: What a RIM comparison reads: the RIMs (by SHA-256), then from the evidence its
+#: (kind, version) needs, chip, NVDEC0 status and measurement record.
+_ComparisonKey = tuple[
+    tuple[str, ...], tuple[tuple[str, str | None], ...], str | None, int | None, bytes
+]
+#: (results, RIMs used); the evidence's own results without a subject.
+_Comparison = tuple[tuple[Result, ...], tuple[_rim.Rim, ...]]
+
+#: Comparisons a verifier keeps (one per distinct firmware and RIM set; each holds a
+#: measurement record of a few KiB). Past it the memory starts again empty.
+MAX_REMEMBERED_COMPARISONS = 1024
+
+
 class RimCache:
     """What a verifier learns about its RIMs once, at one time and anchor: each RIM's
     check and results (signature, chain, revocation), and the merge of each set of RIMs
@@ -106,6 +119,7 @@ class RimCache:
         self._checks: dict[str, _rim.RimCheck] = {}
         self._results: dict[str, tuple[Result, ...]] = {}
         self._merged: dict[tuple[str, ...], _rim.Merged] = {}
+        self._compared: dict[_ComparisonKey, _Comparison] = {}
 
     def check(self, rim: _rim.Rim) -> _rim.RimCheck:
         with self._lock:
@@ -133,6 +147,16 @@ class RimCache:
             with self._lock:
                 self._results[rim.sha256] = hit
         return hit
+
+    def compared(self, key: _ComparisonKey) -> _Comparison | None:
+        """A comparison made before on the same inputs (see :func:`compare_rims`)."""
+        return self._compared.get(key)
+
+    def remember(self, key: _ComparisonKey, comparison: _Comparison) -> None:
+        with self._lock:
+            if len(self._compared) >= MAX_REMEMBERED_COMPARISONS:
+                self._compared.clear()
+            self._compared[key] = comparison
 
     def merged(self, rims: Sequence[_rim.Rim]) -> _rim.Merged:
         key = tuple(r.sha256 for r in rims)
@@ -163,6 +187,26 @@ def compare_rims(
     ``gpu.rim.version.mismatch`` instead."""
     memo = cache or RimCache(at=at, root=rim_root, ocsp_responses=ocsp_responses)
     who = f"{evidence.kind} {evidence.source}"
+    # The comparison is a function of the RIMs and of what the key names: GPUs of one
+    # model and firmware report the same record, so a fleet verifier compares each
+    # firmware once and only the results' subject changes from device to device.
+    key = (
+        tuple(r.sha256 for r in rims),
+        needed(evidence),
+        evidence.chip,
+        evidence.nvdec_status,
+        evidence.measurements.record,
+    )
+    hit = memo.compared(key)
+    if hit is None:
+        hit = _compare_rims(evidence, rims, memo)
+        memo.remember(key, hit)
+    results, chosen = hit
+    # The evidence's own results were made without a subject (a RIM's always has one).
+    return tuple(r if r.subject is not None else r.for_subject(who) for r in results), chosen
+
+
+def _compare_rims(evidence: GpuEvidence, rims: Sequence[_rim.Rim], memo: RimCache) -> _Comparison:
     results: list[Result] = []
     chosen: list[_rim.Rim] = []
     blocks = evidence.blocks()
@@ -173,7 +217,6 @@ def compare_rims(
                     "gpu.rim.absent",
                     f"the report carries no {kind} version, so no {kind} RIM applies",
                     check="RIM selection",
-                    subject=who,
                 )
             )
             continue
@@ -187,7 +230,6 @@ def compare_rims(
                         "gpu.rim.product.mismatch",
                         f"the {kind} RIMs for version {version} are for another chip",
                         check="RIM selection",
-                        subject=who,
                         expected=chip,
                         actual=", ".join(sorted({r.product for r in candidates})),
                     )
@@ -202,7 +244,6 @@ def compare_rims(
                         "gpu.rim.version.mismatch",
                         f"the {kind} RIMs given are for other versions",
                         check="RIM selection",
-                        subject=who,
                         expected=version,
                         actual=", ".join(others),
                     )
@@ -222,7 +263,6 @@ def compare_rims(
                 "gpu.rim.version.match",
                 f"{kind} RIM for the report's version",
                 check="RIM selection",
-                subject=who,
                 expected=version,
                 actual=check.rim.version,
             )
@@ -231,7 +271,7 @@ def compare_rims(
             chosen.append(check.signed)
     if chosen:
         # Only RIMs that verified are compared; a missing or bad one has failed above.
-        results.extend(_measurements(evidence, memo.merged(chosen), blocks, who))
+        results.extend(_measurements(evidence, memo.merged(chosen), blocks))
     return tuple(results), tuple(chosen)
 
 
@@ -253,7 +293,7 @@ def _best(
 
 
 def _measurements(
-    evidence: GpuEvidence, merged: _rim.Merged, blocks: Mapping[int, bytes], who: str
+    evidence: GpuEvidence, merged: _rim.Merged, blocks: Mapping[int, bytes]
 ) -> list[Result]:
     out: list[Result] = []
     for index, first, second in merged.conflicts:
@@ -262,7 +302,6 @@ def _measurements(
                 "gpu.rim.index.conflict",
                 f"RIM index {index} is active in both {first} and {second}",
                 check="RIM merge",
-                subject=who,
             )
         )
     skip = (
@@ -278,7 +317,6 @@ def _measurements(
                 f"RIM index {m.index} (block {m.index + 1}, from the {m.rim}) is none of its "
                 f"{len(m.expected)} alternative(s)",
                 check="measurements",
-                subject=who,
                 expected=" | ".join(e.hex() for e in m.expected),
                 actual=m.actual.hex() if m.actual is not None else "(block absent)",
             )
@@ -290,7 +328,6 @@ def _measurements(
                 "gpu.measurements.match",
                 f"{compared} active RIM indexes match{note}",
                 check="measurements",
-                subject=who,
             )
         )
     return out

@@ -336,6 +336,15 @@ class Merged:
     entries: Mapping[int, tuple[RimEntry, str]]
     conflicts: tuple[tuple[int, str, str], ...]
 
+    @cached_property
+    def ordered(self) -> tuple[tuple[int, frozenset[bytes], RimEntry, str], ...]:
+        """(index, accepted values, entry, RIM name) by index: what every comparison
+        walks, built once per merge rather than once per evidence."""
+        return tuple(
+            (index, frozenset(entry.alternatives), entry, name)
+            for index, (entry, name) in sorted(self.entries.items())
+        )
+
 
 def merge(rims: Sequence[Rim]) -> Merged:
     """Merge the active indexes of ``rims``; an index active in two is a conflict."""
@@ -358,12 +367,12 @@ def compare_blocks(
     indexes not compared (the NVDEC rule)."""
     mismatches: list[Mismatch] = []
     compared = 0
-    for index in sorted(merged.entries):
+    get = blocks.get
+    for index, accepted, entry, name in merged.ordered:
         if index in skip:
             continue
-        entry, name = merged.entries[index]
         compared += 1
-        actual = blocks.get(index + 1)
-        if actual is None or actual not in entry.alternatives:
+        actual = get(index + 1)
+        if actual not in accepted:  # None (block absent) is never accepted
             mismatches.append(Mismatch(index, entry.alternatives, actual, name))
     return compared, tuple(mismatches)

@@ -21,10 +21,11 @@ exception.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property, partial
+from functools import cache, cached_property, partial
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -128,22 +129,32 @@ class SpdmMeasurements:
     slot: int
     response_param1: int
     response_param2: int
-    blocks: tuple[MeasurementBlock, ...]
+    #: NumberOfBlocks.
+    block_count: int
+    #: The measurement record, checked by :func:`parse`; :attr:`values` and
+    #: :attr:`blocks` read it on first use (a comparison remembered for the same record
+    #: needs neither).
+    record: bytes = dataclasses.field(repr=False)
     responder_nonce: bytes
     opaque: tuple[OpaqueField, ...]
+    #: TLV type → value of its first TLV.
+    fields: Mapping[int, bytes]
     signature: bytes
     signed: bytes
 
     @cached_property
-    def _fields(self) -> dict[int, bytes]:
-        out: dict[int, bytes] = {}
-        for f in self.opaque:
-            out.setdefault(f.type, f.value)
-        return out
+    def values(self) -> Mapping[int, bytes]:
+        """Block number → value, in record order (what comparisons read)."""
+        return record_values(self.record, self.block_count, source="measurement record")
+
+    @cached_property
+    def blocks(self) -> tuple[MeasurementBlock, ...]:
+        """Every block, field by field."""
+        return parse_record(self.record, self.block_count, source="measurement record")
 
     def field(self, type_: int) -> bytes | None:
         """The value of the first opaque TLV of ``type_``, or None."""
-        return self._fields.get(type_)
+        return self.fields.get(type_)
 
     def block(self, index: int) -> MeasurementBlock | None:
         for b in self.blocks:
@@ -152,23 +163,30 @@ class SpdmMeasurements:
         return None
 
 
+_TLV_HEADER = struct.Struct("<HH")
+_new_field = partial(tuple.__new__, OpaqueField)
+
+
 def parse_tlvs(data: bytes, *, source: str, base: int = 0) -> tuple[OpaqueField, ...]:
     """The TLV list of opaque data; ``base`` is the offset of ``data`` in the evidence."""
     out: list[OpaqueField] = []
     pos = 0
-    while pos < len(data):
-        if len(data) - pos < 4:
+    end = len(data)
+    while pos < end:
+        if end - pos < 4:
             raise _fail(source, base + pos, "opaque data", "truncated TLV header")
-        type_, length = struct.unpack_from("<HH", data, pos)
-        if length > len(data) - pos - 4:
+        type_, length = _TLV_HEADER.unpack_from(data, pos)
+        start = pos + 4
+        stop = start + length
+        if stop > end:
             raise _fail(
                 source,
                 base + pos,
                 f"opaque TLV type {type_}",
-                f"length {length} overruns the opaque data ({len(data) - pos - 4} bytes left)",
+                f"length {length} overruns the opaque data ({end - start} bytes left)",
             )
-        out.append(OpaqueField(type_, data[pos + 4 : pos + 4 + length], base + pos))
-        pos += 4 + length
+        out.append(_new_field((type_, data[start:stop], base + pos)))
+        pos = stop
     return tuple(out)
 
 
@@ -177,15 +195,15 @@ _UNIFORM = struct.Struct("<BBHBH48s")
 _new_block = partial(tuple.__new__, MeasurementBlock)
 
 
-def _uniform(record: bytes, count: int) -> tuple[MeasurementBlock, ...] | None:
-    """The blocks when all are well-formed 48-byte digests, else None (the general parser
-    then finds and names the problem). The header columns are checked as strided slices
+def _is_uniform(record: bytes, count: int) -> bool:
+    """Whether the record is ``count`` well-formed 48-byte digest blocks (else the general
+    parser finds and names the problem). The header columns are checked as strided slices
     of the record (index, spec 1, size 51 LE, type, value size 48 LE), in C."""
     step = _UNIFORM.size
     if not count or len(record) != count * step:
-        return None
+        return False
     numbers = record[0::step]
-    if (
+    return not (
         record[1::step] != bytes([DMTF_SPEC]) * count
         or record[2::step] != b"\x33" * count
         or record[3::step] != b"\x00" * count
@@ -193,9 +211,37 @@ def _uniform(record: bytes, count: int) -> tuple[MeasurementBlock, ...] | None:
         or record[6::step] != b"\x00" * count
         or 0 in numbers
         or len(set(numbers)) != count
-    ):
+    )
+
+
+def _uniform(record: bytes, count: int) -> tuple[MeasurementBlock, ...] | None:
+    """The blocks of a uniform record (:func:`_is_uniform`), else None."""
+    if not _is_uniform(record, count):
         return None
     return tuple(map(_new_block, _UNIFORM.iter_unpack(record)))
+
+
+@cache
+def _uniform_values(count: int) -> struct.Struct:
+    """The 48-byte values of ``count`` uniform blocks, in one unpack."""
+    return struct.Struct("<" + "7x48s" * count)
+
+
+def check_record(record: bytes, count: int, *, source: str, base: int = 0) -> None:
+    """Raise the :class:`~refkit.errors.ParseError` :func:`parse_record` would, without
+    building the blocks of a uniform record."""
+    if not _is_uniform(record, count):
+        parse_record_general(record, count, source=source, base=base)
+
+
+def record_values(record: bytes, count: int, *, source: str, base: int = 0) -> Mapping[int, bytes]:
+    """Block number → value of a record holding exactly ``count`` blocks, without building
+    the blocks when the record is uniform (the common case, a third of a parse)."""
+    if _is_uniform(record, count):
+        values = _uniform_values(count).unpack(record)
+        return MappingProxyType(dict(zip(record[0 :: _UNIFORM.size], values, strict=True)))
+    blocks = parse_record_general(record, count, source=source, base=base)
+    return MappingProxyType({b.number: b.value for b in blocks})
 
 
 def parse_record(
@@ -284,7 +330,8 @@ def parse(data: bytes, *, source: str) -> SpdmMeasurements:
     pos = r + fixed
     if record_len > len(data) - pos:
         raise _fail(source, r + 5, "MeasurementRecordLength", f"{record_len} overruns the data")
-    blocks = parse_record(data[pos : pos + record_len], count, source=source, base=pos)
+    record = data[pos : pos + record_len]
+    check_record(record, count, source=source, base=pos)
     pos += record_len
     if len(data) - pos < NONCE_SIZE + 2:
         raise _fail(source, pos, "responder nonce", "truncated")
@@ -306,9 +353,11 @@ def parse(data: bytes, *, source: str) -> SpdmMeasurements:
         slot=slot,
         response_param1=rp1,
         response_param2=rp2,
-        blocks=blocks,
+        block_count=count,
+        record=record,
         responder_nonce=responder_nonce,
         opaque=opaque,
+        fields=MappingProxyType({f.type: f.value for f in reversed(opaque)}),
         signature=data[pos:],
         signed=data[:pos],
     )
