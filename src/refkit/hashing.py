@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import mmap
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -101,18 +102,25 @@ def digest_region(
     count of bytes hashed after each piece. Raises :class:`RegionChanged` on a short read
     and OSError unchanged."""
     hasher = new_hasher(algorithm, threads=threads)
-    buffer = bytearray(min(buffer_size, max(end - start, 1)))
-    view = memoryview(buffer)
-    offset = start
-    while offset < end:
-        want = min(len(buffer), end - offset)
-        got = os.preadv(fd, [view[:want]], offset)
-        if got <= 0:
-            raise RegionChanged(f"end of file at offset {offset}, expected {end}")
-        hasher.update(view[:got])
-        offset += got
-        if progress is not None:
-            progress(got)
+    # A page-aligned buffer (anonymous mmap), not a bytearray: a large bytearray's data
+    # starts 16 bytes into a page, and the kernel's copy from the page cache into a
+    # destination 8 or 16 bytes off the source's alignment ran at a fifth of its speed
+    # (1.7 against 9-10 GB/s, measured on this project's machines).
+    with mmap.mmap(-1, min(buffer_size, max(end - start, 1))) as buffer:
+        view = memoryview(buffer)
+        try:
+            offset = start
+            while offset < end:
+                want = min(len(buffer), end - offset)
+                got = os.preadv(fd, [view[:want]], offset)
+                if got <= 0:
+                    raise RegionChanged(f"end of file at offset {offset}, expected {end}")
+                hasher.update(view[:got])
+                offset += got
+                if progress is not None:
+                    progress(got)
+        finally:
+            view.release()
     return hasher.digest()
 
 
@@ -205,14 +213,18 @@ def map_ordered(
     window = in_flight if in_flight is not None else 2 * count
     if window < 1:
         raise ValueError("in_flight must be at least 1")
-    # Imported here: concurrent.futures loads logging, which ``measure snp`` never needs.
-    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+    if not processes:
+        return _map_threads(fn, items, count, window)
+    return _map_processes(fn, items, count, window)
 
-    executor: Executor = (
-        ProcessPoolExecutor(max_workers=count)
-        if processes
-        else ThreadPoolExecutor(max_workers=count, thread_name_prefix="refkit-hash")
-    )
+
+def _map_processes(
+    fn: Callable[[T], R], items: Iterable[T], count: int, window: int
+) -> Iterator[R]:
+    # Imported here: concurrent.futures loads logging and multiprocessing (60 ms).
+    from concurrent.futures import ProcessPoolExecutor
+
+    executor: Executor = ProcessPoolExecutor(max_workers=count)
     pending: collections.deque[Future[R]] = collections.deque()
     source = iter(items)
     try:
@@ -226,6 +238,69 @@ def map_ordered(
         for future in pending:
             future.cancel()
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _map_threads(fn: Callable[[T], R], items: Iterable[T], count: int, window: int) -> Iterator[R]:
+    """:func:`map_ordered` in threads, with :mod:`threading` alone: importing
+    concurrent.futures (it loads logging) took 60 ms, 7% of digesting 2 GiB."""
+    cond = threading.Condition()
+    todo: collections.deque[tuple[int, T]] = collections.deque()
+    done: dict[int, tuple[bool, Any]] = {}
+    closing = False
+
+    def work() -> None:
+        while True:
+            with cond:
+                while not todo and not closing:
+                    cond.wait()
+                if closing:
+                    return
+                index, item = todo.popleft()
+            try:
+                outcome: tuple[bool, Any] = (True, fn(item))
+            except BaseException as exc:  # raised to the consumer, in input order
+                outcome = (False, exc)
+            with cond:
+                done[index] = outcome
+                cond.notify_all()
+
+    threads: list[threading.Thread] = []
+    source = iter(items)
+    submitted = consumed = 0
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and submitted - consumed < window:
+                try:
+                    item = next(source)
+                except StopIteration:
+                    exhausted = True
+                    break
+                with cond:
+                    todo.append((submitted, item))
+                    cond.notify()
+                submitted += 1
+                if len(threads) < count:
+                    thread = threading.Thread(target=work, daemon=True, name="refkit-hash")
+                    thread.start()
+                    threads.append(thread)
+            if consumed == submitted:
+                return
+            with cond:
+                while consumed not in done:
+                    cond.wait()
+                ok, value = done.pop(consumed)
+            consumed += 1
+            if not ok:
+                raise value
+            yield value
+    finally:
+        with cond:
+            closing = True  # tasks not started are dropped; running ones finish
+            todo.clear()
+            cond.notify_all()
+        for thread in threads:
+            thread.join()
 
 
 def run_parallel(tasks: Sequence[Callable[[], Any]], *, workers: int | None = None) -> list[Any]:
