@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -115,6 +116,41 @@ def test_map_ordered_in_processes() -> None:
 
 def _sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _fail_on_three(i: int) -> int:
+    if i == 3:
+        raise ValueError(f"task {i} failed in pid {os.getpid()}")
+    return i * 2
+
+
+def _die_on_two(i: int) -> int:
+    if i == 2:
+        os.kill(os.getpid(), signal.SIGKILL)  # as a SIGBUS from a truncated mapping would
+    return i
+
+
+def test_map_ordered_in_processes_raises_the_workers_error_in_order() -> None:
+    got: list[int] = []
+    with pytest.raises(ValueError, match="task 3 failed in pid") as info:
+        got.extend(map_ordered(_fail_on_three, range(100), workers=2, processes=True))
+    assert got == [0, 2, 4]
+    assert str(os.getpid()) not in str(info.value)  # it came from a worker
+
+
+def test_map_ordered_in_processes_reports_a_dead_worker() -> None:
+    with pytest.raises(hashing.WorkerDied, match="ended before returning"):
+        list(map_ordered(_die_on_two, range(10), workers=2, processes=True))
+
+
+def test_map_ordered_in_processes_abandoned_leaves_no_worker() -> None:
+    results = map_ordered(
+        _sha256_hex, [bytes([i % 256]) * 1000 for i in range(500)], workers=2, processes=True
+    )
+    assert next(results) == hashlib.sha256(bytes(1000)).hexdigest()
+    results.close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # every worker was reaped
 
 
 def test_map_ordered_refuses_no_workers() -> None:
