@@ -39,7 +39,7 @@ import os
 import signal
 import struct
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, Protocol, TypeVar
 
 from refkit._fasthash import digest_path
@@ -202,7 +202,7 @@ def map_ordered(
     workers: int | None = None,
     in_flight: int | None = None,
     processes: bool = False,
-) -> Iterator[R]:
+) -> Generator[R, None, None]:
     """``fn`` over ``items`` in a bounded pool; results in input order, lazily.
 
     At most ``workers`` (default: the CPUs available) run at once, and at most
@@ -229,7 +229,7 @@ class WorkerDied(RuntimeError):
 
 def _map_processes(
     fn: Callable[[T], R], items: Iterable[T], count: int, window: int
-) -> Iterator[R]:
+) -> Generator[R, None, None]:
     if hasattr(os, "fork"):
         return _map_forked(fn, items, count, window)
     return _map_executor(fn, items, count, window)  # pragma: no cover - no fork
@@ -283,7 +283,9 @@ def _serve(fn: Callable[[Any], Any], tasks: int, results: int) -> None:
             _send(results, (index, False, RuntimeError(f"task {index}: {exc!r}")))
 
 
-def _map_forked(fn: Callable[[T], R], items: Iterable[T], count: int, window: int) -> Iterator[R]:
+def _map_forked(
+    fn: Callable[[T], R], items: Iterable[T], count: int, window: int
+) -> Generator[R, None, None]:
     """:func:`map_ordered` in forked worker processes, each with a pipe for its tasks and
     one for its results; a task goes to a worker with fewer than two unfinished, so a slow
     core gets less. Only os, pickle and select are used: ProcessPoolExecutor first imports
@@ -372,7 +374,7 @@ def _fork_worker(
 
 def _map_executor(
     fn: Callable[[T], R], items: Iterable[T], count: int, window: int
-) -> Iterator[R]:  # pragma: no cover - platforms without fork
+) -> Generator[R, None, None]:  # pragma: no cover - platforms without fork
     # Imported here: concurrent.futures loads logging and multiprocessing (55 ms).
     from concurrent.futures import ProcessPoolExecutor
 
@@ -392,7 +394,9 @@ def _map_executor(
         executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _map_threads(fn: Callable[[T], R], items: Iterable[T], count: int, window: int) -> Iterator[R]:
+def _map_threads(
+    fn: Callable[[T], R], items: Iterable[T], count: int, window: int
+) -> Generator[R, None, None]:
     """:func:`map_ordered` in threads, with :mod:`threading` alone: importing
     concurrent.futures (it loads logging) took 60 ms, 7% of digesting 2 GiB."""
     cond = threading.Condition()
