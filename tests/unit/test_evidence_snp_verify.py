@@ -149,6 +149,29 @@ def test_validity_at_the_verification_time(at: datetime, code: str, role: str) -
     assert any(r.check == f"{role} validity" for r in bad if r.code == code)
 
 
+def test_a_reused_verifier_gives_what_a_fresh_one_gives() -> None:
+    """A verifier remembers validity, TCB and hwID results by the values they read; one
+    used for every case in turn must answer each as a fresh verifier does."""
+    shared = snp.SnpVerifier()
+    a, vcek_a, ask_ark = real("milan-v2-a")
+    chip = 0x1A0  # CHIP_ID, 64 bytes
+    cases = [(real(n)[0], real(n)[1], AT) for n in REPORTS]
+    cases += [
+        (a, vcek_a, datetime(2031, 1, 1, tzinfo=UTC)),  # the VCEK has expired
+        (a[:chip] + bytes([a[chip] ^ 1]) + a[chip + 1 :], vcek_a, AT),  # another chip
+        (a, vcek_a, AT),
+    ]
+    seen = set()
+    for report, vcek, at in cases:
+        fresh = snp.SnpVerifier().verify(
+            snp.parse(report, source="r"), certificates=[vcek, ask_ark], at=at
+        )
+        got = shared.verify(snp.parse(report, source="r"), certificates=[vcek, ask_ark], at=at)
+        assert got == fresh
+        seen.update(codes(got))
+    assert {"snp.certificate.expired", "snp.hwid.mismatch", "snp.tcb.current-moved"} <= seen
+
+
 def test_naive_time_is_refused() -> None:
     report, vcek, ask_ark = real("milan-v2-a")
     with pytest.raises(InputError, match="time zone"):

@@ -332,8 +332,14 @@ class SnpVerifier:
         chain_results, anchor = self._chain_results(ark, inter, leaf, product)
         results.extend(chain_results)
 
-        # 5. validity
-        results.extend(_validity((ark, inter, leaf), at, anchor))
+        # 5. validity (this step and the TCB and hwID ones are functions of a few small
+        # values, remembered like the leaf's facts: a fleet's reports repeat them)
+        results.extend(
+            self._leaf.get(
+                (ark.fingerprint, inter.fingerprint, leaf.fingerprint, at, anchor),
+                partial(_validity, (ark, inter, leaf), at, anchor),
+            )
+        )
 
         # 6. the report signature
         results.append(_signature(report, key, leaf, anchor))
@@ -343,8 +349,24 @@ class SnpVerifier:
             self._leaf.get((leaf.der, anchor), partial(_signing_key_match, leaf, anchor))
         )
         if not isinstance(ext, ExtensionError):
-            results.extend(_tcb(report, ext, product, anchor))
-            results.append(_hwid(report, ext, leaf, product, anchor))
+            results.extend(
+                self._leaf.get(
+                    (
+                        leaf.fingerprint,
+                        report.reported_tcb_raw,
+                        report.current_tcb_raw,
+                        product,
+                        anchor,
+                    ),
+                    partial(_tcb, report, ext, product, anchor),
+                )
+            )
+            results.append(
+                self._leaf.get(
+                    (leaf.fingerprint, report.chip_id, report.mask_chip_key, product, anchor),
+                    partial(_hwid, report, ext, leaf, product, anchor),
+                )
+            )
 
         # 8. revocation
         results.extend(_revocation(crl_list, ark, inter, at, anchor))
@@ -492,7 +514,9 @@ class SnpVerifier:
         )
 
 
-def _validity(certs: tuple[AmdCertificate, ...], at: datetime, anchor: PinnedRoot) -> list[Result]:
+def _validity(
+    certs: tuple[AmdCertificate, ...], at: datetime, anchor: PinnedRoot
+) -> tuple[Result, ...]:
     """One pass for the whole chain, or one failure per certificate outside its window."""
     at_text = at.isoformat()
     out = []
@@ -515,8 +539,8 @@ def _validity(certs: tuple[AmdCertificate, ...], at: datetime, anchor: PinnedRoo
             )
         )
     if out:
-        return out
-    return [
+        return tuple(out)
+    return (
         Result.of(
             "snp.certificate.valid",
             f"{', '.join(c.common_name for c in certs)} are valid at {at_text}",
@@ -524,8 +548,8 @@ def _validity(certs: tuple[AmdCertificate, ...], at: datetime, anchor: PinnedRoo
             expected=" ; ".join(c.window for c in certs),
             actual=at_text,
             anchor=anchor,
-        )
-    ]
+        ),
+    )
 
 
 def _signature(
@@ -565,7 +589,7 @@ def _signature(
 
 def _tcb(
     report: SnpReport, ext: AmdExtensions, product: SnpProduct, anchor: PinnedRoot
-) -> list[Result]:
+) -> tuple[Result, ...]:
     reported = decode_tcb(report.reported_tcb_raw, product)
     want = reported.components()
     have = ext.components()
@@ -601,7 +625,7 @@ def _tcb(
                 anchor=anchor,
             )
         )
-    return out
+    return tuple(out)
 
 
 def _hwid_matches(report: SnpReport, ext: AmdExtensions, product: SnpProduct | None) -> bool:
