@@ -18,9 +18,9 @@ Modules: :mod:`.spdm` (byte layouts), :mod:`.certs` (chains, FWID extensions),
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from cryptography import x509
@@ -39,6 +39,7 @@ from refkit.evidence.gpu.reference import (
 )
 from refkit.evidence.gpu.rim import Rim, parse_rim, verify_rim
 from refkit.evidence.gpu.store import RimStore
+from refkit.evidence.memo import Memo
 from refkit.manifests.model.gpu import BINDING_REPORT_DATA, KIND, GpuReference
 from refkit.manifests.model.kind import Kind
 from refkit.manifests.model.predicate import ReferenceManifest
@@ -112,14 +113,13 @@ def measured(evidence: GpuEvidence) -> dict[str, str]:
     return evidence.measured()
 
 
-_MAX_CHAINS_BY_ID = 256
+_MAX_CHAINS = 256
 
 
 class GpuVerifier:
     """Verifies GPU evidences at one time against fixed anchors, caching the device chain
     checks (keyed by the chain's DER bytes) and the RIM checks (keyed by the RIM's
-    SHA-256). Thread-safe: the caches are guarded by a lock, and a value computed twice
-    by two threads is the same value."""
+    SHA-256), each in a :class:`~refkit.evidence.memo.Memo` (bounded, thread-safe)."""
 
     def __init__(
         self,
@@ -137,39 +137,30 @@ class GpuVerifier:
         self.ocsp_responses = tuple(ocsp_responses)
         self.device_root = device_root
         self.rim_root = rim_root
-        self._lock = threading.Lock()
-        self._chains: dict[tuple[x509.Certificate, ...], _certs.ChainFacts] = {}
+        self._chains = Memo(_MAX_CHAINS)
         # The same certificate objects again (a caller that keeps its parsed chains):
         # found by identity, without hashing every DER (a tenth of an evidence's Python
         # time). The entry holds the objects, so their ids stay theirs while it lives.
-        self._chains_by_id: dict[
-            tuple[int, ...], tuple[tuple[x509.Certificate, ...], _certs.ChainFacts]
-        ] = {}
+        self._chains_by_id = Memo(_MAX_CHAINS)
         self._rims = RimCache(at=at, root=rim_root, ocsp_responses=ocsp_responses)
 
     def chain(self, evidence: GpuEvidence) -> _certs.ChainFacts:
-        # Certificates hash and compare by their DER bytes.
-        key = evidence.certificates
-        ids = tuple(map(id, key))
-        seen = self._chains_by_id.get(ids)
-        if seen is not None:
-            return seen[1]
-        with self._lock:
-            hit = self._chains.get(key)
-        if hit is None:
-            hit = _certs.check_chain(
-                evidence.certificates,
-                pinned=_certs.DEVICE_ROOT_SHA256,
-                at=self.at,
-                root=self.device_root,
+        key = evidence.certificates  # certificates hash and compare by their DER bytes
+
+        def by_der() -> tuple[tuple[x509.Certificate, ...], _certs.ChainFacts]:
+            facts = self._chains.get(
+                key,
+                partial(
+                    _certs.check_chain,
+                    key,
+                    pinned=_certs.DEVICE_ROOT_SHA256,
+                    at=self.at,
+                    root=self.device_root,
+                ),
             )
-            with self._lock:
-                self._chains[key] = hit
-        with self._lock:
-            if len(self._chains_by_id) >= _MAX_CHAINS_BY_ID:
-                self._chains_by_id.clear()
-            self._chains_by_id[ids] = (key, hit)
-        return hit
+            return key, facts
+
+        return self._chains_by_id.get(tuple(map(id, key)), by_der)[1]
 
     def check_rim(self, rim: Rim) -> _rim.RimCheck:
         return self._rims.check(rim)

@@ -20,9 +20,9 @@ the verifier's nonce, so a CPU report bound to them is as fresh as they are.
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from cryptography import x509
@@ -33,6 +33,7 @@ from refkit.evidence.gpu import ocsp as _ocsp
 from refkit.evidence.gpu import rim as _rim
 from refkit.evidence.gpu import spdm
 from refkit.evidence.gpu.evidence import KIND_SWITCH, GpuEvidence
+from refkit.evidence.memo import Memo
 from refkit.verification import PinnedRoot, Result
 
 RIM_ROOT = PinnedRoot("NVIDIA CoRIM signing Root CA", _certs.RIM_ROOT_SHA256)
@@ -95,15 +96,17 @@ _ComparisonKey = tuple[
 _Comparison = tuple[tuple[Result, ...], tuple[_rim.Rim, ...]]
 
 #: Comparisons a verifier keeps (one per distinct firmware and RIM set; each holds a
-#: measurement record of a few KiB). Past it the memory starts again empty.
+#: measurement record of a few KiB), and RIMs (checks, results, merges). Past either
+#: the memory starts again empty.
 MAX_REMEMBERED_COMPARISONS = 1024
+MAX_REMEMBERED_RIMS = 1024
 
 
 class RimCache:
     """What a verifier learns about its RIMs once, at one time and anchor: each RIM's
-    check and results (signature, chain, revocation), and the merge of each set of RIMs
-    used together. Keyed by the RIMs' SHA-256; thread-safe (a value computed twice by two
-    threads is the same value)."""
+    check and results (signature, chain, revocation), the merge of each set of RIMs used
+    together, and each comparison. Keyed by the RIMs' SHA-256 (:class:`Memo`: bounded,
+    thread-safe)."""
 
     def __init__(
         self,
@@ -115,58 +118,39 @@ class RimCache:
         self.at = at
         self.root = root
         self.ocsp_responses = tuple(ocsp_responses)
-        self._lock = threading.Lock()
-        self._checks: dict[str, _rim.RimCheck] = {}
-        self._results: dict[str, tuple[Result, ...]] = {}
-        self._merged: dict[tuple[str, ...], _rim.Merged] = {}
-        self._compared: dict[_ComparisonKey, _Comparison] = {}
+        self._checks = Memo(MAX_REMEMBERED_RIMS)
+        self._results = Memo(MAX_REMEMBERED_RIMS)
+        self._merged = Memo(MAX_REMEMBERED_RIMS)
+        self._compared = Memo(MAX_REMEMBERED_COMPARISONS)
 
     def check(self, rim: _rim.Rim) -> _rim.RimCheck:
-        with self._lock:
-            hit = self._checks.get(rim.sha256)
-        if hit is None:
-            hit = _rim.verify_rim(rim, at=self.at, root=self.root)
-            with self._lock:
-                self._checks[rim.sha256] = hit
-        return hit
+        return self._checks.get(
+            rim.sha256, partial(_rim.verify_rim, rim, at=self.at, root=self.root)
+        )
 
     def results(self, rim: _rim.Rim) -> tuple[Result, ...]:
         """Signature and chain results, then revocation when the RIM verified."""
-        with self._lock:
-            hit = self._results.get(rim.sha256)
-        if hit is None:
+
+        def make() -> tuple[Result, ...]:
             check = self.check(rim)
-            hit = rim_results(check, root_given=self.root is not None)
+            made = rim_results(check, root_given=self.root is not None)
             if check.ok:
-                hit += _ocsp.check_path(
+                made += _ocsp.check_path(
                     check.chain.path,
                     self.ocsp_responses,
                     at=self.at,
                     subject=f"{rim.kind} RIM {rim.version}",
                 )
-            with self._lock:
-                self._results[rim.sha256] = hit
-        return hit
+            return made
 
-    def compared(self, key: _ComparisonKey) -> _Comparison | None:
-        """A comparison made before on the same inputs (see :func:`compare_rims`)."""
-        return self._compared.get(key)
+        return self._results.get(rim.sha256, make)
 
-    def remember(self, key: _ComparisonKey, comparison: _Comparison) -> None:
-        with self._lock:
-            if len(self._compared) >= MAX_REMEMBERED_COMPARISONS:
-                self._compared.clear()
-            self._compared[key] = comparison
+    def comparison(self, key: _ComparisonKey, make: Callable[[], _Comparison]) -> _Comparison:
+        """A comparison made once per distinct inputs (see :func:`compare_rims`)."""
+        return self._compared.get(key, make)
 
     def merged(self, rims: Sequence[_rim.Rim]) -> _rim.Merged:
-        key = tuple(r.sha256 for r in rims)
-        with self._lock:
-            hit = self._merged.get(key)
-        if hit is None:
-            hit = _rim.merge(rims)
-            with self._lock:
-                self._merged[key] = hit
-        return hit
+        return self._merged.get(tuple(r.sha256 for r in rims), partial(_rim.merge, rims))
 
 
 def compare_rims(
@@ -197,11 +181,7 @@ def compare_rims(
         evidence.nvdec_status,
         evidence.measurements.record,
     )
-    hit = memo.compared(key)
-    if hit is None:
-        hit = _compare_rims(evidence, rims, memo)
-        memo.remember(key, hit)
-    results, chosen = hit
+    results, chosen = memo.comparison(key, partial(_compare_rims, evidence, rims, memo))
     # The evidence's own results were made without a subject (a RIM's always has one).
     return tuple(r if r.subject is not None else r.for_subject(who) for r in results), chosen
 

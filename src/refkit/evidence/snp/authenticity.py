@@ -31,8 +31,7 @@ except the default verifier of :func:`verify`, which is such an instance.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from typing import TypeVar
@@ -45,6 +44,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from refkit.errors import InputError, Location, ParseError
 from refkit.evidence.errors import MaterialMissing
+from refkit.evidence.memo import Memo
 from refkit.evidence.snp.certs import (
     PINNED_ARKS,
     AmdCertificate,
@@ -71,26 +71,6 @@ _FETCH_HINT = (
     "supply the certificates: AMD's key distribution service issues the VCEK for this "
     "chip and TCB and the ASK/ARK chain per product ('refkit evidence fetch' caches them)"
 )
-
-
-class _Cache:
-    """A bounded map behind a lock (cleared when full: the working set is tiny)."""
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._lock = threading.Lock()
-        self._data: dict[object, object] = {}
-
-    def get(self, key: K, make: Callable[[], V]) -> V:
-        with self._lock:
-            if key in self._data:
-                return self._data[key]  # type: ignore[return-value]
-        value = make()
-        with self._lock:
-            if len(self._data) >= self._limit:
-                self._data.clear()
-            self._data[key] = value
-        return value
 
 
 def _anchor(ark: AmdCertificate, product: SnpProduct) -> PinnedRoot:
@@ -132,10 +112,10 @@ class SnpVerifier:
     ) -> None:
         self._pins = dict(pinned_arks)
         self._pinned_fps = {fp: product for product, fp in self._pins.items()}
-        self._blobs = _Cache(cache_limit)
-        self._chains = _Cache(cache_limit)
-        self._leaf = _Cache(cache_limit)
-        self._crls = _Cache(cache_limit)
+        self._blobs = Memo(cache_limit)
+        self._chains = Memo(cache_limit)
+        self._leaf = Memo(cache_limit)
+        self._crls = Memo(cache_limit)
 
     # --- cached pieces -------------------------------------------------------------------
 

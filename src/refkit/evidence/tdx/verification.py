@@ -34,8 +34,6 @@ dcap-qvl returns them as a status.
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -45,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from refkit.errors import InputError, Location, ParseError
 from refkit.evidence.errors import MaterialMissing
+from refkit.evidence.memo import Memo
 from refkit.evidence.tdx import certs as C
 from refkit.evidence.tdx.collateral import (
     Collateral,
@@ -166,30 +165,6 @@ class TdxVerification:
     pck: PckExtension | None
     tcb: TcbStatus | None = None
     tcb_evaluation_data_number: int | None = None
-
-
-_MISSING = object()
-
-
-class _Cache:
-    """A small thread-safe map with a size bound (cleared when full)."""
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._data: dict[Hashable, object] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable, make: Callable[[], T]) -> T:
-        # a dict read is atomic in CPython; only writers take the lock
-        found = self._data.get(key, _MISSING)
-        if found is not _MISSING:
-            return found  # type: ignore[return-value]
-        value = make()
-        with self._lock:
-            if len(self._data) >= self._limit:
-                self._data.clear()
-            self._data[key] = value
-        return value
 
 
 #: The default trust root (immutable).
@@ -321,11 +296,11 @@ class TdxVerifier:
     """
 
     def __init__(self, *, cache_entries: int = 256) -> None:
-        self._anchors = _Cache(16)
-        self._chains = _Cache(cache_entries)
-        self._collateral = _Cache(cache_entries)
-        self._crl_sig = _Cache(cache_entries * 4)
-        self._results = _Cache(cache_entries * 4)
+        self._anchors = Memo(16)
+        self._chains = Memo(cache_entries)
+        self._collateral = Memo(cache_entries)
+        self._crl_sig = Memo(cache_entries * 4)
+        self._results = Memo(cache_entries * 4)
 
     def _constant(self, code: str, message: str, check: str, anchor: PinnedRoot | None) -> Result:
         """A result that says the same for every quote, built once (Result.of validates
