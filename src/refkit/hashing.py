@@ -209,7 +209,8 @@ def map_ordered(
     ``in_flight`` (default: twice the workers) are submitted and not yet consumed, so
     neither ``items`` nor the results are held whole: memory is bounded whatever their
     number. The first error (in input order) is raised; tasks not started are cancelled.
-    With ``processes``, ``fn`` and the items must be picklable.
+    With ``processes``, ``fn`` and the items must be picklable, and each item small
+    (:data:`MAX_TASK_BYTES` pickled): it travels through a pipe to a forked worker.
     """
     count = workers if workers is not None else default_workers()
     if count < 1:
@@ -238,10 +239,21 @@ def _map_processes(
 _HEADER = struct.Struct("<Q")
 
 
-def _send(fd: int, obj: object) -> None:
+#: The largest pickled task sent to a worker: a task message must fit in the pipe's
+#: buffer (64 KiB on Linux), or the parent could block writing a task while the worker
+#: blocks writing a result. Tasks name their work (a path, offsets), they do not carry it.
+MAX_TASK_BYTES = 48 * 1024
+
+
+def _send(fd: int, obj: object, *, limit: int | None = None) -> None:
     import pickle  # here: 5 ms that only process pools need
 
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    if limit is not None and len(data) > limit:
+        raise ValueError(
+            f"a process task pickles to {len(data)} bytes, more than {limit}: pass what "
+            "names the work (a path, offsets), not the data"
+        )
     view = memoryview(_HEADER.pack(len(data)) + data)
     while view:
         view = view[os.write(fd, view) :]
@@ -317,7 +329,7 @@ def _map_forked(
                     poller.register(workers[-1][2], select.POLLIN)
                     free = [workers[-1]]
                 target = min(free, key=lambda w: busy[w[2]])
-                _send(target[1], (submitted, item))
+                _send(target[1], (submitted, item), limit=MAX_TASK_BYTES)
                 busy[target[2]] += 1
                 submitted += 1
             if consumed == submitted:

@@ -143,6 +143,11 @@ def test_map_ordered_in_processes_reports_a_dead_worker() -> None:
         list(map_ordered(_die_on_two, range(10), workers=2, processes=True))
 
 
+def test_map_ordered_in_processes_refuses_a_task_that_carries_its_data() -> None:
+    with pytest.raises(ValueError, match="not the data"):
+        list(map_ordered(_sha256_hex, [bytes(1 << 20)], workers=2, processes=True))
+
+
 def test_map_ordered_in_processes_abandoned_leaves_no_worker() -> None:
     results = map_ordered(
         _sha256_hex, [bytes([i % 256]) * 1000 for i in range(500)], workers=2, processes=True
