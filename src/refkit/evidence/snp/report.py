@@ -57,6 +57,7 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final, NamedTuple
 
 from refkit.errors import Location, ParseError
@@ -367,6 +368,14 @@ _SIGNING_KEYS = {k.value: k for k in SigningKey}
 _ZERO = bytes(REPORT_SIZE)
 
 
+#: The reserved bytes of a TCB_VERSION as a mask of its little-endian value, by "is Turin".
+_RESERVED_MASK = {
+    turin: sum(0xFF << (8 * i) for i in tcb_reserved_bytes(SnpProduct.TURIN if turin else None))
+    for turin in (False, True)
+}
+
+
+@lru_cache(maxsize=64)
 def _product(cpuid: bytes) -> SnpProduct | None:
     try:
         return product_of_signature(cpu_signature(cpuid[0], cpuid[1], cpuid[2]))
@@ -383,7 +392,7 @@ def check_tcb_reserved(
 ) -> None:
     """Refuse a TCB_VERSION whose reserved bytes (for ``product``) are set."""
     reserved = tcb_reserved_bytes(product)
-    mask = sum(0xFF << (8 * i) for i in reserved)
+    mask = _RESERVED_MASK[product is SnpProduct.TURIN]
     for offset, name in _TCB_FIELDS:
         raw = report.raw[offset : offset + 8]
         if not int.from_bytes(raw, "little") & mask:
