@@ -26,6 +26,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from cryptography import x509
@@ -35,6 +36,7 @@ from refkit.evidence.errors import MaterialMissing
 from refkit.evidence.gpu import certs as _certs
 from refkit.evidence.gpu import ocsp as _ocsp
 from refkit.evidence.gpu import spdm
+from refkit.evidence.memo import Memo
 from refkit.verification import PinnedRoot, Result
 
 MAX_EVIDENCE_BYTES = 16 * 1024 * 1024
@@ -61,16 +63,17 @@ class LeafFacts:
 
 # Leaf facts by certificate object: every evidence reads them, a verifier is given the
 # same parsed chain again and again, and reading them is a tenth of an evidence's Python
-# time. An entry holds its certificate, so an id is never another certificate's.
-_LEAVES: dict[int, tuple[x509.Certificate, LeafFacts]] = {}
-_MAX_LEAVES = 256
+# time. An entry holds its certificate, so its id is no other live certificate's.
+_LEAVES = Memo(256)
 
 
 def leaf_facts(cert: x509.Certificate) -> LeafFacts:
     """The :class:`LeafFacts` of ``cert`` (remembered for the certificate object)."""
-    hit = _LEAVES.get(id(cert))
-    if hit is not None and hit[0] is cert:
-        return hit[1]
+    held, facts = _LEAVES.get(id(cert), partial(_read_leaf, cert))
+    return facts if held is cert else _read_leaf(cert)[1]
+
+
+def _read_leaf(cert: x509.Certificate) -> tuple[x509.Certificate, LeafFacts]:
     chip = None
     cns = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     if cns:
@@ -84,11 +87,7 @@ def leaf_facts(cert: x509.Certificate) -> LeafFacts:
         fwid = _certs.leaf_fwid(cert)
     except _certs.DerError as exc:
         error = str(exc)
-    facts = LeafFacts(chip, fwid, error)
-    if len(_LEAVES) >= _MAX_LEAVES:
-        _LEAVES.clear()
-    _LEAVES[id(cert)] = (cert, facts)
-    return facts
+    return cert, LeafFacts(chip, fwid, error)
 
 
 @dataclass(frozen=True)
