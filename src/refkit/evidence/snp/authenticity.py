@@ -34,7 +34,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import partial
-from typing import TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -63,9 +62,6 @@ from refkit.evidence.snp.hcl import claims_bound
 from refkit.evidence.snp.report import SigningKey, SnpReport, decode_tcb
 from refkit.measure.cpu import SnpProduct
 from refkit.verification import PinnedRoot, Result
-
-K = TypeVar("K")
-V = TypeVar("V")
 
 _FETCH_HINT = (
     "supply the certificates: AMD's key distribution service issues the VCEK for this "

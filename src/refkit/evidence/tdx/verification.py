@@ -36,7 +36,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -56,8 +55,6 @@ from refkit.evidence.tdx.model import TdxEvidence
 from refkit.evidence.tdx.pck import SGX_EXTENSION_OID, PckExtension, parse_sgx_extension
 from refkit.evidence.tdx.quote import INTEL_QE_VENDOR_ID, EnclaveReport, TdReport
 from refkit.verification import PinnedRoot, Result
-
-T = TypeVar("T")
 
 _ACCEPTABLE = {"SWHardeningNeeded", "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded"}
 _ZERO32 = bytes(32)
