@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import signal
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -117,6 +119,22 @@ def test_worker_processes_give_the_same_tree(tmp_path: Path) -> None:
     for workers, task in ((2, 1), (2, 128 * BLOCK), (2, 1 << 20), (1, 1 << 20)):
         root, area, _layout = _ours(data, salt="00", task_bytes=task, workers=workers)
         assert (root, area) == (peer.root, peer.hash_bytes), (workers, task)
+
+
+def _die(_task: object) -> bytes:
+    os.kill(os.getpid(), signal.SIGKILL)  # as a SIGBUS from an image truncated under its map
+    return b""
+
+
+def test_a_dead_worker_is_a_typed_input_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = random_file(tmp_path / "data", 300 * BLOCK, seed=6)
+    layout = v.plan(v.VerityParams(salt=b"\0"), v.image_blocks(data, BLOCK))
+    monkeypatch.setattr(v, "_leaf_task", _die)
+    with pytest.raises(InputError, match="hashing worker died") as info:
+        v.compute(data, layout, workers=2, task_bytes=128 * BLOCK)
+    assert info.value.hint is not None
 
 
 @pytest.mark.peer

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, Protocol
 
 from refkit.errors import InputError, Location, ParseError, input_os_error
+from refkit.hashing import WorkerDied, map_ordered
 
 if TYPE_CHECKING:
     from uuid import UUID
@@ -538,8 +539,6 @@ def compute(
     if layout.data_blocks <= step or workers == 1:
         results = map(_leaf_task, tasks)  # no process start-up for small images
     else:
-        from refkit.hashing import map_ordered
-
         results = map_ordered(_leaf_task, tasks, workers=workers, processes=True)
     try:
         for entries in results:
@@ -548,6 +547,12 @@ def compute(
                 progress(len(entries) // p.entry_size * bs)
     except OSError as exc:
         raise input_os_error(exc, src, what="image") from exc
+    except WorkerDied:
+        # A worker maps the image: one truncated under it dies of SIGBUS.
+        raise InputError(
+            f"image {src}: a hashing worker died (was the image truncated while it was read?)",
+            hint="measure an image only when nothing writes to it",
+        ) from None
     return builder.finish()
 
 
